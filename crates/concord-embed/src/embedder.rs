@@ -1,0 +1,215 @@
+//! The public embedding API: text in, L2-normalised e5 vectors out.
+//!
+//! Texts are tokenized with their prefix and never truncated. A text longer than
+//! the model's window (512 positions, so 510 content tokens) is cut into
+//! consecutive windows of at most 510 tokens, each run as `<s> window </s>`; its
+//! vector is the mean of the windows' mean-pooled states weighted by their content
+//! token counts, then L2-normalised (mean pooling over the whole text, with
+//! attention limited to each window). Windows of all texts are sorted by length
+//! and packed into batches under a token budget.
+
+use crate::config::{BertConfig, TOKENIZER_FILE};
+use crate::model::{l2_normalize, BertEncoder};
+use crate::tokenizer::{E5Tokenizer, Prefix};
+use crate::weights::{EncoderWeights, WeightsFormat};
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Default token budget of one forward pass.
+pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+
+/// One embedded text.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    pub vector: Vec<f32>,
+    /// Tokens fed to the model for this text, `<s>`/`</s>` of every window included.
+    pub tokens: usize,
+    pub windows: usize,
+}
+
+/// Progress of a call, reported after each forward pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub tokens_done: usize,
+    pub tokens_total: usize,
+}
+
+pub struct Embedder {
+    encoder: BertEncoder,
+    tokenizer: E5Tokenizer,
+    dir: PathBuf,
+    bos: u32,
+    eos: u32,
+    window: usize,
+}
+
+struct Window {
+    text: usize,
+    ids: Vec<u32>,
+    weight: f32,
+}
+
+impl Embedder {
+    /// Loads the model directory `dir` onto `device` (f32 compute).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let cfg = BertConfig::load(dir)?;
+        let tokenizer = E5Tokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
+        let weights = EncoderWeights::load(dir, &cfg, device, DType::F32)
+            .with_context(|| format!("loading weights from {}", dir.display()))?;
+        let window = cfg.max_position_embeddings - 2;
+        let (bos, eos) = (tokenizer.bos, tokenizer.eos);
+        Ok(Self {
+            encoder: BertEncoder::new(cfg, weights, device.clone(), DType::F32),
+            tokenizer,
+            dir: dir.to_path_buf(),
+            bos,
+            eos,
+            window,
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.encoder.config().hidden_size
+    }
+
+    pub fn model_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn weights_format(&self) -> WeightsFormat {
+        self.encoder.weights().format
+    }
+
+    pub fn device(&self) -> &Device {
+        self.encoder.device()
+    }
+
+    pub fn tokenizer(&self) -> &E5Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Content token ids of `prefix + text` (no `<s>`/`</s>`, not truncated).
+    pub fn tokenize(&self, text: &str, prefix: Prefix) -> Result<Vec<u32>> {
+        self.tokenizer.content_ids(text, prefix)
+    }
+
+    /// Tokens the model is fed for `text`, specials of every window included.
+    pub fn token_count(&self, text: &str, prefix: Prefix) -> Result<usize> {
+        let n = self.tokenize(text, prefix)?.len();
+        Ok(n + 2 * n.div_ceil(self.window).max(1))
+    }
+
+    /// Embeds `texts`, returning one unit vector per text, in input order.
+    pub fn embed(&self, texts: &[&str], prefix: Prefix) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .embed_detailed(texts, prefix, DEFAULT_BATCH_TOKENS, &mut |_| {})?
+            .into_iter()
+            .map(|e| e.vector)
+            .collect())
+    }
+
+    /// Embeds `texts` under a per-pass token budget, reporting progress.
+    pub fn embed_detailed(
+        &self,
+        texts: &[&str],
+        prefix: Prefix,
+        batch_tokens: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Embedding>> {
+        let content: Vec<Vec<u32>> = texts
+            .par_iter()
+            .map(|t| self.tokenize(t, prefix))
+            .collect::<Result<_>>()?;
+        self.embed_ids(&content, batch_tokens, progress)
+    }
+
+    /// Embeds already tokenized texts (content ids as from [`Self::tokenize`]).
+    pub fn embed_ids(
+        &self,
+        content: &[Vec<u32>],
+        batch_tokens: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Embedding>> {
+        let mut windows = Vec::new();
+        for (text, ids) in content.iter().enumerate() {
+            let chunks: Vec<&[u32]> = if ids.is_empty() {
+                vec![&[][..]]
+            } else {
+                ids.chunks(self.window).collect()
+            };
+            for chunk in chunks {
+                let mut w = Vec::with_capacity(chunk.len() + 2);
+                w.push(self.bos);
+                w.extend_from_slice(chunk);
+                w.push(self.eos);
+                windows.push(Window {
+                    text,
+                    ids: w,
+                    weight: chunk.len().max(1) as f32,
+                });
+            }
+        }
+        windows.sort_by_key(|w| std::cmp::Reverse(w.ids.len()));
+        let tokens_total: usize = windows.iter().map(|w| w.ids.len()).sum();
+
+        let dim = self.dim();
+        let mut sums = vec![0f32; content.len() * dim];
+        let mut weights = vec![0f32; content.len()];
+        let mut out_tokens = vec![0usize; content.len()];
+        let mut out_windows = vec![0usize; content.len()];
+        let mut done = 0;
+        let mut start = 0;
+        while start < windows.len() {
+            let mut end = start;
+            let mut batch_len = 0;
+            while end < windows.len()
+                && (end == start || batch_len + windows[end].ids.len() <= batch_tokens)
+            {
+                batch_len += windows[end].ids.len();
+                end += 1;
+            }
+            let batch = &windows[start..end];
+            let ids: Vec<u32> = batch.iter().flat_map(|w| w.ids.iter().copied()).collect();
+            let lens: Vec<usize> = batch.iter().map(|w| w.ids.len()).collect();
+            let pooled: Vec<Vec<f32>> = self.encoder.mean_pooled(&ids, &lens)?.to_vec2()?;
+            for (w, row) in batch.iter().zip(pooled) {
+                let acc = &mut sums[w.text * dim..(w.text + 1) * dim];
+                for (a, r) in acc.iter_mut().zip(row) {
+                    *a += w.weight * r;
+                }
+                weights[w.text] += w.weight;
+                out_tokens[w.text] += w.ids.len();
+                out_windows[w.text] += 1;
+            }
+            done += batch_len;
+            progress(Progress {
+                tokens_done: done,
+                tokens_total,
+            });
+            start = end;
+        }
+
+        let n = content.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        for (i, w) in weights.iter().enumerate() {
+            for v in &mut sums[i * dim..(i + 1) * dim] {
+                *v /= w;
+            }
+        }
+        let normed = l2_normalize(&Tensor::from_vec(sums, (n, dim), &Device::Cpu)?)?;
+        let rows: Vec<Vec<f32>> = normed.to_vec2()?;
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, vector)| Embedding {
+                vector,
+                tokens: out_tokens[i],
+                windows: out_windows[i],
+            })
+            .collect())
+    }
+}

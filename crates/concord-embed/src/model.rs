@@ -1,0 +1,127 @@
+//! The BERT encoder forward pass over packed sequences.
+//!
+//! Sequences of a batch are concatenated into one `[T, H]` activation matrix (no
+//! padding): every token-wise step (embeddings, projections, feed-forward, layer
+//! norms) runs once over all `T` tokens, and attention runs per sequence over its
+//! own tokens only, so no mask is needed (and none can overflow in half precision).
+//! Output is the mean over each sequence's tokens, `<s>` and `</s>` included, as e5
+//! was trained; L2 normalisation is left to the caller, which may first combine
+//! the windows of a long text.
+
+use crate::config::BertConfig;
+use crate::weights::{EncoderWeights, LayerWeights};
+use anyhow::{ensure, Result};
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::ops::{layer_norm, softmax_last_dim};
+
+pub struct BertEncoder {
+    cfg: BertConfig,
+    w: EncoderWeights,
+    device: Device,
+    dtype: DType,
+}
+
+fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    x.matmul(&w.t()?)?.broadcast_add(b)
+}
+
+impl BertEncoder {
+    pub fn new(cfg: BertConfig, w: EncoderWeights, device: Device, dtype: DType) -> Self {
+        Self {
+            cfg,
+            w,
+            device,
+            dtype,
+        }
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.cfg
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn weights(&self) -> &EncoderWeights {
+        &self.w
+    }
+
+    /// Mean-pooled final hidden states, `[lens.len(), H]` in f32, for the sequences
+    /// `ids[0..lens[0]]`, `ids[lens[0]..lens[0]+lens[1]]`, ... (specials included).
+    pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Tensor> {
+        let total: usize = lens.iter().sum();
+        ensure!(total == ids.len(), "sequence lengths do not add up to the token count");
+        ensure!(lens.iter().all(|&l| l > 0), "empty sequence in batch");
+        let max = self.cfg.max_position_embeddings;
+        ensure!(
+            lens.iter().all(|&l| l <= max),
+            "a sequence exceeds the model's {max} positions"
+        );
+        let vocab = self.cfg.vocab_size as u32;
+        ensure!(ids.iter().all(|&i| i < vocab), "token id outside the vocabulary");
+
+        let eps = self.cfg.layer_norm_eps as f32;
+        let ids_t = Tensor::from_slice(ids, ids.len(), &self.device)?;
+        let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
+        let pos_t = Tensor::from_vec(positions, ids.len(), &self.device)?;
+
+        let word = self.w.word.embedding(&ids_t)?.to_dtype(self.dtype)?;
+        let x = word
+            .add(&self.w.position.index_select(&pos_t, 0)?)?
+            .broadcast_add(&self.w.token_type0)?;
+        let mut x = layer_norm(&x, &self.w.emb_ln_w, &self.w.emb_ln_b, eps)?;
+        for layer in &self.w.layers {
+            x = self.layer(&x, layer, lens, eps)?;
+        }
+
+        // Mean pooling as one product with a [n, T] matrix of 1/len weights.
+        let mut pool = vec![0f32; lens.len() * total];
+        let mut start = 0;
+        for (i, &l) in lens.iter().enumerate() {
+            let row = &mut pool[i * total + start..i * total + start + l];
+            row.fill(1.0 / l as f32);
+            start += l;
+        }
+        let pool = Tensor::from_vec(pool, (lens.len(), total), &self.device)?;
+        Ok(pool.matmul(&x.to_dtype(DType::F32)?)?)
+    }
+
+    fn layer(&self, x: &Tensor, w: &LayerWeights, lens: &[usize], eps: f32) -> Result<Tensor> {
+        let (t, h) = x.dims2()?;
+        let heads = self.cfg.num_attention_heads;
+        let hd = self.cfg.head_dim();
+        let scale = 1.0 / (hd as f64).sqrt();
+
+        // [T, 3H] -> [3, heads, T, hd]
+        let qkv = linear(x, &w.qkv_w, &w.qkv_b)?
+            .reshape((t, 3, heads, hd))?
+            .permute((1, 2, 0, 3))?
+            .contiguous()?;
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let mut ctx = Vec::with_capacity(lens.len());
+        let mut start = 0;
+        for &l in lens {
+            let qs = q.narrow(1, start, l)?.contiguous()?;
+            let ks = k.narrow(1, start, l)?.contiguous()?;
+            let vs = v.narrow(1, start, l)?.contiguous()?;
+            let scores = (qs.matmul(&ks.t()?)? * scale)?;
+            let probs = softmax_last_dim(&scores)?;
+            ctx.push(probs.matmul(&vs)?);
+            start += l;
+        }
+        // [heads, T, hd] -> [T, H]
+        let ctx = Tensor::cat(&ctx, 1)?.transpose(0, 1)?.reshape((t, h))?;
+        let attn = linear(&ctx, &w.attn_out_w, &w.attn_out_b)?;
+        let x = layer_norm(&(x + attn)?, &w.attn_ln_w, &w.attn_ln_b, eps)?;
+        let mid = linear(&x, &w.up_w, &w.up_b)?.gelu_erf()?;
+        let out = linear(&mid, &w.down_w, &w.down_b)?;
+        Ok(layer_norm(&(x + out)?, &w.out_ln_w, &w.out_ln_b, eps)?)
+    }
+}
+
+/// L2-normalises each row of `[n, H]`.
+pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    x.broadcast_div(&norm)
+}

