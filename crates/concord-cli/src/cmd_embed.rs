@@ -34,17 +34,18 @@ pub fn run(args: EmbedArgs, model: Option<&str>) -> Result<()> {
     let dir = source::resolve(model)?;
     let embedder = Embedder::load(&dir, &candle_core::Device::Cpu)?;
 
-    let bar = ProgressBar::new(records.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} texts {per_sec} eta {eta}")?,
-    );
+    let bar = ProgressBar::new(records.len() as u64).with_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} texts {per_sec} eta {eta}",
+    )?);
     let mut out = BufWriter::new(std::io::stdout().lock());
     for (c, chunk) in records.chunks(CHUNK).enumerate() {
         let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
         let base = (c * CHUNK) as u64;
         let n = chunk.len() as u64;
-        let embs = embedder.embed_detailed(&texts, args.prefix, args.batch_tokens.max(1), &mut |p| {
-            bar.set_position(base + n * p.tokens_done as u64 / p.tokens_total.max(1) as u64)
-        })?;
+        let embs =
+            embedder.embed_detailed(&texts, args.prefix, args.batch_tokens.max(1), &mut |p| {
+                bar.set_position(base + n * p.tokens_done as u64 / p.tokens_total.max(1) as u64)
+            })?;
         for (r, e) in chunk.iter().zip(embs) {
             let line = serde_json::json!({"id": r.id, "text": r.text, "embedding": e.vector});
             serde_json::to_writer(&mut out, &line)?;

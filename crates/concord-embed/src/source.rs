@@ -52,7 +52,11 @@ impl ModelSpec {
 /// The checkout's `models/` directory (where `concord model fetch` installs).
 pub fn default_models_dir() -> PathBuf {
     let cwd_models = PathBuf::from("models");
-    if cwd_models.join(DEFAULT_MODEL_NAME).join(CONFIG_FILE).is_file() {
+    if cwd_models
+        .join(DEFAULT_MODEL_NAME)
+        .join(CONFIG_FILE)
+        .is_file()
+    {
         return cwd_models;
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
@@ -122,7 +126,10 @@ pub fn hub_snapshot(repo: &str, revision: Option<&str>, offline: bool) -> Result
         Some(rev) => Repo::with_revision(repo.to_string(), RepoType::Model, rev.to_string()),
         None => Repo::new(repo.to_string(), RepoType::Model),
     };
-    let cached: Vec<Option<PathBuf>> = files.iter().map(|f| cache.repo(hub_repo.clone()).get(f)).collect();
+    let cached: Vec<Option<PathBuf>> = files
+        .iter()
+        .map(|f| cache.repo(hub_repo.clone()).get(f))
+        .collect();
     if let Some(Some(config)) = cached.first() {
         if cached.iter().all(Option::is_some) {
             let dir = config.parent().context("cached file without a parent")?;
@@ -177,8 +184,14 @@ mod tests {
                 revision: Some("v2".into())
             }
         );
-        assert_eq!(ModelSpec::parse("./org/m"), ModelSpec::Dir("./org/m".into()));
-        assert_eq!(ModelSpec::parse("/abs/dir"), ModelSpec::Dir("/abs/dir".into()));
+        assert_eq!(
+            ModelSpec::parse("./org/m"),
+            ModelSpec::Dir("./org/m".into())
+        );
+        assert_eq!(
+            ModelSpec::parse("/abs/dir"),
+            ModelSpec::Dir("/abs/dir".into())
+        );
         assert_eq!(ModelSpec::parse("plain"), ModelSpec::Dir("plain".into()));
     }
 }

@@ -45,7 +45,9 @@ impl std::str::FromStr for Prefix {
             "query" => Ok(Prefix::Query),
             "passage" => Ok(Prefix::Passage),
             "none" => Ok(Prefix::None),
-            other => Err(anyhow!("unknown prefix {other:?} (expected query, passage or none)")),
+            other => Err(anyhow!(
+                "unknown prefix {other:?} (expected query, passage or none)"
+            )),
         }
     }
 }
@@ -91,7 +93,9 @@ pub fn build_xlmr_tokenizer(
     if let Some((mask, _)) = pieces.last().filter(|(p, _)| p == "<mask>") {
         specials.push(AddedToken::from(mask.clone(), true));
     }
-    tokenizer.add_special_tokens(specials).map_err(|e| anyhow!("{e}"))?;
+    tokenizer
+        .add_special_tokens(specials)
+        .map_err(|e| anyhow!("{e}"))?;
     Ok(tokenizer)
 }
 

