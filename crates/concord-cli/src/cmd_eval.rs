@@ -81,7 +81,7 @@ pub fn run(cmd: EvalCommand, model: Option<&str>) -> Result<()> {
                     );
                 } else {
                     println!(
-                        "{name}\tpairs {}\troc-auc x100 {auc:.2}\tbest accuracy {:.2}% at cosine >= {t:.4}",
+                        "{name}\tpairs {}\troc-auc x100 {auc:.2}\tbest accuracy {:.2}% at cosine >= {t:.6}",
                         gold.len(),
                         100.0 * acc
                     );

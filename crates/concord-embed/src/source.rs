@@ -59,7 +59,8 @@ pub fn default_models_dir() -> PathBuf {
     {
         return cwd_models;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    checkout.canonicalize().unwrap_or(checkout)
 }
 
 fn truthy(var: &str) -> bool {
