@@ -1,11 +1,11 @@
 //! `concord embed [FILE]`: JSONL `{"id","text","embedding"}` on stdout, in input order.
 
-use crate::input::read_records;
-use anyhow::{Context, Result};
+use crate::input::{open_input, read_records};
+use anyhow::Result;
 use clap::Args;
 use concord_embed::{source, Embedder, Prefix, DEFAULT_BATCH_TOKENS};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -24,13 +24,7 @@ pub struct EmbedArgs {
 const CHUNK: usize = 1024;
 
 pub fn run(args: EmbedArgs, model: Option<&str>) -> Result<()> {
-    let reader: Box<dyn BufRead> = match &args.file {
-        Some(p) if p.as_os_str() != "-" => Box::new(BufReader::new(
-            std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
-        )),
-        _ => Box::new(BufReader::new(std::io::stdin())),
-    };
-    let records = read_records(reader)?;
+    let records = read_records(open_input(args.file.as_deref())?)?;
     let dir = source::resolve(model)?;
     let embedder = Embedder::load(&dir, &candle_core::Device::Cpu)?;
 

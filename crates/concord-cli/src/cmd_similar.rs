@@ -1,11 +1,10 @@
 //! `concord similar [FILE]`: for each input text, its most similar other texts by
 //! embedding cosine (an exhaustive comparison, meant for small inputs).
 
-use crate::input::read_records;
-use anyhow::{Context, Result};
+use crate::input::{open_input, read_records};
+use anyhow::Result;
 use clap::Args;
 use concord_embed::{source, Embedder, Prefix, DEFAULT_BATCH_TOKENS};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -32,13 +31,7 @@ fn snippet(s: &str) -> String {
 }
 
 pub fn run(args: SimilarArgs, model: Option<&str>) -> Result<()> {
-    let reader: Box<dyn BufRead> = match &args.file {
-        Some(p) if p.as_os_str() != "-" => Box::new(BufReader::new(
-            std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
-        )),
-        _ => Box::new(BufReader::new(std::io::stdin())),
-    };
-    let records = read_records(reader)?;
+    let records = read_records(open_input(args.file.as_deref())?)?;
     let embedder = Embedder::load(&source::resolve(model)?, &candle_core::Device::Cpu)?;
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let vecs = embedder.embed_detailed(&texts, args.prefix, DEFAULT_BATCH_TOKENS, &mut |_| {})?;

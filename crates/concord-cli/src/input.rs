@@ -7,7 +7,18 @@
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use std::io::BufRead;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Opens FILE, or stdin when it is absent or `-`.
+pub fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>> {
+    Ok(match file {
+        Some(p) if p.as_os_str() != "-" => Box::new(BufReader::new(
+            std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+        )),
+        _ => Box::new(BufReader::new(std::io::stdin())),
+    })
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
