@@ -2,8 +2,9 @@
 //!
 //! Sequences of a batch are concatenated into one `[T, H]` activation matrix (no
 //! padding): every token-wise step (embeddings, projections, feed-forward, layer
-//! norms) runs once over all `T` tokens, and attention runs per sequence over its
-//! own tokens only, so no mask is needed (and none can overflow in half precision).
+//! norms) runs once over all `T` tokens. Only attention pads: each sequence attends
+//! to its own tokens, with padded keys masked by an additive `-inf` (exactly zero
+//! weight after softmax in any precision; a finite minimum can overflow in f16).
 //! Output is the mean over each sequence's tokens, `<s>` and `</s>` included, as e5
 //! was trained; L2 normalisation is left to the caller, which may first combine
 //! the windows of a long text.
