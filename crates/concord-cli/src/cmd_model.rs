@@ -37,6 +37,11 @@ pub enum ModelCommand {
     Info,
 }
 
+/// The embedder for `--model` (or `CONCORD_MODEL`, or the installed default), on CPU.
+pub fn load_embedder(model: Option<&str>) -> Result<Embedder> {
+    Embedder::load(&source::resolve(model)?, &candle_core::Device::Cpu)
+}
+
 pub fn run(cmd: ModelCommand, model: Option<&str>) -> Result<()> {
     match cmd {
         ModelCommand::Fetch {

@@ -1,10 +1,11 @@
 //! `concord similar [FILE]`: for each input text, its most similar other texts by
 //! embedding cosine (an exhaustive comparison, meant for small inputs).
 
+use crate::cmd_model::load_embedder;
 use crate::input::{open_input, read_records};
 use anyhow::Result;
 use clap::Args;
-use concord_embed::{source, Embedder, Prefix, DEFAULT_BATCH_TOKENS};
+use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -32,7 +33,7 @@ fn snippet(s: &str) -> String {
 
 pub fn run(args: SimilarArgs, model: Option<&str>) -> Result<()> {
     let records = read_records(open_input(args.file.as_deref())?)?;
-    let embedder = Embedder::load(&source::resolve(model)?, &candle_core::Device::Cpu)?;
+    let embedder = load_embedder(model)?;
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let vecs = embedder.embed_detailed(&texts, args.prefix, DEFAULT_BATCH_TOKENS, &mut |_| {})?;
     for (i, r) in records.iter().enumerate() {

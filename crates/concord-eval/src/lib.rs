@@ -1,9 +1,9 @@
 //! Labelled similarity sets (`text1<TAB>text2<TAB>score|label` TSV) and their metrics:
 //! Spearman correlation for graded scores, ROC-AUC and best-threshold accuracy for
-//! binary labels.
+//! binary labels. Also the benchmark workload: a corpus directory's passages.
 
 use anyhow::{bail, ensure, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the third column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,32 @@ pub fn read_pairs(path: &Path) -> Result<PairSet> {
         pairs.push((f[0].to_string(), f[1].to_string(), y));
     }
     Ok(PairSet { kind, pairs })
+}
+
+/// Every non-empty line (trimmed) of the `.txt`/`.md` articles in `dir`, files in
+/// name order: the passages the embedding benchmark and tests run on.
+pub fn corpus_passages(dir: &Path) -> Result<Vec<String>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading corpus directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt" || x == "md"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    if out.is_empty() {
+        bail!("no passages under {}", dir.display());
+    }
+    Ok(out)
 }
 
 /// Ranks with ties given their average rank (1-based).
