@@ -1,0 +1,595 @@
+//! The collection folder and its in-memory form.
+//!
+//! ```text
+//! DIR/collection.json       manifest: model, index parameters, current generation
+//! DIR/gen-000042/docs.jsonl one line per article with its passages and their slots
+//! DIR/gen-000042/vectors.f32 one row per slot, little-endian f32
+//! DIR/gen-000042/index.hnsw.{graph,data}  the hnsw_rs dump
+//! DIR/lock                  held by the one process allowed to write
+//! ```
+//!
+//! A commit writes a complete new generation folder, syncs it, then swaps the manifest
+//! with a rename; only then are older generations removed. A process killed at any
+//! point leaves the previous manifest and the generation it names intact.
+//!
+//! Every passage ever inserted owns a slot (its HNSW point id). Replacing or deleting an
+//! article tombstones its slots, which searches skip; when tombstones reach a quarter of
+//! the slots, the next commit renumbers the live slots and rebuilds the graph.
+
+use crate::graph::{dot, GraphParams, HnswGraph};
+use crate::store;
+use anyhow::{bail, ensure, Context, Result};
+use concord_text::Passage;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+const FORMAT: u32 = 1;
+const MANIFEST: &str = "collection.json";
+const LOCK: &str = "lock";
+
+/// Which model produced the vectors; a collection only accepts vectors from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelStamp {
+    pub name: String,
+    pub dim: usize,
+    /// Content hash of the weights, so a different model under the same name is caught.
+    pub fingerprint: String,
+}
+
+/// HNSW parameters, fixed when the collection is created (`ef_search` may change later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexParams {
+    pub max_connections: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
+
+impl Default for IndexParams {
+    /// Chosen with `concord bench recall` (benches/RESULTS.md): recall@10 >= 0.99.
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            ef_construction: 200,
+            ef_search: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    model: ModelStamp,
+    params: IndexParams,
+    generation: u64,
+    slots: usize,
+    docs: usize,
+    passages: usize,
+    /// Whether the generation holds an HNSW dump (not when it has no points).
+    graph: bool,
+}
+
+/// One article of the collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocRecord {
+    pub id: String,
+    pub title: Option<String>,
+    pub source: Option<String>,
+    /// Slots of its passages, in passage order.
+    pub slots: Vec<usize>,
+}
+
+/// A live passage and the article it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPassage {
+    pub doc: String,
+    pub passage: Passage,
+}
+
+impl StoredPassage {
+    /// Stable public id: `doc#index`.
+    pub fn id(&self) -> String {
+        format!("{}#{}", self.doc, self.passage.index)
+    }
+}
+
+/// One search result: a slot and its cosine similarity to the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub slot: usize,
+    pub cosine: f32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DiskPassage {
+    slot: usize,
+    #[serde(flatten)]
+    passage: Passage,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DiskDoc {
+    id: String,
+    title: Option<String>,
+    source: Option<String>,
+    passages: Vec<DiskPassage>,
+}
+
+pub struct Collection {
+    dir: PathBuf,
+    manifest: Manifest,
+    docs: BTreeMap<String, DocRecord>,
+    passages: Vec<Option<StoredPassage>>,
+    vectors: Vec<f32>,
+    graph: HnswGraph,
+    lock: Option<File>,
+    dirty: bool,
+}
+
+impl Collection {
+    /// Opens the collection in `dir`, or creates an empty one for `model`.
+    pub fn open_or_create(dir: &Path, model: &ModelStamp, params: IndexParams) -> Result<Self> {
+        if dir.join(MANIFEST).exists() {
+            let c = Self::open(dir)?;
+            c.check_model(model)?;
+            Ok(c)
+        } else {
+            Self::create(dir, model, params)
+        }
+    }
+
+    /// Creates an empty collection in `dir` (created if missing, must not hold one).
+    pub fn create(dir: &Path, model: &ModelStamp, params: IndexParams) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut c = Self {
+            dir: dir.to_path_buf(),
+            manifest: Manifest {
+                format: FORMAT,
+                model: model.clone(),
+                params,
+                generation: 0,
+                slots: 0,
+                docs: 0,
+                passages: 0,
+                graph: false,
+            },
+            docs: BTreeMap::new(),
+            passages: Vec::new(),
+            vectors: Vec::new(),
+            graph: HnswGraph::new(graph_params(&params), 0),
+            lock: None,
+            dirty: true,
+        };
+        c.lock()?;
+        ensure!(
+            !dir.join(MANIFEST).exists(),
+            "{} already holds a collection",
+            dir.display()
+        );
+        c.commit()?;
+        Ok(c)
+    }
+
+    /// Opens an existing collection for reading; the first change takes the write lock.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let manifest = read_manifest(dir)?;
+        let gen = dir.join(generation_dir(manifest.generation));
+        let disk_docs: Vec<DiskDoc> = store::read_jsonl(&gen.join("docs.jsonl"))?;
+        let dim = manifest.model.dim;
+        let vectors = store::read_vectors(&gen.join("vectors.f32"), manifest.slots * dim)?;
+        let mut passages: Vec<Option<StoredPassage>> = vec![None; manifest.slots];
+        let mut docs = BTreeMap::new();
+        for d in disk_docs {
+            let mut slots = Vec::with_capacity(d.passages.len());
+            for p in d.passages {
+                ensure!(
+                    p.slot < manifest.slots && passages[p.slot].is_none(),
+                    "{}: slot {} out of range or used twice",
+                    gen.display(),
+                    p.slot
+                );
+                slots.push(p.slot);
+                passages[p.slot] = Some(StoredPassage {
+                    doc: d.id.clone(),
+                    passage: p.passage,
+                });
+            }
+            docs.insert(
+                d.id.clone(),
+                DocRecord {
+                    id: d.id,
+                    title: d.title,
+                    source: d.source,
+                    slots,
+                },
+            );
+        }
+        let graph = if manifest.graph {
+            let g = HnswGraph::load(&gen)?;
+            ensure!(
+                g.len() == manifest.slots,
+                "{}: the graph has {} points, the manifest {} slots",
+                gen.display(),
+                g.len(),
+                manifest.slots
+            );
+            g
+        } else {
+            ensure!(manifest.slots == 0, "{}: graph missing", gen.display());
+            HnswGraph::new(graph_params(&manifest.params), 0)
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            docs,
+            passages,
+            vectors,
+            graph,
+            lock: None,
+            dirty: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn model(&self) -> &ModelStamp {
+        &self.manifest.model
+    }
+
+    pub fn params(&self) -> IndexParams {
+        self.manifest.params
+    }
+
+    /// Changes the search beam width (`ef`) for this session.
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.manifest.params.ef_search = ef.max(1);
+    }
+
+    pub fn dim(&self) -> usize {
+        self.manifest.model.dim
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.manifest.generation
+    }
+
+    /// Refuses vectors from a model other than the one the collection was built with.
+    pub fn check_model(&self, model: &ModelStamp) -> Result<()> {
+        let have = &self.manifest.model;
+        ensure!(
+            have == model,
+            "{} was built with model {} (dim {}, {}), not {} (dim {}, {}); use that model or a new collection",
+            self.dir.display(),
+            have.name,
+            have.dim,
+            &have.fingerprint[..have.fingerprint.len().min(12)],
+            model.name,
+            model.dim,
+            &model.fingerprint[..model.fingerprint.len().min(12)],
+        );
+        Ok(())
+    }
+
+    pub fn docs(&self) -> impl Iterator<Item = &DocRecord> {
+        self.docs.values()
+    }
+
+    pub fn doc(&self, id: &str) -> Option<&DocRecord> {
+        self.docs.get(id)
+    }
+
+    pub fn doc_count(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn passage_count(&self) -> usize {
+        self.docs.values().map(|d| d.slots.len()).sum()
+    }
+
+    /// Slots holding live passages, in slot order.
+    pub fn live_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.passages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|_| i))
+    }
+
+    pub fn passage(&self, slot: usize) -> Option<&StoredPassage> {
+        self.passages.get(slot).and_then(Option::as_ref)
+    }
+
+    /// Slot of the passage with public id `doc#index`.
+    pub fn find_passage(&self, id: &str) -> Option<usize> {
+        let (doc, index) = id.rsplit_once('#')?;
+        let index: usize = index.parse().ok()?;
+        let rec = self.docs.get(doc)?;
+        rec.slots.iter().copied().find(|&s| {
+            self.passage(s)
+                .is_some_and(|p| p.passage.index as usize == index)
+        })
+    }
+
+    pub fn vector(&self, slot: usize) -> &[f32] {
+        let d = self.dim();
+        &self.vectors[slot * d..(slot + 1) * d]
+    }
+
+    /// Adds an article, replacing any article with the same id. `vectors` holds one
+    /// unit-length row per passage. Nothing reaches disk before [`Collection::commit`].
+    pub fn upsert(
+        &mut self,
+        doc: DocRecord,
+        passages: Vec<Passage>,
+        vectors: &[f32],
+    ) -> Result<()> {
+        let dim = self.dim();
+        ensure!(
+            vectors.len() == passages.len() * dim,
+            "{} passages but {} floats of vectors (dim {dim})",
+            passages.len(),
+            vectors.len()
+        );
+        ensure!(!doc.id.is_empty(), "article id must not be empty");
+        ensure!(
+            vectors.iter().all(|x| x.is_finite()),
+            "article {}: vectors contain NaN or infinity",
+            doc.id
+        );
+        self.lock()?;
+        self.remove_slots(&doc.id);
+        let first = self.passages.len();
+        let slots: Vec<usize> = (first..first + passages.len()).collect();
+        self.vectors.extend_from_slice(vectors);
+        for p in passages {
+            self.passages.push(Some(StoredPassage {
+                doc: doc.id.clone(),
+                passage: p,
+            }));
+        }
+        let points: Vec<(&[f32], usize)> = slots
+            .iter()
+            .map(|&s| (&self.vectors[s * dim..(s + 1) * dim], s))
+            .collect();
+        self.graph.insert(&points);
+        self.docs.insert(doc.id.clone(), DocRecord { slots, ..doc });
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Deletes an article; returns whether it existed.
+    pub fn remove(&mut self, id: &str) -> Result<bool> {
+        if !self.docs.contains_key(id) {
+            return Ok(false);
+        }
+        self.lock()?;
+        self.remove_slots(id);
+        self.dirty = true;
+        Ok(true)
+    }
+
+    fn remove_slots(&mut self, id: &str) {
+        if let Some(old) = self.docs.remove(id) {
+            for s in old.slots {
+                self.passages[s] = None;
+            }
+        }
+    }
+
+    /// Whether there are changes not yet committed.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Up to `k` live passages nearest to `query` among those `keep` accepts, by HNSW.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: &dyn Fn(&StoredPassage) -> bool,
+    ) -> Vec<Hit> {
+        if k == 0 || self.graph.is_empty() {
+            return Vec::new();
+        }
+        let live = |slot: usize| self.passage(slot).is_some_and(keep);
+        self.graph
+            .search(query, k, self.manifest.params.ef_search, &live)
+            .into_iter()
+            .map(|(slot, cosine)| Hit { slot, cosine })
+            .collect()
+    }
+
+    /// The same as [`Collection::search`], by comparing with every passage.
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: &dyn Fn(&StoredPassage) -> bool,
+    ) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = self
+            .live_slots()
+            .filter(|&s| self.passage(s).is_some_and(keep))
+            .map(|slot| Hit {
+                slot,
+                cosine: dot(query, self.vector(slot)),
+            })
+            .collect();
+        hits.sort_by(|a, b| b.cosine.total_cmp(&a.cosine).then(a.slot.cmp(&b.slot)));
+        hits.truncate(k);
+        hits
+    }
+
+    fn lock(&mut self) -> Result<()> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let path = self.dir.join(LOCK);
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        if f.try_lock().is_err() {
+            bail!(
+                "{} is being changed by another concord process; try again when it is done",
+                self.dir.display()
+            );
+        }
+        // Another writer may have committed since this process read the collection.
+        if let Ok(m) = read_manifest(&self.dir) {
+            ensure!(
+                m.generation == self.manifest.generation,
+                "{} changed on disk since it was opened; reopen it",
+                self.dir.display()
+            );
+        }
+        self.lock = Some(f);
+        Ok(())
+    }
+
+    /// Writes the collection as a new generation and makes it current.
+    pub fn commit(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.lock()?;
+        let tombstones = self.passages.iter().filter(|p| p.is_none()).count();
+        if tombstones > 0 && tombstones * 4 >= self.passages.len() {
+            self.compact();
+        }
+        let generation = self.manifest.generation + 1;
+        let final_dir = self.dir.join(generation_dir(generation));
+        let tmp = self
+            .dir
+            .join(format!("{}.partial", generation_dir(generation)));
+        for leftover in [&tmp, &final_dir] {
+            if leftover.exists() {
+                std::fs::remove_dir_all(leftover)
+                    .with_context(|| format!("removing stale {}", leftover.display()))?;
+            }
+        }
+        std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let disk_docs = self.docs.values().map(|d| DiskDoc {
+            id: d.id.clone(),
+            title: d.title.clone(),
+            source: d.source.clone(),
+            passages: d
+                .slots
+                .iter()
+                .filter_map(|&s| {
+                    self.passage(s).map(|p| DiskPassage {
+                        slot: s,
+                        passage: p.passage.clone(),
+                    })
+                })
+                .collect(),
+        });
+        store::write_jsonl(&tmp.join("docs.jsonl"), disk_docs)?;
+        store::write_vectors(&tmp.join("vectors.f32"), &self.vectors)?;
+        let graph = !self.graph.is_empty();
+        if graph {
+            self.graph.dump(&tmp)?;
+            for f in HnswGraph::files() {
+                store::sync_file(&tmp.join(f))?;
+            }
+        }
+        store::sync_dir(&tmp)?;
+        std::fs::rename(&tmp, &final_dir)
+            .with_context(|| format!("renaming {} into place", tmp.display()))?;
+        store::sync_dir(&self.dir)?;
+
+        let manifest = Manifest {
+            generation,
+            slots: self.passages.len(),
+            docs: self.docs.len(),
+            passages: self.passage_count(),
+            graph,
+            ..self.manifest.clone()
+        };
+        store::write_atomic(
+            &self.dir.join(MANIFEST),
+            &serde_json::to_vec_pretty(&manifest)?,
+        )?;
+        self.manifest = manifest;
+        self.dirty = false;
+        self.remove_old_generations();
+        Ok(())
+    }
+
+    /// Renumbers live passages into consecutive slots and rebuilds the graph.
+    fn compact(&mut self) {
+        let dim = self.dim();
+        let mut remap = vec![usize::MAX; self.passages.len()];
+        let mut passages = Vec::new();
+        let mut vectors = Vec::new();
+        for (old, p) in std::mem::take(&mut self.passages).into_iter().enumerate() {
+            if let Some(p) = p {
+                remap[old] = passages.len();
+                passages.push(Some(p));
+                vectors.extend_from_slice(&self.vectors[old * dim..(old + 1) * dim]);
+            }
+        }
+        for d in self.docs.values_mut() {
+            for s in &mut d.slots {
+                *s = remap[*s];
+            }
+        }
+        let graph = HnswGraph::new(graph_params(&self.manifest.params), passages.len());
+        let points: Vec<(&[f32], usize)> = (0..passages.len())
+            .map(|s| (&vectors[s * dim..(s + 1) * dim], s))
+            .collect();
+        graph.insert(&points);
+        self.passages = passages;
+        self.vectors = vectors;
+        self.graph = graph;
+    }
+
+    /// Best effort: a leftover folder costs disk space, never correctness.
+    fn remove_old_generations(&self) {
+        let current = generation_dir(self.manifest.generation);
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("gen-") && name != current {
+                if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                    tracing::warn!("could not remove {}: {err}", e.path().display());
+                }
+            }
+        }
+    }
+}
+
+fn graph_params(p: &IndexParams) -> GraphParams {
+    GraphParams {
+        max_connections: p.max_connections,
+        ef_construction: p.ef_construction,
+    }
+}
+
+fn generation_dir(g: u64) -> String {
+    format!("gen-{g:06}")
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "{} is not a concord collection (no {MANIFEST})",
+            dir.display()
+        )
+    })?;
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: corrupt manifest", path.display()))?;
+    ensure!(
+        m.format == FORMAT,
+        "{}: collection format {} is not supported (expected {FORMAT})",
+        path.display(),
+        m.format
+    );
+    Ok(m)
+}

@@ -1,0 +1,9 @@
+//! The collection: every passage of every article, its vector and an HNSW index over
+//! the vectors, kept in a folder and rewritten crash-safely on each commit.
+
+mod collection;
+mod graph;
+mod store;
+
+pub use collection::{Collection, DocRecord, Hit, IndexParams, ModelStamp, StoredPassage};
+pub use graph::UnitCosine;

@@ -1,0 +1,287 @@
+//! Articles and how they are read: one article per text or Markdown file, or one per
+//! line of a JSONL file (`{"id", "title", "text"}`), or every such file under a folder.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One source document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Article {
+    /// Unique within a collection: the file stem, or the JSONL `id`.
+    pub id: String,
+    pub title: Option<String>,
+    pub text: String,
+    /// Where the article was read from, for display.
+    pub source: Option<String>,
+}
+
+/// Why an input could not be read as articles.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: looks like a binary file (contains NUL bytes), not text")]
+    Binary { path: PathBuf },
+    #[error("{path}: not valid UTF-8 (first bad byte at offset {offset})")]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{path}: {size} bytes is over the {limit}-byte limit for one article (raise --max-article-bytes)")]
+    TooLarge {
+        path: PathBuf,
+        size: usize,
+        limit: usize,
+    },
+    #[error("{path}: empty, no text to index")]
+    Empty { path: PathBuf },
+    #[error("{path}:{line}: {message}")]
+    Record {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: no .txt, .md or .jsonl files found")]
+    NoFiles { path: PathBuf },
+}
+
+/// Limits applied while reading.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Largest article accepted, in bytes of UTF-8 text.
+    pub max_article_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            max_article_bytes: 2 << 20,
+        }
+    }
+}
+
+const TEXT_EXTENSIONS: &[&str] = &["txt", "text", "md", "markdown"];
+
+/// Reads every article at `path`: a text/Markdown file, a JSONL file, or a folder
+/// searched recursively for both (hidden entries skipped, paths in sorted order).
+pub fn read_articles(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError> {
+    let meta = std::fs::metadata(path).map_err(|source| TextError::Io {
+        path: path.into(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return read_file(path, opts);
+    }
+    let mut files = Vec::new();
+    collect_files(path, &mut files)?;
+    if files.is_empty() {
+        return Err(TextError::NoFiles { path: path.into() });
+    }
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(read_file(&f, opts)?);
+    }
+    Ok(out)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TextError> {
+    let io = |source| TextError::Io {
+        path: dir.into(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else if extension(&p)
+            .is_some_and(|e| e == "jsonl" || TEXT_EXTENSIONS.contains(&e.as_str()))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn extension(p: &Path) -> Option<String> {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}
+
+fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError> {
+    let is_jsonl = extension(path).is_some_and(|e| e == "jsonl");
+    let bytes = std::fs::read(path).map_err(|source| TextError::Io {
+        path: path.into(),
+        source,
+    })?;
+    // A JSONL file holds many articles; the per-article limit applies to each record.
+    if !is_jsonl && bytes.len() > opts.max_article_bytes {
+        return Err(TextError::TooLarge {
+            path: path.into(),
+            size: bytes.len(),
+            limit: opts.max_article_bytes,
+        });
+    }
+    let text = decode(path, bytes)?;
+    if text.trim().is_empty() {
+        return Err(TextError::Empty { path: path.into() });
+    }
+    if is_jsonl {
+        return parse_jsonl(path, &text, opts);
+    }
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("article")
+        .to_string();
+    Ok(vec![Article {
+        id,
+        title: None,
+        text,
+        source: Some(path.display().to_string()),
+    }])
+}
+
+/// UTF-8 text, refusing binaries; a leading byte-order mark is dropped.
+fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, TextError> {
+    if bytes.contains(&0) {
+        return Err(TextError::Binary { path: path.into() });
+    }
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| TextError::NotUtf8 {
+        path: path.into(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+#[derive(Deserialize)]
+struct Record {
+    id: Option<serde_json::Value>,
+    title: Option<String>,
+    text: Option<String>,
+}
+
+fn parse_jsonl(path: &Path, text: &str, opts: &ReadOptions) -> Result<Vec<Article>, TextError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let err = |message: String| TextError::Record {
+            path: path.into(),
+            line: i + 1,
+            message,
+        };
+        let rec: Record =
+            serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let id = match rec.id {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s,
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(_) => return Err(err("`id` must be a non-empty string or a number".into())),
+            None => return Err(err("missing `id`".into())),
+        };
+        let text = rec.text.ok_or_else(|| err("missing `text`".into()))?;
+        if text.trim().is_empty() {
+            return Err(err(format!("article {id:?} has empty `text`")));
+        }
+        if text.len() > opts.max_article_bytes {
+            return Err(err(format!(
+                "article {id:?} is {} bytes, over the {}-byte limit (raise --max-article-bytes)",
+                text.len(),
+                opts.max_article_bytes
+            )));
+        }
+        out.push(Article {
+            id,
+            title: rec.title,
+            text,
+            source: Some(format!("{}:{}", path.display(), i + 1)),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_files_folders_and_jsonl() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "b.md", "# Title\n\nBody.\n".as_bytes());
+        write(dir.path(), "a.txt", "\u{feff}第一段。\n".as_bytes());
+        write(dir.path(), ".hidden.txt", b"skip me");
+        write(dir.path(), "notes.bin", b"skip me too");
+        write(
+            dir.path(),
+            "c.jsonl",
+            br#"{"id":"x","title":"T","text":"hello."}
+{"id":7,"text":"seven."}
+"#,
+        );
+        let got = read_articles(dir.path(), &ReadOptions::default()).unwrap();
+        let ids: Vec<_> = got.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "x", "7"]);
+        assert_eq!(got[0].text, "第一段。\n", "byte-order mark dropped");
+        assert_eq!(got[2].title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn bad_inputs_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ReadOptions {
+            max_article_bytes: 1000,
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("empty.txt", b"  \n\n".to_vec(), "empty"),
+            ("bin.txt", b"PK\x03\x04\x00\x00".to_vec(), "binary"),
+            ("latin1.txt", b"caf\xe9 au lait".to_vec(), "offset 3"),
+            ("big.txt", vec![b'a'; 1001], "over the 1000-byte limit"),
+            (
+                "bad.jsonl",
+                b"{\"id\":\"a\",\"text\":\"ok\"}\n{oops\n".to_vec(),
+                ":2: invalid JSON",
+            ),
+            (
+                "noid.jsonl",
+                b"{\"text\":\"ok\"}\n".to_vec(),
+                "missing `id`",
+            ),
+            (
+                "notext.jsonl",
+                b"{\"id\":\"a\",\"text\":\" \"}\n".to_vec(),
+                "empty `text`",
+            ),
+        ];
+        for (name, bytes, want) in cases {
+            let p = write(dir.path(), name, &bytes);
+            let err = read_articles(&p, &opts).unwrap_err().to_string();
+            assert!(err.contains(want), "{name}: {err}");
+        }
+        let missing = read_articles(&dir.path().join("nope.txt"), &opts).unwrap_err();
+        assert!(matches!(missing, TextError::Io { .. }));
+        let empty_dir = tempfile::tempdir().unwrap();
+        let err = read_articles(empty_dir.path(), &opts).unwrap_err();
+        assert!(matches!(err, TextError::NoFiles { .. }));
+    }
+}
