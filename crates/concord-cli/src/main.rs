@@ -4,6 +4,7 @@
 //! module over the library crates.
 
 mod cmd_bench;
+mod cmd_collection;
 mod cmd_embed;
 mod cmd_eval;
 mod cmd_model;
@@ -40,6 +41,16 @@ enum Command {
     Embed(cmd_embed::EmbedArgs),
     /// For each input text, the most similar other texts.
     Similar(cmd_similar::SimilarArgs),
+    /// Add or replace articles in a collection.
+    Ingest(cmd_collection::IngestArgs),
+    /// Passages of a collection nearest to a text.
+    Search(cmd_collection::SearchArgs),
+    /// Passages of different articles that duplicate, overlap or agree.
+    Overlaps(cmd_collection::OverlapsArgs),
+    /// List the articles of a collection (JSONL).
+    Docs(cmd_collection::DocsArgs),
+    /// Delete articles from a collection.
+    Remove(cmd_collection::RemoveArgs),
     /// Evaluate embeddings on labelled data.
     #[command(subcommand)]
     Eval(cmd_eval::EvalCommand),
@@ -69,6 +80,11 @@ fn main() -> Result<()> {
         Command::Model(c) => cmd_model::run(c, model),
         Command::Embed(a) => cmd_embed::run(a, model),
         Command::Similar(a) => cmd_similar::run(a, model),
+        Command::Ingest(a) => cmd_collection::run_ingest(a, model),
+        Command::Search(a) => cmd_collection::run_search(a, model),
+        Command::Overlaps(a) => cmd_collection::run_overlaps(a, model),
+        Command::Docs(a) => cmd_collection::run_docs(a),
+        Command::Remove(a) => cmd_collection::run_remove(a),
         Command::Eval(c) => cmd_eval::run(c, model),
         Command::Bench(c) => cmd_bench::run(c, model),
     }

@@ -6,4 +6,4 @@ mod graph;
 mod store;
 
 pub use collection::{Collection, DocRecord, Hit, IndexParams, ModelStamp, StoredPassage};
-pub use graph::UnitCosine;
+pub use graph::{dot, GraphParams, HnswGraph, UnitCosine};

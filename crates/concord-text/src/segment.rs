@@ -86,7 +86,7 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
                     && open.is_some()
                     && i > 0
                     && lines[i - 1].kind == Kind::Content
-                    && !ends_sentence(lines[i - 1].text)
+                    && !ends_line(lines[i - 1].text)
                     && !is_heading_like(lines[i - 1].text, opts)
                     && !starts_block(line.text);
                 if continues {
@@ -226,10 +226,17 @@ const CLOSERS: &[char] = &[
     '”', '’', '」', '』', '"', '\'', ')', '）', '】', '》', '*', '_',
 ];
 
+const TERMINALS: &[char] = &['。', '！', '？', '!', '?', '；', ';', '…', '.'];
+
 /// Whether the text ends a sentence (ignoring closing quotes and brackets).
 fn ends_sentence(text: &str) -> bool {
     let t = text.trim_end().trim_end_matches(CLOSERS);
-    t.ends_with(['。', '！', '？', '!', '?', '；', ';', '…', '.', '：', ':'])
+    t.ends_with(TERMINALS)
+}
+
+/// Whether a wrapped line is finished: a sentence end, or a colon introducing a list.
+fn ends_line(text: &str) -> bool {
+    ends_sentence(text) || text.trim_end().ends_with(['：', ':'])
 }
 
 /// Markdown block starts that never continue the previous line.

@@ -1,0 +1,335 @@
+//! Collection commands: `concord ingest`, `concord search`, `concord overlaps`,
+//! `concord docs` and `concord remove`.
+
+use crate::cmd_model::load_embedder;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use concord_embed::{Embedder, Prefix};
+use concord_index::{Collection, IndexParams};
+use concord_overlap::{
+    ingest, model_stamp, IngestOptions, Label, OverlapIndex, PairMatch, QueryOptions,
+};
+use concord_text::{read_articles, ReadOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct CollectionArg {
+    /// Collection folder.
+    #[arg(long, env = "CONCORD_COLLECTION", default_value = "collection")]
+    collection: PathBuf,
+}
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Article files (.txt, .md), JSONL files of {"id","title","text"}, or folders of them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// Largest article accepted, in bytes.
+    #[arg(long, default_value_t = ReadOptions::default().max_article_bytes)]
+    max_article_bytes: usize,
+    /// Report unreadable inputs and go on with the others instead of stopping.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Articles embedded between two commits.
+    #[arg(long, default_value_t = IngestOptions::default().commit_every)]
+    commit_every: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// The text to look for.
+    text: String,
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// Number of passages returned.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Only passages of these articles.
+    #[arg(long = "doc")]
+    docs: Vec<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct OverlapsArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// Only pairs with a passage of this article.
+    #[arg(long)]
+    doc: Option<String>,
+    /// With --doc: align the two articles passage by passage.
+    #[arg(long, requires = "doc")]
+    with: Option<String>,
+    /// Match this free text against the collection instead.
+    #[arg(long, conflicts_with_all = ["doc", "articles"])]
+    text: Option<String>,
+    /// Rank article pairs by what they share instead of listing passage pairs.
+    #[arg(long)]
+    articles: bool,
+    /// Weakest label reported: duplicate, overlap, agree or related.
+    #[arg(long, default_value = "agree")]
+    min_label: Label,
+    /// Candidates drawn from the index per passage.
+    #[arg(long, default_value_t = QueryOptions::default().candidates)]
+    candidates: usize,
+    /// At most this many results (all when absent).
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct DocsArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+}
+
+#[derive(Args)]
+pub struct RemoveArgs {
+    /// Ids of the articles to delete.
+    #[arg(required = true)]
+    ids: Vec<String>,
+    #[command(flatten)]
+    collection: CollectionArg,
+}
+
+fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
+    let c = Collection::open(dir)?;
+    c.check_model(&model_stamp(embedder)?)?;
+    Ok(c)
+}
+
+pub fn run_ingest(args: IngestArgs, model: Option<&str>) -> Result<()> {
+    let read = ReadOptions {
+        max_article_bytes: args.max_article_bytes,
+    };
+    // Every input is read and checked before the collection is touched.
+    let mut articles = Vec::new();
+    for p in &args.paths {
+        match read_articles(p, &read) {
+            Ok(a) => articles.extend(a),
+            Err(e) if args.skip_invalid => eprintln!("skipped: {e}"),
+            Err(e) => return Err(e).context("nothing was ingested"),
+        }
+    }
+    if articles.is_empty() {
+        bail!("no articles to ingest");
+    }
+    let embedder = load_embedder(model)?;
+    let stamp = model_stamp(&embedder)?;
+    let mut collection =
+        Collection::open_or_create(&args.collection.collection, &stamp, IndexParams::default())?;
+    let opts = IngestOptions {
+        commit_every: args.commit_every,
+        ..Default::default()
+    };
+    let bar = ProgressBar::new(articles.len() as u64).with_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} articles, {msg} eta {eta}",
+    )?);
+    let report = ingest(&embedder, &mut collection, &articles, &opts, &mut |p| {
+        bar.set_position(p.articles_done as u64);
+        bar.set_message(format!("{} passages", p.passages_done));
+    })?;
+    bar.finish_and_clear();
+    for id in &report.empty {
+        eprintln!("warning: article {id} has no passages (only headings, images or short lines)");
+    }
+    eprintln!(
+        "{}: {} added, {} replaced, {} unchanged; {} passages embedded ({} tokens); collection has {} articles, {} passages",
+        collection.dir().display(),
+        report.added,
+        report.replaced,
+        report.unchanged,
+        report.passages,
+        report.tokens,
+        collection.doc_count(),
+        collection.passage_count()
+    );
+    Ok(())
+}
+
+pub fn run_search(args: SearchArgs, model: Option<&str>) -> Result<()> {
+    let embedder = load_embedder(model)?;
+    let collection = open_checked(&args.collection.collection, &embedder)?;
+    for d in &args.docs {
+        if collection.doc(d).is_none() {
+            bail!("no article {d:?} in {}", collection.dir().display());
+        }
+    }
+    let v = embedder
+        .embed(&[args.text.as_str()], Prefix::Query)?
+        .pop()
+        .context("no embedding")?;
+    let hits = collection.search(&v, args.k, &|p| {
+        args.docs.is_empty() || args.docs.contains(&p.doc)
+    });
+    let rows: Vec<serde_json::Value> = hits
+        .iter()
+        .filter_map(|h| {
+            let p = collection.passage(h.slot)?;
+            Some(serde_json::json!({
+                "doc": p.doc, "passage": p.id(), "score": h.cosine,
+                "start": p.passage.start, "end": p.passage.end, "text": p.passage.text,
+            }))
+        })
+        .collect();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+        Format::Jsonl => {
+            for r in &rows {
+                writeln!(out, "{r}")?;
+            }
+        }
+        Format::Table => {
+            for r in &rows {
+                writeln!(
+                    out,
+                    "{:.3}  {:<28} {}",
+                    r["score"].as_f64().unwrap_or(0.0),
+                    r["passage"].as_str().unwrap_or(""),
+                    clip(r["text"].as_str().unwrap_or(""), 70)
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn run_overlaps(args: OverlapsArgs, model: Option<&str>) -> Result<()> {
+    let embedder = load_embedder(model)?;
+    let collection = open_checked(&args.collection.collection, &embedder)?;
+    for d in args.doc.iter().chain(&args.with) {
+        if collection.doc(d).is_none() {
+            bail!("no article {d:?} in {}", collection.dir().display());
+        }
+    }
+    let index = OverlapIndex::new(&collection);
+    let opts = QueryOptions {
+        min_label: args.min_label,
+        candidates: args.candidates.max(1),
+    };
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if args.articles {
+        let mut pairs = index.article_pairs(&opts);
+        pairs.truncate(limit);
+        match args.format {
+            Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&pairs)?)?,
+            Format::Jsonl => {
+                for p in &pairs {
+                    writeln!(out, "{}", serde_json::to_string(p)?)?;
+                }
+            }
+            Format::Table => {
+                writeln!(out, "shared  dup  ovl  agr  articles")?;
+                for p in &pairs {
+                    writeln!(
+                        out,
+                        "{:6.2} {:4} {:4} {:4}  {} <> {}",
+                        p.shared, p.duplicate, p.overlap, p.agree, p.a, p.b
+                    )?;
+                }
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
+    let mut pairs = match (&args.text, &args.doc, &args.with) {
+        (Some(text), _, _) => {
+            let v = embedder
+                .embed(&[text.as_str()], Prefix::Passage)?
+                .pop()
+                .context("no embedding")?;
+            index.for_text(text, &v, &opts)
+        }
+        (None, Some(a), Some(b)) => index.align(a, b, &opts),
+        (None, doc, None) => index.all_pairs(doc.as_deref(), &opts),
+        (None, None, Some(_)) => unreachable!("clap requires --doc with --with"),
+    };
+    pairs.truncate(limit);
+    write_pairs(&mut out, &pairs, args.format)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn write_pairs(out: &mut impl Write, pairs: &[PairMatch], format: Format) -> Result<()> {
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(pairs)?)?,
+        Format::Jsonl => {
+            for p in pairs {
+                writeln!(out, "{}", serde_json::to_string(p)?)?;
+            }
+        }
+        Format::Table => {
+            for p in pairs {
+                writeln!(
+                    out,
+                    "{:<9} {:.2}  {} <> {}\n    A: {}\n    B: {}",
+                    p.label.as_str(),
+                    p.score,
+                    p.a.passage,
+                    p.b.passage,
+                    clip(&p.a.text, 80),
+                    clip(&p.b.text, 80)
+                )?;
+                if let Some(s) = p.evidence.shared.first() {
+                    writeln!(out, "    shared: {}", clip(&s.a.text, 60))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run_docs(args: DocsArgs) -> Result<()> {
+    let c = Collection::open(&args.collection.collection)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for d in c.docs() {
+        let row = serde_json::json!({
+            "id": d.id, "title": d.title, "source": d.source, "passages": d.slots.len(),
+        });
+        writeln!(out, "{row}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn run_remove(args: RemoveArgs) -> Result<()> {
+    let mut c = Collection::open(&args.collection.collection)?;
+    let mut missing = Vec::new();
+    for id in &args.ids {
+        if !c.remove(id)? {
+            missing.push(id.as_str());
+        }
+    }
+    c.commit()?;
+    if !missing.is_empty() {
+        bail!("no such article: {}", missing.join(", "));
+    }
+    eprintln!("removed {} article(s)", args.ids.len());
+    Ok(())
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let flat: String = s.chars().map(|c| if c == '\n' { ' ' } else { c }).collect();
+    if flat.chars().count() <= n {
+        flat
+    } else {
+        flat.chars().take(n).chain(std::iter::once('…')).collect()
+    }
+}

@@ -1,0 +1,425 @@
+//! Overlap queries over a collection: for a passage or a free text, the passages of
+//! other articles that duplicate, overlap or agree with it; every such pair in the
+//! collection; two articles aligned passage by passage; and the article pairs that share
+//! the most.
+//!
+//! Candidates come from the HNSW index (the `k` nearest passages of other articles);
+//! each is then judged by [`crate::score::judge`]. The semantic signal is a z-score:
+//! the cosine measured against each passage's background, the mean and spread of its
+//! cosines to a fixed sample of other articles' passages, so a topical corpus where
+//! every cosine is high does not make everything agree.
+
+use crate::features::{Features, Lexicon};
+use crate::score::{judge, Label, Semantic, Side, Verdict};
+use concord_index::{Collection, StoredPassage};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+/// Passages sampled from other articles to estimate a passage's background.
+const BACKGROUND_SAMPLE: usize = 256;
+/// With fewer samples than this the estimate leans on the prior below.
+const BACKGROUND_PRIOR_WEIGHT: f32 = 16.0;
+/// Background of multilingual-e5-small for unrelated passages of one language.
+const PRIOR_MEAN: f32 = 0.80;
+const PRIOR_STD: f32 = 0.035;
+/// Smallest spread used, so a near-constant background cannot inflate z-scores.
+const MIN_STD: f32 = 0.015;
+/// Nearest other-article passages whose mean similarity is a passage's margin base.
+const KNN: usize = 4;
+/// Rank within which two passages count as mutual nearest neighbours.
+const MUTUAL_RANK: usize = 2;
+
+/// Query options.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// Weakest label reported.
+    pub min_label: Label,
+    /// Candidates drawn from the index per passage.
+    pub candidates: usize,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            min_label: Label::Agree,
+            candidates: 24,
+        }
+    }
+}
+
+/// One side of a reported pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassageRef {
+    pub doc: String,
+    pub passage: String,
+    pub start: u32,
+    pub end: u32,
+    pub text: String,
+}
+
+/// A judged pair of passages from different articles.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairMatch {
+    pub a: PassageRef,
+    pub b: PassageRef,
+    pub label: Label,
+    pub score: f32,
+    pub evidence: crate::score::Evidence,
+}
+
+/// What two articles share.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticlePair {
+    pub a: String,
+    pub b: String,
+    /// Sum of pair scores weighted by label (duplicate 1, overlap 1, agree 0.5).
+    pub shared: f32,
+    pub duplicate: usize,
+    pub overlap: usize,
+    pub agree: usize,
+}
+
+/// Per-passage data derived from a collection once, then queried many times.
+pub struct OverlapIndex<'c> {
+    collection: &'c Collection,
+    features: Vec<Option<Features>>,
+    background: Vec<(f32, f32)>,
+    /// Cosines of each passage's nearest passages of other articles, best first.
+    knn: Vec<Vec<f32>>,
+    lexicon: Lexicon,
+}
+
+impl<'c> OverlapIndex<'c> {
+    pub fn new(collection: &'c Collection) -> Self {
+        let slots: Vec<usize> = collection.live_slots().collect();
+        let n = slots.iter().max().map_or(0, |m| m + 1);
+        let computed: Vec<(usize, Features, (f32, f32), Vec<f32>)> = slots
+            .par_iter()
+            .map(|&s| {
+                let p = collection.passage(s).expect("live slot");
+                let v = collection.vector(s);
+                let f = Features::new(&p.passage.text);
+                let bg = background(collection, v, Some(&p.doc), &slots);
+                let knn = nearest(collection, v, Some(&p.doc));
+                (s, f, bg, knn)
+            })
+            .collect();
+        let mut features = vec![None; n];
+        let mut bgs = vec![(PRIOR_MEAN, PRIOR_STD); n];
+        let mut knns = vec![Vec::new(); n];
+        let mut lexicon = Lexicon::default();
+        for (s, f, bg, knn) in computed {
+            lexicon.add(&f);
+            features[s] = Some(f);
+            bgs[s] = bg;
+            knns[s] = knn;
+        }
+        Self {
+            collection,
+            features,
+            background: bgs,
+            knn: knns,
+            lexicon,
+        }
+    }
+
+    pub fn collection(&self) -> &Collection {
+        self.collection
+    }
+
+    fn passage(&self, slot: usize) -> &StoredPassage {
+        self.collection.passage(slot).expect("live slot")
+    }
+
+    /// The embedding signals of a pair, from each side's background and neighbours.
+    fn semantic(&self, cosine: f32, a: ((f32, f32), &[f32]), b: ((f32, f32), &[f32])) -> Semantic {
+        let ((bga, knna), (bgb, knnb)) = (a, b);
+        let mean = (bga.0 + bgb.0) / 2.0;
+        let std = ((bga.1 * bga.1 + bgb.1 * bgb.1) / 2.0).sqrt();
+        let base = |k: &[f32], bg: (f32, f32)| {
+            if k.is_empty() {
+                bg.0
+            } else {
+                k.iter().sum::<f32>() / k.len() as f32
+            }
+        };
+        let within = |k: &[f32]| k.len() < MUTUAL_RANK || cosine >= k[MUTUAL_RANK - 1] - 1e-6;
+        Semantic {
+            cosine,
+            z: (cosine - mean) / std,
+            margin: cosine / ((base(knna, bga) + base(knnb, bgb)) / 2.0),
+            mutual: within(knna) && within(knnb),
+        }
+    }
+
+    fn judge_slots(&self, a: usize, b: usize, cosine: f32) -> Verdict {
+        let (pa, pb) = (self.passage(a), self.passage(b));
+        judge(
+            Side {
+                text: &pa.passage.text,
+                features: self.features[a].as_ref().expect("live slot"),
+            },
+            Side {
+                text: &pb.passage.text,
+                features: self.features[b].as_ref().expect("live slot"),
+            },
+            &self.lexicon,
+            self.semantic(
+                cosine,
+                (self.background[a], &self.knn[a]),
+                (self.background[b], &self.knn[b]),
+            ),
+        )
+    }
+
+    fn reference(&self, slot: usize) -> PassageRef {
+        let p = self.passage(slot);
+        PassageRef {
+            doc: p.doc.clone(),
+            passage: p.id(),
+            start: p.passage.start,
+            end: p.passage.end,
+            text: p.passage.text.clone(),
+        }
+    }
+
+    fn pair(&self, a: usize, b: usize, v: Verdict) -> Option<PairMatch> {
+        Some(PairMatch {
+            a: self.reference(a),
+            b: self.reference(b),
+            label: v.label?,
+            score: v.score,
+            evidence: v.evidence,
+        })
+    }
+
+    /// Passages of other articles matching the passage in `slot`, best first.
+    pub fn for_slot(&self, slot: usize, opts: &QueryOptions) -> Vec<PairMatch> {
+        let own = &self.passage(slot).doc;
+        let hits = self
+            .collection
+            .search(self.collection.vector(slot), opts.candidates, &|p| {
+                &p.doc != own
+            });
+        let mut out: Vec<PairMatch> = hits
+            .into_iter()
+            .filter_map(|h| {
+                let v = self.judge_slots(slot, h.slot, h.cosine);
+                v.label
+                    .filter(|l| *l >= opts.min_label)
+                    .and_then(|_| self.pair(slot, h.slot, v))
+            })
+            .collect();
+        sort_pairs(&mut out);
+        out
+    }
+
+    /// Passages matching a free `text` whose embedding is `vector`, best first.
+    pub fn for_text(&self, text: &str, vector: &[f32], opts: &QueryOptions) -> Vec<PairMatch> {
+        let features = Features::new(text);
+        let slots: Vec<usize> = self.collection.live_slots().collect();
+        let bg = background(self.collection, vector, None, &slots);
+        let knn = nearest(self.collection, vector, None);
+        let hits = self.collection.search(vector, opts.candidates, &|_| true);
+        let query = PassageRef {
+            doc: String::new(),
+            passage: String::new(),
+            start: 0,
+            end: text.chars().count() as u32,
+            text: text.to_string(),
+        };
+        let mut out: Vec<PairMatch> = hits
+            .into_iter()
+            .filter_map(|h| {
+                let pb = self.passage(h.slot);
+                let v = judge(
+                    Side {
+                        text,
+                        features: &features,
+                    },
+                    Side {
+                        text: &pb.passage.text,
+                        features: self.features[h.slot].as_ref().expect("live slot"),
+                    },
+                    &self.lexicon,
+                    self.semantic(
+                        h.cosine,
+                        (bg, &knn),
+                        (self.background[h.slot], &self.knn[h.slot]),
+                    ),
+                );
+                let label = v.label.filter(|l| *l >= opts.min_label)?;
+                Some(PairMatch {
+                    a: query.clone(),
+                    b: self.reference(h.slot),
+                    label,
+                    score: v.score,
+                    evidence: v.evidence,
+                })
+            })
+            .collect();
+        sort_pairs(&mut out);
+        out
+    }
+
+    /// Every cross-article pair at `opts.min_label` or above, each pair once (the side
+    /// from the article that sorts first is `a`), best first. `doc` limits the pairs to
+    /// those with one side in that article.
+    pub fn all_pairs(&self, doc: Option<&str>, opts: &QueryOptions) -> Vec<PairMatch> {
+        let slots: Vec<usize> = match doc {
+            Some(d) => self
+                .collection
+                .doc(d)
+                .map(|r| r.slots.clone())
+                .unwrap_or_default(),
+            None => self.collection.live_slots().collect(),
+        };
+        let found: Vec<Vec<PairMatch>> =
+            slots.par_iter().map(|&s| self.for_slot(s, opts)).collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for mut m in found.into_iter().flatten() {
+            let flip = match doc {
+                Some(d) => m.a.doc != d,
+                None => (&m.a.doc, &m.a.passage) > (&m.b.doc, &m.b.passage),
+            };
+            if flip {
+                std::mem::swap(&mut m.a, &mut m.b);
+                m.evidence.shared = swap_spans(std::mem::take(&mut m.evidence.shared));
+            }
+            if seen.insert((m.a.passage.clone(), m.b.passage.clone())) {
+                out.push(m);
+            }
+        }
+        sort_pairs(&mut out);
+        out
+    }
+
+    /// The passages of `a` and `b` paired one to one, strongest pairs first claimed,
+    /// listed in the order of `a`.
+    pub fn align(&self, a: &str, b: &str, opts: &QueryOptions) -> Vec<PairMatch> {
+        let mut pairs: Vec<PairMatch> = self
+            .all_pairs(Some(a), opts)
+            .into_iter()
+            .filter(|m| m.b.doc == b || m.a.doc == b)
+            .map(|mut m| {
+                if m.a.doc != a {
+                    std::mem::swap(&mut m.a, &mut m.b);
+                    m.evidence.shared = swap_spans(std::mem::take(&mut m.evidence.shared));
+                }
+                m
+            })
+            .collect();
+        sort_pairs(&mut pairs);
+        let (mut used_a, mut used_b) = (HashSet::new(), HashSet::new());
+        let mut out: Vec<PairMatch> = pairs
+            .into_iter()
+            .filter(|m| used_a.insert(m.a.passage.clone()) & used_b.insert(m.b.passage.clone()))
+            .collect();
+        out.sort_by_key(|m| m.a.start);
+        out
+    }
+
+    /// Article pairs ranked by what they share, from the cross-article pairs.
+    pub fn article_pairs(&self, opts: &QueryOptions) -> Vec<ArticlePair> {
+        summarize(&self.all_pairs(None, opts))
+    }
+}
+
+/// Article pairs ranked by what their passage pairs share.
+pub fn summarize(pairs: &[PairMatch]) -> Vec<ArticlePair> {
+    let mut by: BTreeMap<(String, String), ArticlePair> = BTreeMap::new();
+    for m in pairs {
+        let key = if m.a.doc <= m.b.doc {
+            (m.a.doc.clone(), m.b.doc.clone())
+        } else {
+            (m.b.doc.clone(), m.a.doc.clone())
+        };
+        let e = by.entry(key.clone()).or_insert_with(|| ArticlePair {
+            a: key.0,
+            b: key.1,
+            shared: 0.0,
+            duplicate: 0,
+            overlap: 0,
+            agree: 0,
+        });
+        match m.label {
+            Label::Duplicate => {
+                e.duplicate += 1;
+                e.shared += m.score;
+            }
+            Label::Overlap => {
+                e.overlap += 1;
+                e.shared += m.score;
+            }
+            Label::Agree => {
+                e.agree += 1;
+                e.shared += 0.5 * m.score;
+            }
+            Label::Related => {}
+        }
+    }
+    let mut out: Vec<ArticlePair> = by.into_values().filter(|p| p.shared > 0.0).collect();
+    out.sort_by(|x, y| {
+        y.shared
+            .total_cmp(&x.shared)
+            .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
+    });
+    out
+}
+
+fn swap_spans(spans: Vec<crate::score::SharedSpan>) -> Vec<crate::score::SharedSpan> {
+    spans
+        .into_iter()
+        .map(|s| crate::score::SharedSpan { a: s.b, b: s.a })
+        .collect()
+}
+
+fn sort_pairs(v: &mut [PairMatch]) {
+    v.sort_by(|x, y| {
+        y.label
+            .cmp(&x.label)
+            .then(y.score.total_cmp(&x.score))
+            .then_with(|| (&x.a.passage, &x.b.passage).cmp(&(&y.a.passage, &y.b.passage)))
+    });
+}
+
+/// Cosines of the passages nearest to `vector` outside article `own`, best first.
+fn nearest(c: &Collection, vector: &[f32], own: Option<&str>) -> Vec<f32> {
+    c.search(vector, KNN, &|p| own.is_none_or(|d| p.doc != d))
+        .into_iter()
+        .map(|h| h.cosine)
+        .collect()
+}
+
+/// Mean and spread of the cosines between `vector` and an evenly spaced sample of the
+/// passages of other articles, shrunk towards the model prior when the sample is small.
+fn background(c: &Collection, vector: &[f32], own: Option<&str>, slots: &[usize]) -> (f32, f32) {
+    let others: Vec<usize> = slots
+        .iter()
+        .copied()
+        .filter(|&s| own.is_none_or(|d| c.passage(s).is_some_and(|p| p.doc != d)))
+        .collect();
+    let step = (others.len() / BACKGROUND_SAMPLE).max(1);
+    let cos: Vec<f32> = others
+        .iter()
+        .step_by(step)
+        .map(|&s| concord_index::dot(vector, c.vector(s)))
+        .collect();
+    let n = cos.len() as f32;
+    let w = BACKGROUND_PRIOR_WEIGHT;
+    let mean_s = if n > 0.0 {
+        cos.iter().sum::<f32>() / n
+    } else {
+        0.0
+    };
+    let var_s = if n > 1.0 {
+        cos.iter().map(|x| (x - mean_s).powi(2)).sum::<f32>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    let mean = (n * mean_s + w * PRIOR_MEAN) / (n + w);
+    let var = (n * var_s + w * PRIOR_STD * PRIOR_STD) / (n + w);
+    (mean, var.sqrt().max(MIN_STD))
+}

@@ -1,0 +1,159 @@
+//! Lexical features of a passage, computed on folded text (see `concord_text::fold`):
+//! hashed character bigrams (Latin words count as one unit) for weighted overlap,
+//! anchors (numbers and Latin names, the kind of token that pins a specific fact), and a
+//! document-frequency table that turns shared units into a measure of specificity.
+
+use concord_text::{fold, Folded};
+use std::collections::HashMap;
+use unicode_normalization::UnicodeNormalization;
+
+/// What a passage contributes to lexical comparison.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    pub folded: Folded,
+    /// Sorted, unique hashes of unit bigrams (and of Latin/number units on their own).
+    pub grams: Vec<u64>,
+    /// Sorted, unique numbers (`1.4`, `2025`) and Latin tokens (`h200`, `qwen`).
+    pub anchors: Vec<String>,
+}
+
+impl Features {
+    pub fn new(text: &str) -> Self {
+        let folded = fold(text);
+        let chars = &folded.chars;
+        let units = units(chars);
+        let unit = |u: (usize, usize)| &chars[u.0..u.1];
+        let mut grams: Vec<u64> = units
+            .windows(2)
+            .map(|w| hash(&[unit(w[0]), unit(w[1])]))
+            .collect();
+        // Latin words and numbers also count on their own; so does a lone unit.
+        grams.extend(
+            units
+                .iter()
+                .filter(|u| u.1 - u.0 > 1 || units.len() == 1)
+                .map(|&u| hash(&[unit(u)])),
+        );
+        grams.sort_unstable();
+        grams.dedup();
+        let mut anchors = anchors(text);
+        anchors.sort();
+        anchors.dedup();
+        Self {
+            folded,
+            grams,
+            anchors,
+        }
+    }
+}
+
+/// Units are ranges of folded characters: one CJK (or other non-ASCII) character, or a
+/// maximal run of ASCII letters and digits.
+fn units(chars: &[char]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i + 1;
+        if chars[i].is_ascii_alphanumeric() {
+            while j < chars.len() && chars[j].is_ascii_alphanumeric() {
+                j += 1;
+            }
+        }
+        out.push((i, j));
+        i = j;
+    }
+    out
+}
+
+/// FNV-1a over the characters of the units, with a separator between units.
+fn hash(units: &[&[char]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, u) in units.iter().enumerate() {
+        if k > 0 {
+            h = (h ^ 0x1f).wrapping_mul(0x0100_0000_01b3);
+        }
+        for c in u.iter() {
+            h = (h ^ *c as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Numbers and Latin tokens of `text` after width folding and lower-casing; a number
+/// keeps its decimal point (`1.4`), thousands separators are dropped.
+pub fn anchors(text: &str) -> Vec<String> {
+    let norm: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    let chars: Vec<char> = norm.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let mut tok = String::new();
+        let mut j = i;
+        while j < chars.len() {
+            let c = chars[j];
+            let between_digits = matches!(c, '.' | ',')
+                && j > i
+                && chars[j - 1].is_ascii_digit()
+                && chars.get(j + 1).is_some_and(|n| n.is_ascii_digit());
+            if c.is_ascii_alphanumeric() {
+                tok.push(c);
+            } else if between_digits {
+                if c == '.' {
+                    tok.push('.');
+                }
+            } else {
+                break;
+            }
+            j += 1;
+        }
+        let has_digit = tok.bytes().any(|b| b.is_ascii_digit());
+        if has_digit || tok.len() >= 2 {
+            out.push(tok);
+        }
+        i = j;
+    }
+    out
+}
+
+/// Passage frequency of grams and anchors over a set of passages, for IDF weights.
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    df: HashMap<u64, u32>,
+    passages: u32,
+}
+
+impl Lexicon {
+    pub fn add(&mut self, f: &Features) {
+        self.passages += 1;
+        for g in &f.grams {
+            *self.df.entry(*g).or_default() += 1;
+        }
+    }
+
+    pub fn remove(&mut self, f: &Features) {
+        self.passages = self.passages.saturating_sub(1);
+        for g in &f.grams {
+            if let Some(n) = self.df.get_mut(g) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    pub fn passages(&self) -> u32 {
+        self.passages
+    }
+
+    pub fn df(&self, g: u64) -> u32 {
+        self.df.get(&g).copied().unwrap_or(0)
+    }
+
+    /// Inverse passage frequency, `ln(1 + N / df)`, with unseen grams counted once.
+    pub fn idf(&self, g: u64) -> f32 {
+        let n = self.passages.max(1) as f32;
+        (1.0 + n / self.df(g).max(1) as f32).ln()
+    }
+}

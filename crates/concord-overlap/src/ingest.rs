@@ -1,0 +1,155 @@
+//! Ingestion: articles are segmented, their passages embedded and the collection
+//! updated, committing every few articles so a long run interrupted midway keeps what
+//! it finished. An article whose passages are unchanged is not embedded again.
+
+use anyhow::{ensure, Context, Result};
+use concord_embed::{Embedder, Prefix, DEFAULT_BATCH_TOKENS};
+use concord_index::{Collection, DocRecord, ModelStamp};
+use concord_text::{segment, Article, SegmentOptions};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub segment: SegmentOptions,
+    pub batch_tokens: usize,
+    /// Articles between commits.
+    pub commit_every: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            segment: SegmentOptions::default(),
+            batch_tokens: DEFAULT_BATCH_TOKENS,
+            commit_every: 32,
+        }
+    }
+}
+
+/// Reported after each article.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestProgress {
+    pub articles_done: usize,
+    pub articles_total: usize,
+    pub passages_done: usize,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestReport {
+    pub added: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    /// Articles without a single passage (only headings, images or very short lines).
+    pub empty: Vec<String>,
+    pub passages: usize,
+    pub tokens: usize,
+}
+
+/// Identifies the model in a collection: its folder name, dimension and a hash of its
+/// configuration, vocabulary and weight checksums.
+pub fn model_stamp(embedder: &Embedder) -> Result<ModelStamp> {
+    let dir = embedder.model_dir();
+    let mut h = Sha256::new();
+    for name in [
+        concord_embed::config::CONFIG_FILE,
+        concord_embed::config::TOKENIZER_FILE,
+    ] {
+        let path = dir.join(name);
+        h.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    match concord_embed::import::Manifest::load(dir) {
+        Ok(m) => {
+            for (name, sha) in &m.files {
+                h.update(name.as_bytes());
+                h.update(sha.as_bytes());
+            }
+        }
+        // A Hub snapshot folder is named after its commit, which pins the weights.
+        Err(_) => h.update(dir.display().to_string().as_bytes()),
+    }
+    h.update(format!("{:?}", embedder.weights_format()).as_bytes());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(ModelStamp {
+        name,
+        dim: embedder.dim(),
+        fingerprint: hex::encode(h.finalize()),
+    })
+}
+
+/// Adds or replaces `articles` in `collection`, committing as it goes and at the end.
+pub fn ingest(
+    embedder: &Embedder,
+    collection: &mut Collection,
+    articles: &[Article],
+    opts: &IngestOptions,
+    progress: &mut dyn FnMut(IngestProgress),
+) -> Result<IngestReport> {
+    let mut ids = HashSet::new();
+    for a in articles {
+        ensure!(
+            ids.insert(a.id.as_str()),
+            "article id {:?} appears twice in the input ({})",
+            a.id,
+            a.source.as_deref().unwrap_or("?")
+        );
+    }
+    let mut report = IngestReport::default();
+    let mut since_commit = 0;
+    for (i, a) in articles.iter().enumerate() {
+        let passages = segment(&a.text, &opts.segment);
+        if passages.is_empty() {
+            report.empty.push(a.id.clone());
+        } else if unchanged(collection, a, &passages) {
+            report.unchanged += 1;
+        } else {
+            let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+            let embedded = embedder
+                .embed_detailed(&texts, Prefix::Passage, opts.batch_tokens, &mut |_| {})
+                .with_context(|| format!("embedding article {}", a.id))?;
+            report.tokens += embedded.iter().map(|e| e.tokens).sum::<usize>();
+            let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
+            if collection.doc(&a.id).is_some() {
+                report.replaced += 1;
+            } else {
+                report.added += 1;
+            }
+            report.passages += passages.len();
+            let doc = DocRecord {
+                id: a.id.clone(),
+                title: a.title.clone(),
+                source: a.source.clone(),
+                slots: Vec::new(),
+            };
+            collection.upsert(doc, passages, &vectors)?;
+            since_commit += 1;
+            if since_commit >= opts.commit_every.max(1) {
+                collection.commit()?;
+                since_commit = 0;
+            }
+        }
+        progress(IngestProgress {
+            articles_done: i + 1,
+            articles_total: articles.len(),
+            passages_done: report.passages,
+        });
+    }
+    collection.commit()?;
+    Ok(report)
+}
+
+fn unchanged(c: &Collection, a: &Article, passages: &[concord_text::Passage]) -> bool {
+    let Some(rec) = c.doc(&a.id) else {
+        return false;
+    };
+    rec.title == a.title
+        && rec.slots.len() == passages.len()
+        && rec
+            .slots
+            .iter()
+            .zip(passages)
+            .all(|(&s, p)| c.passage(s).is_some_and(|sp| &sp.passage == p))
+}

@@ -1,0 +1,12 @@
+//! The overlap engine: ingesting articles into a collection, and finding which passages
+//! of different articles duplicate, overlap or agree with each other.
+
+mod engine;
+mod features;
+mod ingest;
+mod score;
+
+pub use engine::{summarize, ArticlePair, OverlapIndex, PairMatch, PassageRef, QueryOptions};
+pub use features::{anchors, Features, Lexicon};
+pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
+pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

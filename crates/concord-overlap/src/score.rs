@@ -1,0 +1,269 @@
+//! Judging one pair of passages: the signals (embedding similarity relative to each
+//! passage's own neighbourhood, IDF-weighted lexical overlap on folded text, shared rare
+//! phrases and anchors, an alignment of the folded texts) and the label they earn.
+//!
+//! Thresholds were calibrated on the labelled pairs of `examples/articles/` and checked
+//! against `../shared/eval` (see benches/RESULTS.md); each one is named below.
+
+use crate::features::{Features, Lexicon};
+use serde::{Deserialize, Serialize};
+use similar::{capture_diff_slices, Algorithm, DiffOp};
+
+/// How strongly two passages correspond, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// Semantically close for their neighbourhood, without a shared claim.
+    Related,
+    /// The same claim or judgement in other words.
+    Agree,
+    /// The same specific fact, number, quote or event.
+    Overlap,
+    /// The same text, possibly in the other Chinese script or width.
+    Duplicate,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Related => "related",
+            Label::Agree => "agree",
+            Label::Overlap => "overlap",
+            Label::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl std::str::FromStr for Label {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "related" => Ok(Label::Related),
+            "agree" => Ok(Label::Agree),
+            "overlap" => Ok(Label::Overlap),
+            "duplicate" => Ok(Label::Duplicate),
+            _ => Err(format!(
+                "unknown label {s:?} (expected duplicate, overlap, agree or related)"
+            )),
+        }
+    }
+}
+
+/// Folded text shorter than this is never called a duplicate (too little to tell).
+const DUPLICATE_MIN_CHARS: usize = 8;
+/// Share of the longer passage covered by long common runs for `duplicate`.
+const DUPLICATE_RATIO: f32 = 0.8;
+/// Share of the shorter passage for `duplicate` when one contains the other.
+const CONTAINED_RATIO: f32 = 0.9;
+const CONTAINED_MIN_CHARS: usize = 30;
+/// Common runs shorter than this are not counted as copied text.
+const RUN_MIN_CHARS: usize = 4;
+/// A gram is rare when at most this share of passages (and at least 2) contain it.
+const RARE_SHARE: f32 = 0.02;
+/// Shared rare grams that make a shared specific fact (about a six-character phrase).
+const OVERLAP_MIN_RARE: f32 = 6.0;
+/// Semantic support an overlap needs: the passages must also be about the same thing.
+const OVERLAP_MIN_Z: f32 = 1.5;
+/// Shared numbers (two digits or more) that pin the same statistic across languages.
+const OVERLAP_MIN_NUMBERS: usize = 2;
+/// `agree` between mutual nearest neighbours: at least this z-score ...
+const AGREE_MUTUAL_MIN_Z: f32 = 2.0;
+/// ... and clearly closer than their usual nearest neighbours from other articles.
+const AGREE_MUTUAL_MIN_MARGIN: f32 = 1.01;
+/// `agree` without mutuality needs a clearly exceptional similarity.
+const AGREE_MIN_Z: f32 = 3.5;
+/// ... and for `related`.
+const RELATED_MIN_Z: f32 = 2.0;
+
+/// A span of the original passage text, in characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// The same folded text found in both passages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedSpan {
+    pub a: Span,
+    pub b: Span,
+}
+
+/// Why a pair got its label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Cosine similarity of the embeddings.
+    pub cosine: f32,
+    /// Cosine in standard deviations above the two passages' background similarity.
+    pub z: f32,
+    /// Cosine over the mean similarity of each side's nearest other-article passages.
+    pub margin: f32,
+    /// Whether each side is among the other's two nearest other-article passages.
+    pub mutual: bool,
+    /// IDF-weighted share of the shorter passage's grams found in the other.
+    pub lexical: f32,
+    /// Share of the longer passage covered by common runs of folded text.
+    pub copied: f32,
+    /// Shared rare grams (a Latin word or number is one gram on its own).
+    pub rare_shared: f32,
+    /// Numbers and Latin names both passages mention.
+    pub anchors: Vec<String>,
+    /// Longest common runs of text, longest first.
+    pub shared: Vec<SharedSpan>,
+}
+
+/// The verdict on one pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub label: Option<Label>,
+    /// Strength of the correspondence in [0, 1], for ranking.
+    pub score: f32,
+    pub evidence: Evidence,
+}
+
+/// The embedding signals of a pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Semantic {
+    pub cosine: f32,
+    /// Cosine in standard deviations above the two passages' background similarity.
+    pub z: f32,
+    /// Cosine over the mean similarity of each side's nearest passages of other articles.
+    pub margin: f32,
+    /// Whether each side is among the other's two nearest passages of other articles.
+    pub mutual: bool,
+}
+
+/// What is known about one side of a pair.
+pub struct Side<'a> {
+    pub text: &'a str,
+    pub features: &'a Features,
+}
+
+/// Labels the pair `(a, b)` from its embedding signals and its text.
+pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
+    let Semantic {
+        cosine,
+        z,
+        margin,
+        mutual,
+    } = sem;
+    let rare_df = ((lexicon.passages() as f32 * RARE_SHARE).ceil() as u32).max(2);
+    let (mut shared_w, mut rare) = (0.0f32, 0.0f32);
+    for g in intersect(&a.features.grams, &b.features.grams) {
+        shared_w += lexicon.idf(g);
+        if lexicon.df(g) <= rare_df {
+            rare += 1.0;
+        }
+    }
+    let weight = |f: &Features| f.grams.iter().map(|&g| lexicon.idf(g)).sum::<f32>();
+    let denom = weight(a.features).min(weight(b.features));
+    let lexical = if denom > 0.0 { shared_w / denom } else { 0.0 };
+    let anchors: Vec<String> = a
+        .features
+        .anchors
+        .iter()
+        .filter(|x| b.features.anchors.binary_search(x).is_ok())
+        .cloned()
+        .collect();
+
+    let numbers = anchors
+        .iter()
+        .filter(|x| x.bytes().filter(u8::is_ascii_digit).count() >= 2)
+        .count();
+    let (fa, fb) = (&a.features.folded, &b.features.folded);
+    let (mut copied, mut contained, mut shared) = (0.0, 0.0, Vec::new());
+    if lexical > 0.1 && !fa.is_empty() && !fb.is_empty() {
+        let runs: Vec<(usize, usize, usize)> =
+            capture_diff_slices(Algorithm::Myers, &fa.chars, &fb.chars)
+                .into_iter()
+                .filter_map(|op| match op {
+                    DiffOp::Equal {
+                        old_index,
+                        new_index,
+                        len,
+                    } if len >= RUN_MIN_CHARS => Some((old_index, new_index, len)),
+                    _ => None,
+                })
+                .collect();
+        let matched: usize = runs.iter().map(|r| r.2).sum();
+        copied = matched as f32 / fa.len().max(fb.len()) as f32;
+        contained = matched as f32 / fa.len().min(fb.len()) as f32;
+        let mut longest = runs;
+        longest.sort_by(|x, y| y.2.cmp(&x.2));
+        shared = longest
+            .into_iter()
+            .take(5)
+            .map(|(i, j, n)| SharedSpan {
+                a: span(a.text, fa.original_span(i, i + n)),
+                b: span(b.text, fb.original_span(j, j + n)),
+            })
+            .collect();
+    }
+
+    let min_len = fa.len().min(fb.len());
+    let label = if min_len >= DUPLICATE_MIN_CHARS
+        && (copied >= DUPLICATE_RATIO
+            || (contained >= CONTAINED_RATIO && min_len >= CONTAINED_MIN_CHARS))
+    {
+        Some(Label::Duplicate)
+    } else if (rare >= OVERLAP_MIN_RARE || numbers >= OVERLAP_MIN_NUMBERS)
+        && (z >= OVERLAP_MIN_Z || mutual)
+    {
+        Some(Label::Overlap)
+    } else if z >= AGREE_MIN_Z
+        || (mutual && z >= AGREE_MUTUAL_MIN_Z && margin >= AGREE_MUTUAL_MIN_MARGIN)
+    {
+        Some(Label::Agree)
+    } else if z >= RELATED_MIN_Z {
+        Some(Label::Related)
+    } else {
+        None
+    };
+    let semantic = ((z - 1.0) / 5.0).clamp(0.0, 1.0);
+    let mut score = 1.0 - (1.0 - semantic) * (1.0 - lexical.clamp(0.0, 1.0));
+    if label == Some(Label::Duplicate) {
+        score = score.max(copied.max(contained));
+    }
+    Verdict {
+        label,
+        score,
+        evidence: Evidence {
+            cosine,
+            z,
+            margin,
+            mutual,
+            lexical,
+            copied,
+            rare_shared: rare,
+            anchors,
+            shared,
+        },
+    }
+}
+
+fn span(text: &str, (start, end): (usize, usize)) -> Span {
+    Span {
+        start,
+        end,
+        text: text.chars().skip(start).take(end - start).collect(),
+    }
+}
+
+fn intersect<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    return Some(a[i - 1]);
+                }
+            }
+        }
+        None
+    })
+}
