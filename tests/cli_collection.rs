@@ -54,6 +54,21 @@ fn docs(col: &Path) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// The article of the passage nearest to `text`.
+fn top_doc(col: &Path, text: &str) -> String {
+    let hits = lines(&ok(concord(&[
+        "search",
+        "--collection",
+        s(col),
+        "-k",
+        "1",
+        "--format",
+        "jsonl",
+        text,
+    ])));
+    hits[0]["doc"].as_str().unwrap().to_string()
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -203,31 +218,11 @@ fn corpus_overlaps_reopen_add_replace_delete() {
     let out = ok(ingest(&col, &[&extra]));
     assert!(stderr(&out).contains("1 replaced"), "{}", stderr(&out));
     assert_eq!(docs(&col).get("extra"), Some(&1));
-    let hit = lines(&ok(concord(&[
-        "search",
-        "--collection",
-        s(&col),
-        "-k",
-        "1",
-        "--format",
-        "jsonl",
-        "渡輪碼頭啟用",
-    ])));
-    assert_eq!(hit[0]["doc"], "extra");
+    assert_eq!(top_doc(&col, "渡輪碼頭啟用"), "extra");
     // Delete it; searches no longer see it, and an unknown id is an error.
     ok(concord(&["remove", "--collection", s(&col), "extra"]));
     assert!(!docs(&col).contains_key("extra"));
-    let hit = lines(&ok(concord(&[
-        "search",
-        "--collection",
-        s(&col),
-        "-k",
-        "1",
-        "--format",
-        "jsonl",
-        "渡輪碼頭啟用",
-    ])));
-    assert_ne!(hit[0]["doc"], "extra");
+    assert_ne!(top_doc(&col, "渡輪碼頭啟用"), "extra");
     let out = concord(&["remove", "--collection", s(&col), "extra"]);
     assert!(!out.status.success() && stderr(&out).contains("no such article: extra"));
     let out = concord(&["overlaps", "--collection", s(&col), "--doc", "nope"]);

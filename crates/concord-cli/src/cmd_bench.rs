@@ -151,7 +151,7 @@ fn bench_recall(
     let t = Instant::now();
     let graph = HnswGraph::new(params, base.len());
     let points: Vec<(&[f32], usize)> = base.iter().enumerate().map(|(i, v)| (*v, i)).collect();
-    graph.insert(&points);
+    graph.insert(points);
     let build_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -243,11 +243,6 @@ impl Collection {
         self.manifest.params
     }
 
-    /// Changes the search beam width (`ef`) for this session.
-    pub fn set_ef_search(&mut self, ef: usize) {
-        self.manifest.params.ef_search = ef.max(1);
-    }
-
     pub fn dim(&self) -> usize {
         self.manifest.model.dim
     }
@@ -353,7 +348,7 @@ impl Collection {
             .iter()
             .map(|&s| (&self.vectors[s * dim..(s + 1) * dim], s))
             .collect();
-        self.graph.insert(&points);
+        self.graph.insert(points);
         self.docs.insert(doc.id.clone(), DocRecord { slots, ..doc });
         self.dirty = true;
         Ok(())
@@ -376,11 +371,6 @@ impl Collection {
                 self.passages[s] = None;
             }
         }
-    }
-
-    /// Whether there are changes not yet committed.
-    pub fn is_dirty(&self) -> bool {
-        self.dirty
     }
 
     /// Up to `k` live passages nearest to `query` among those `keep` accepts, by HNSW.
@@ -541,7 +531,7 @@ impl Collection {
         let points: Vec<(&[f32], usize)> = (0..passages.len())
             .map(|s| (&vectors[s * dim..(s + 1) * dim], s))
             .collect();
-        graph.insert(&points);
+        graph.insert(points);
         self.passages = passages;
         self.vectors = vectors;
         self.graph = graph;

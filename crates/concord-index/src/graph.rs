@@ -104,8 +104,7 @@ impl HnswGraph {
     }
 
     /// Inserts `(vector, slot)` pairs, in parallel.
-    pub fn insert(&self, points: &[(&[f32], usize)]) {
-        let points: Vec<(&[f32], usize)> = points.to_vec();
+    pub fn insert(&self, points: Vec<(&[f32], usize)>) {
         self.with(|g| g.parallel_insert_slice(&points));
     }
 

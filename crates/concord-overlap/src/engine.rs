@@ -398,16 +398,14 @@ fn nearest(c: &Collection, vector: &[f32], own: Option<&str>) -> Vec<f32> {
 
 /// Mean and spread of the cosines between `vector` and an evenly spaced sample of the
 /// passages of other articles, shrunk towards the model prior when the sample is small.
+/// The stride is taken over all `slots`, so the cost per passage stays bounded by the
+/// sample size however large the collection.
 fn background(c: &Collection, vector: &[f32], own: Option<&str>, slots: &[usize]) -> (f32, f32) {
-    let others: Vec<usize> = slots
-        .iter()
-        .copied()
-        .filter(|&s| own.is_none_or(|d| c.passage(s).is_some_and(|p| p.doc != d)))
-        .collect();
-    let step = (others.len() / BACKGROUND_SAMPLE).max(1);
-    let cos: Vec<f32> = others
+    let step = (slots.len() / BACKGROUND_SAMPLE).max(1);
+    let cos: Vec<f32> = slots
         .iter()
         .step_by(step)
+        .filter(|&&s| own.is_none_or(|d| c.passage(s).is_some_and(|p| p.doc != d)))
         .map(|&s| concord_index::dot(vector, c.vector(s)))
         .collect();
     let n = cos.len() as f32;

@@ -134,15 +134,6 @@ impl Lexicon {
         }
     }
 
-    pub fn remove(&mut self, f: &Features) {
-        self.passages = self.passages.saturating_sub(1);
-        for g in &f.grams {
-            if let Some(n) = self.df.get_mut(g) {
-                *n = n.saturating_sub(1);
-            }
-        }
-    }
-
     pub fn passages(&self) -> u32 {
         self.passages
     }

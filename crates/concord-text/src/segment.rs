@@ -66,16 +66,10 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
     let mut section: Option<String> = None;
     let mut open: Option<(usize, usize)> = None;
     for (i, line) in lines.iter().enumerate() {
-        let close =
-            |open: &mut Option<(usize, usize)>, out: &mut Vec<_>, section: &Option<String>| {
-                if let Some((a, b)) = open.take() {
-                    out.push((a, b, section.clone()));
-                }
-            };
         match line.kind {
-            Kind::Blank | Kind::Noise => close(&mut open, &mut paragraphs, &section),
+            Kind::Blank | Kind::Noise => close_paragraph(&mut open, &mut paragraphs, &section),
             Kind::MarkdownHeading => {
-                close(&mut open, &mut paragraphs, &section);
+                close_paragraph(&mut open, &mut paragraphs, &section);
                 section = Some(line.text.trim_start_matches('#').trim().to_string());
             }
             Kind::Content => {
@@ -94,10 +88,10 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
                         open = Some((a, end));
                     }
                 } else if is_heading_like(line.text, opts) {
-                    close(&mut open, &mut paragraphs, &section);
+                    close_paragraph(&mut open, &mut paragraphs, &section);
                     section = Some(line.text.trim().to_string());
                 } else {
-                    close(&mut open, &mut paragraphs, &section);
+                    close_paragraph(&mut open, &mut paragraphs, &section);
                     open = Some((line.at, end));
                 }
             }
@@ -131,6 +125,17 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
         }
     }
     out
+}
+
+/// Ends the open paragraph, if any, recording it under `section`.
+fn close_paragraph(
+    open: &mut Option<(usize, usize)>,
+    out: &mut Vec<(usize, usize, Option<String>)>,
+    section: &Option<String>,
+) {
+    if let Some((a, b)) = open.take() {
+        out.push((a, b, section.clone()));
+    }
 }
 
 /// Counts characters up to increasing byte offsets without rescanning from the start.
