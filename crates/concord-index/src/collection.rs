@@ -5,6 +5,7 @@
 //! DIR/gen-000042/docs.jsonl one line per article with its passages and their slots
 //! DIR/gen-000042/vectors.f32 one row per slot, little-endian f32
 //! DIR/gen-000042/index.hnsw.{graph,data}  the hnsw_rs dump
+//! DIR/changes.log           changes since that generation, replayed on open
 //! DIR/lock                  held by the one process allowed to write
 //! ```
 //!
@@ -12,10 +13,17 @@
 //! with a rename; only then are older generations removed. A process killed at any
 //! point leaves the previous manifest and the generation it names intact.
 //!
+//! A long-running writer (the server) makes each change durable on its own instead:
+//! [`Collection::upsert_logged`] and [`Collection::remove_logged`] append the change to
+//! the change log and sync it before returning, and a later commit folds the log into a
+//! generation. The manifest records the last log sequence number a generation includes,
+//! so a crash between the manifest swap and emptying the log replays nothing twice.
+//!
 //! Every passage ever inserted owns a slot (its HNSW point id). Replacing or deleting an
 //! article tombstones its slots, which searches skip; when tombstones reach a quarter of
 //! the slots, the next commit renumbers the live slots and rebuilds the graph.
 
+use crate::changelog::{Change, ChangeLog};
 use crate::graph::{dot, GraphParams, HnswGraph};
 use crate::store;
 use anyhow::{bail, ensure, Context, Result};
@@ -68,6 +76,9 @@ struct Manifest {
     passages: usize,
     /// Whether the generation holds an HNSW dump (not when it has no points).
     graph: bool,
+    /// Sequence number of the last change-log record this generation includes.
+    #[serde(default)]
+    log_seq: u64,
 }
 
 /// One article of the collection.
@@ -125,6 +136,15 @@ pub struct Collection {
     graph: HnswGraph,
     lock: Option<File>,
     dirty: bool,
+    changes: ChangeLog,
+    /// Sequence number of the last change logged or replayed.
+    seq: u64,
+    /// Changes in the log since the last commit.
+    logged: usize,
+    /// Counts in-memory changes, so derived data can tell whether it is current.
+    version: u64,
+    /// Counts renumberings of slots (compactions).
+    slot_epoch: u64,
 }
 
 impl Collection {
@@ -153,6 +173,7 @@ impl Collection {
                 docs: 0,
                 passages: 0,
                 graph: false,
+                log_seq: 0,
             },
             docs: BTreeMap::new(),
             passages: Vec::new(),
@@ -160,6 +181,11 @@ impl Collection {
             graph: HnswGraph::new(graph_params(&params), 0),
             lock: None,
             dirty: true,
+            changes: ChangeLog::read(dir)?.0,
+            seq: 0,
+            logged: 0,
+            version: 0,
+            slot_epoch: 0,
         };
         c.lock()?;
         ensure!(
@@ -167,6 +193,7 @@ impl Collection {
             "{} already holds a collection",
             dir.display()
         );
+        c.changes.clear()?;
         c.commit()?;
         Ok(c)
     }
@@ -219,7 +246,9 @@ impl Collection {
             ensure!(manifest.slots == 0, "{}: graph missing", gen.display());
             HnswGraph::new(graph_params(&manifest.params), 0)
         };
-        Ok(Self {
+        let (changes, records) = ChangeLog::read(dir)?;
+        let seq = manifest.log_seq;
+        let mut c = Self {
             dir: dir.to_path_buf(),
             manifest,
             docs,
@@ -228,7 +257,23 @@ impl Collection {
             graph,
             lock: None,
             dirty: false,
-        })
+            changes,
+            seq,
+            logged: 0,
+            version: 0,
+            slot_epoch: 0,
+        };
+        for (seq, change) in records {
+            if seq <= c.manifest.log_seq {
+                continue; // already part of the generation
+            }
+            c.apply(change)
+                .with_context(|| format!("replaying change {seq} of {}", dir.display()))?;
+            c.seq = seq;
+            c.logged += 1;
+            c.dirty = true;
+        }
+        Ok(c)
     }
 
     pub fn dir(&self) -> &Path {
@@ -249,6 +294,33 @@ impl Collection {
 
     pub fn generation(&self) -> u64 {
         self.manifest.generation
+    }
+
+    /// Changes since the collection was loaded; derived data built at another version
+    /// is stale.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Changes whenever slots are renumbered; slot-indexed data must then be rebuilt.
+    pub fn slot_epoch(&self) -> u64 {
+        self.slot_epoch
+    }
+
+    /// Changes made durable in the change log but not yet committed to a generation.
+    pub fn pending_changes(&self) -> usize {
+        self.logged
+    }
+
+    /// Whether there is anything for [`Collection::commit`] to write.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Takes the write lock now, so this process stays the only writer until it drops
+    /// the collection (otherwise the first change takes it).
+    pub fn lock_for_writes(&mut self) -> Result<()> {
+        self.lock()
     }
 
     /// Refuses vectors from a model other than the one the collection was built with.
@@ -320,6 +392,83 @@ impl Collection {
         passages: Vec<Passage>,
         vectors: &[f32],
     ) -> Result<()> {
+        self.check_upsert(&doc, &passages, vectors)?;
+        self.lock()?;
+        self.apply_upsert(doc, passages, vectors);
+        Ok(())
+    }
+
+    /// [`Collection::upsert`], made durable before it returns: the change is appended
+    /// to the change log and synced, then applied. A later commit folds it in.
+    pub fn upsert_logged(
+        &mut self,
+        doc: DocRecord,
+        passages: Vec<Passage>,
+        vectors: &[f32],
+    ) -> Result<()> {
+        self.check_upsert(&doc, &passages, vectors)?;
+        self.lock()?;
+        let change = Change::Upsert {
+            id: doc.id.clone(),
+            title: doc.title.clone(),
+            source: doc.source.clone(),
+            passages: passages.clone(),
+            vectors: Change::encode_vectors(vectors),
+        };
+        self.log(&change)?;
+        self.apply_upsert(doc, passages, vectors);
+        Ok(())
+    }
+
+    /// [`Collection::remove`], made durable before it returns.
+    pub fn remove_logged(&mut self, id: &str) -> Result<bool> {
+        if !self.docs.contains_key(id) {
+            return Ok(false);
+        }
+        self.lock()?;
+        self.log(&Change::Remove { id: id.to_string() })?;
+        self.remove_slots(id);
+        self.dirty = true;
+        self.version += 1;
+        Ok(true)
+    }
+
+    fn log(&mut self, change: &Change) -> Result<()> {
+        self.changes.append(self.seq + 1, change)?;
+        self.seq += 1;
+        self.logged += 1;
+        Ok(())
+    }
+
+    /// Applies a replayed change.
+    fn apply(&mut self, change: Change) -> Result<()> {
+        match change {
+            Change::Upsert {
+                id,
+                title,
+                source,
+                passages,
+                vectors,
+            } => {
+                let doc = DocRecord {
+                    id,
+                    title,
+                    source,
+                    slots: Vec::new(),
+                };
+                let vectors = Change::decode_vectors(&vectors)?;
+                self.check_upsert(&doc, &passages, &vectors)?;
+                self.apply_upsert(doc, passages, &vectors);
+            }
+            Change::Remove { id } => {
+                self.remove_slots(&id);
+                self.version += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_upsert(&self, doc: &DocRecord, passages: &[Passage], vectors: &[f32]) -> Result<()> {
         let dim = self.dim();
         ensure!(
             vectors.len() == passages.len() * dim,
@@ -333,7 +482,11 @@ impl Collection {
             "article {}: vectors contain NaN or infinity",
             doc.id
         );
-        self.lock()?;
+        Ok(())
+    }
+
+    fn apply_upsert(&mut self, doc: DocRecord, passages: Vec<Passage>, vectors: &[f32]) {
+        let dim = self.dim();
         self.remove_slots(&doc.id);
         let first = self.passages.len();
         let slots: Vec<usize> = (first..first + passages.len()).collect();
@@ -351,7 +504,7 @@ impl Collection {
         self.graph.insert(points);
         self.docs.insert(doc.id.clone(), DocRecord { slots, ..doc });
         self.dirty = true;
-        Ok(())
+        self.version += 1;
     }
 
     /// Deletes an article; returns whether it existed.
@@ -362,6 +515,7 @@ impl Collection {
         self.lock()?;
         self.remove_slots(id);
         self.dirty = true;
+        self.version += 1;
         Ok(true)
     }
 
@@ -497,6 +651,7 @@ impl Collection {
             docs: self.docs.len(),
             passages: self.passage_count(),
             graph,
+            log_seq: self.seq,
             ..self.manifest.clone()
         };
         store::write_atomic(
@@ -505,6 +660,10 @@ impl Collection {
         )?;
         self.manifest = manifest;
         self.dirty = false;
+        // The generation now holds every logged change (log_seq says so even if this
+        // fails), so the log can go.
+        self.changes.clear()?;
+        self.logged = 0;
         self.remove_old_generations();
         Ok(())
     }
@@ -535,6 +694,8 @@ impl Collection {
         self.passages = passages;
         self.vectors = vectors;
         self.graph = graph;
+        self.slot_epoch += 1;
+        self.version += 1;
     }
 
     /// Best effort: a leftover folder costs disk space, never correctness.

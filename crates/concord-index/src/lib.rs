@@ -1,9 +1,11 @@
 //! The collection: every passage of every article, its vector and an HNSW index over
 //! the vectors, kept in a folder and rewritten crash-safely on each commit.
 
+mod changelog;
 mod collection;
 mod graph;
 mod store;
 
+pub use changelog::LOG_FILE;
 pub use collection::{Collection, DocRecord, Hit, IndexParams, ModelStamp, StoredPassage};
 pub use graph::{dot, GraphParams, HnswGraph, UnitCosine};

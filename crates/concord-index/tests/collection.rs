@@ -1,6 +1,7 @@
 //! Collection behaviour on real files with synthetic unit vectors: commit and reopen,
 //! replace and delete with tombstones and compaction, leftovers of a crashed commit,
-//! a second writer, a foreign model.
+//! a second writer, a foreign model, and the change log (durable single changes,
+//! replay, torn tails).
 
 use concord_index::{Collection, DocRecord, IndexParams, ModelStamp};
 use concord_text::Passage;
@@ -32,6 +33,11 @@ fn unit(seed: u64) -> Vec<f32> {
 }
 
 fn article(c: &mut Collection, id: &str, seeds: &[u64]) {
+    let (doc, passages, vectors) = parts(id, seeds);
+    c.upsert(doc, passages, &vectors).unwrap();
+}
+
+fn parts(id: &str, seeds: &[u64]) -> (DocRecord, Vec<Passage>, Vec<f32>) {
     let passages = seeds
         .iter()
         .enumerate()
@@ -50,7 +56,7 @@ fn article(c: &mut Collection, id: &str, seeds: &[u64]) {
         source: None,
         slots: vec![],
     };
-    c.upsert(doc, passages, &vectors).unwrap();
+    (doc, passages, vectors)
 }
 
 fn texts(c: &Collection, hits: &[concord_index::Hit]) -> Vec<String> {
@@ -231,4 +237,91 @@ fn hnsw_matches_exact_search_on_random_vectors() {
         "recall {}",
         agree as f32 / 500.0
     );
+}
+
+#[test]
+fn logged_changes_survive_without_a_commit_and_replay_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collection::create(dir.path(), &stamp(), IndexParams::default()).unwrap();
+    article(&mut c, "base", &[1, 2]);
+    c.commit().unwrap();
+    let generation = c.generation();
+
+    let (doc, passages, vectors) = parts("logged", &[3, 4, 5]);
+    c.upsert_logged(doc, passages, &vectors).unwrap();
+    assert!(c.remove_logged("base").unwrap());
+    assert!(!c.remove_logged("never-there").unwrap());
+    let (doc, passages, vectors) = parts("replaced", &[6]);
+    c.upsert_logged(doc.clone(), passages.clone(), &vectors).unwrap();
+    let (doc2, passages2, vectors2) = parts("replaced", &[7, 8]);
+    c.upsert_logged(doc2, passages2, &vectors2).unwrap();
+    assert_eq!(c.pending_changes(), 4);
+    // A process killed here never commits: only the log has the changes.
+    drop(c);
+
+    let log = dir.path().join(concord_index::LOG_FILE);
+    // A record cut short by the crash was never acknowledged and must be ignored.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"seq\":99,\"change\":{\"remove\":{\"id\":\"log").unwrap();
+    drop(f);
+
+    let mut c = Collection::open(dir.path()).unwrap();
+    assert_eq!(c.generation(), generation);
+    let ids: Vec<&str> = c.docs().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["logged", "replaced"]);
+    assert_eq!(c.doc("replaced").unwrap().slots.len(), 2);
+    assert_eq!(c.passage_count(), 5);
+    let top = c.search(&unit(8), 1, &|_| true);
+    assert_eq!(texts(&c, &top), ["replaced passage 1 seed 8"]);
+
+    // The next append cuts the torn tail off and follows the good records.
+    let (doc, passages, vectors) = parts("late", &[9]);
+    c.upsert_logged(doc, passages, &vectors).unwrap();
+    drop(c);
+    let mut c = Collection::open(dir.path()).unwrap();
+    assert_eq!(c.doc_count(), 3);
+
+    // A commit folds the log into a generation and empties it; nothing replays twice.
+    c.commit().unwrap();
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
+    assert_eq!(c.pending_changes(), 0);
+    drop(c);
+    let c = Collection::open(dir.path()).unwrap();
+    assert_eq!(c.doc_count(), 3);
+    assert_eq!(c.passage_count(), 6);
+    assert!(!c.is_dirty());
+}
+
+#[test]
+fn a_log_replayed_after_its_commit_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collection::create(dir.path(), &stamp(), IndexParams::default()).unwrap();
+    let (doc, passages, vectors) = parts("a", &[1, 2]);
+    c.upsert_logged(doc, passages, &vectors).unwrap();
+    let log = dir.path().join(concord_index::LOG_FILE);
+    let saved = std::fs::read(&log).unwrap();
+    c.commit().unwrap();
+    c.remove_logged("a").unwrap();
+    c.commit().unwrap();
+    drop(c);
+    // As if the process died between the manifest swap and emptying the log.
+    std::fs::write(&log, saved).unwrap();
+    let c = Collection::open(dir.path()).unwrap();
+    assert_eq!(c.doc_count(), 0, "a change already committed was replayed");
+}
+
+#[test]
+fn a_corrupt_record_before_good_ones_fails_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collection::create(dir.path(), &stamp(), IndexParams::default()).unwrap();
+    let (doc, passages, vectors) = parts("a", &[1]);
+    c.upsert_logged(doc, passages, &vectors).unwrap();
+    drop(c);
+    let log = dir.path().join(concord_index::LOG_FILE);
+    let good = std::fs::read(&log).unwrap();
+    let mut bad = b"not json\n".to_vec();
+    bad.extend_from_slice(&good);
+    std::fs::write(&log, bad).unwrap();
+    let err = Collection::open(dir.path()).err().expect("corruption accepted");
+    assert!(format!("{err:#}").contains("corrupt change record"), "{err:#}");
 }
