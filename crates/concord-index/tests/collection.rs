@@ -252,7 +252,8 @@ fn logged_changes_survive_without_a_commit_and_replay_once() {
     assert!(c.remove_logged("base").unwrap());
     assert!(!c.remove_logged("never-there").unwrap());
     let (doc, passages, vectors) = parts("replaced", &[6]);
-    c.upsert_logged(doc.clone(), passages.clone(), &vectors).unwrap();
+    c.upsert_logged(doc.clone(), passages.clone(), &vectors)
+        .unwrap();
     let (doc2, passages2, vectors2) = parts("replaced", &[7, 8]);
     c.upsert_logged(doc2, passages2, &vectors2).unwrap();
     assert_eq!(c.pending_changes(), 4);
@@ -322,6 +323,11 @@ fn a_corrupt_record_before_good_ones_fails_the_open() {
     let mut bad = b"not json\n".to_vec();
     bad.extend_from_slice(&good);
     std::fs::write(&log, bad).unwrap();
-    let err = Collection::open(dir.path()).err().expect("corruption accepted");
-    assert!(format!("{err:#}").contains("corrupt change record"), "{err:#}");
+    let err = Collection::open(dir.path())
+        .err()
+        .expect("corruption accepted");
+    assert!(
+        format!("{err:#}").contains("corrupt change record"),
+        "{err:#}"
+    );
 }

@@ -8,12 +8,19 @@
 //! the cosine measured against each passage's background, the mean and spread of its
 //! cosines to a fixed sample of other articles' passages, so a topical corpus where
 //! every cosine is high does not make everything agree.
+//!
+//! What is derived per passage (features, background, nearest cosines) lives in
+//! [`Neighbourhoods`], which a long-running process keeps and refreshes after changes:
+//! new passages are derived, removed ones dropped, and everything is derived again once
+//! the collection has grown or shrunk by a quarter since the last full pass (so
+//! backgrounds and neighbours stay representative) or its slots were renumbered.
 
 use crate::features::{Features, Lexicon};
 use crate::score::{judge, Label, Semantic, Side, Verdict};
 use concord_index::{Collection, StoredPassage};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 /// Passages sampled from other articles to estimate a passage's background.
@@ -83,48 +90,121 @@ pub struct ArticlePair {
 /// Slot, features, background (mean, std) and nearest cosines of one passage.
 type Derived = (usize, Features, (f32, f32), Vec<f32>);
 
-/// Per-passage data derived from a collection once, then queried many times.
-pub struct OverlapIndex<'c> {
-    collection: &'c Collection,
+/// Per-passage data derived from a collection, indexed by slot.
+#[derive(Clone, Default)]
+pub struct Neighbourhoods {
     features: Vec<Option<Features>>,
     background: Vec<(f32, f32)>,
     /// Cosines of each passage's nearest passages of other articles, best first.
     knn: Vec<Vec<f32>>,
     lexicon: Lexicon,
+    /// The collection version and slot epoch this was derived at.
+    version: u64,
+    slot_epoch: u64,
+    /// Live passages at the last full derivation.
+    full_at: usize,
 }
 
-impl<'c> OverlapIndex<'c> {
-    pub fn new(collection: &'c Collection) -> Self {
-        let slots: Vec<usize> = collection.live_slots().collect();
-        let n = slots.iter().max().map_or(0, |m| m + 1);
+impl Neighbourhoods {
+    /// Derives everything for every live passage of `c`.
+    pub fn build(c: &Collection) -> Self {
+        let mut n = Self::default();
+        n.derive_all(c);
+        n
+    }
+
+    /// Whether this matches the current state of `c`.
+    pub fn is_current(&self, c: &Collection) -> bool {
+        self.version == c.version() && self.slot_epoch == c.slot_epoch()
+    }
+
+    /// Brings this up to date with `c` after changes (see the module notes).
+    pub fn refresh(&mut self, c: &Collection) {
+        if self.is_current(c) {
+            return;
+        }
+        let live = c.passage_count();
+        let drifted = live * 4 > self.full_at * 5 || live * 4 < self.full_at * 3;
+        if self.slot_epoch != c.slot_epoch() || drifted {
+            self.derive_all(c);
+            return;
+        }
+        for s in 0..self.features.len() {
+            if c.passage(s).is_none() {
+                if let Some(f) = self.features[s].take() {
+                    self.lexicon.remove(&f);
+                    self.knn[s] = Vec::new();
+                }
+            }
+        }
+        let new: Vec<usize> = c
+            .live_slots()
+            .filter(|&s| self.features.get(s).is_none_or(Option::is_none))
+            .collect();
+        self.derive(c, &new);
+        self.version = c.version();
+    }
+
+    fn derive_all(&mut self, c: &Collection) {
+        *self = Self::default();
+        let slots: Vec<usize> = c.live_slots().collect();
+        self.derive(c, &slots);
+        self.version = c.version();
+        self.slot_epoch = c.slot_epoch();
+        self.full_at = slots.len();
+    }
+
+    fn derive(&mut self, c: &Collection, slots: &[usize]) {
+        let all: Vec<usize> = c.live_slots().collect();
         let computed: Vec<Derived> = slots
             .par_iter()
             .map(|&s| {
-                let p = collection.passage(s).expect("live slot");
-                let v = collection.vector(s);
+                let p = c.passage(s).expect("live slot");
+                let v = c.vector(s);
                 let f = Features::new(&p.passage.text);
-                let bg = background(collection, v, Some(&p.doc), &slots);
-                let knn = nearest(collection, v, Some(&p.doc));
+                let bg = background(c, v, Some(&p.doc), &all);
+                let knn = nearest(c, v, Some(&p.doc));
                 (s, f, bg, knn)
             })
             .collect();
-        let mut features = vec![None; n];
-        let mut bgs = vec![(PRIOR_MEAN, PRIOR_STD); n];
-        let mut knns = vec![Vec::new(); n];
-        let mut lexicon = Lexicon::default();
+        let n = all
+            .iter()
+            .max()
+            .map_or(0, |m| m + 1)
+            .max(self.features.len());
+        self.features.resize(n, None);
+        self.background.resize(n, (PRIOR_MEAN, PRIOR_STD));
+        self.knn.resize(n, Vec::new());
         for (s, f, bg, knn) in computed {
-            lexicon.add(&f);
-            features[s] = Some(f);
-            bgs[s] = bg;
-            knns[s] = knn;
+            self.lexicon.add(&f);
+            self.features[s] = Some(f);
+            self.background[s] = bg;
+            self.knn[s] = knn;
         }
+    }
+}
+
+/// Overlap queries over a collection and its [`Neighbourhoods`].
+pub struct OverlapIndex<'c> {
+    collection: &'c Collection,
+    n: Cow<'c, Neighbourhoods>,
+}
+
+impl<'c> OverlapIndex<'c> {
+    /// Derives what the queries need from `collection` (see [`Neighbourhoods::build`]).
+    pub fn new(collection: &'c Collection) -> Self {
         Self {
             collection,
-            features,
-            background: bgs,
-            knn: knns,
-            lexicon,
+            n: Cow::Owned(Neighbourhoods::build(collection)),
         }
+    }
+
+    /// Queries over data derived earlier; `None` when `n` is not current for `collection`.
+    pub fn with(collection: &'c Collection, n: &'c Neighbourhoods) -> Option<Self> {
+        n.is_current(collection).then_some(Self {
+            collection,
+            n: Cow::Borrowed(n),
+        })
     }
 
     pub fn collection(&self) -> &Collection {
@@ -161,17 +241,17 @@ impl<'c> OverlapIndex<'c> {
         judge(
             Side {
                 text: &pa.passage.text,
-                features: self.features[a].as_ref().expect("live slot"),
+                features: self.n.features[a].as_ref().expect("live slot"),
             },
             Side {
                 text: &pb.passage.text,
-                features: self.features[b].as_ref().expect("live slot"),
+                features: self.n.features[b].as_ref().expect("live slot"),
             },
-            &self.lexicon,
+            &self.n.lexicon,
             self.semantic(
                 cosine,
-                (self.background[a], &self.knn[a]),
-                (self.background[b], &self.knn[b]),
+                (self.n.background[a], &self.n.knn[a]),
+                (self.n.background[b], &self.n.knn[b]),
             ),
         )
     }
@@ -243,13 +323,13 @@ impl<'c> OverlapIndex<'c> {
                     },
                     Side {
                         text: &pb.passage.text,
-                        features: self.features[h.slot].as_ref().expect("live slot"),
+                        features: self.n.features[h.slot].as_ref().expect("live slot"),
                     },
-                    &self.lexicon,
+                    &self.n.lexicon,
                     self.semantic(
                         h.cosine,
                         (bg, &knn),
-                        (self.background[h.slot], &self.knn[h.slot]),
+                        (self.n.background[h.slot], &self.n.knn[h.slot]),
                     ),
                 );
                 let label = v.label.filter(|l| *l >= opts.min_label)?;

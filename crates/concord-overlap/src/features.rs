@@ -134,6 +134,18 @@ impl Lexicon {
         }
     }
 
+    pub fn remove(&mut self, f: &Features) {
+        self.passages = self.passages.saturating_sub(1);
+        for g in &f.grams {
+            if let Some(n) = self.df.get_mut(g) {
+                *n -= 1;
+                if *n == 0 {
+                    self.df.remove(g);
+                }
+            }
+        }
+    }
+
     pub fn passages(&self) -> u32 {
         self.passages
     }

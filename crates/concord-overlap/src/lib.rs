@@ -6,7 +6,9 @@ mod features;
 mod ingest;
 mod score;
 
-pub use engine::{summarize, ArticlePair, OverlapIndex, PairMatch, PassageRef, QueryOptions};
+pub use engine::{
+    summarize, ArticlePair, Neighbourhoods, OverlapIndex, PairMatch, PassageRef, QueryOptions,
+};
 pub use features::{anchors, Features, Lexicon};
 pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};
