@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub struct CollectionArg {
     /// Collection folder.
     #[arg(long, env = "CONCORD_COLLECTION", default_value = "collection")]
-    collection: PathBuf,
+    pub collection: PathBuf,
 }
 
 #[derive(Args)]

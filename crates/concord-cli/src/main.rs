@@ -8,6 +8,7 @@ mod cmd_collection;
 mod cmd_embed;
 mod cmd_eval;
 mod cmd_model;
+mod cmd_serve;
 mod cmd_similar;
 mod input;
 
@@ -51,6 +52,8 @@ enum Command {
     Docs(cmd_collection::DocsArgs),
     /// Delete articles from a collection.
     Remove(cmd_collection::RemoveArgs),
+    /// Serve a collection over HTTP (search, overlaps, documents, embeddings).
+    Serve(cmd_serve::ServeArgs),
     /// Evaluate embeddings on labelled data.
     #[command(subcommand)]
     Eval(cmd_eval::EvalCommand),
@@ -85,6 +88,7 @@ fn main() -> Result<()> {
         Command::Overlaps(a) => cmd_collection::run_overlaps(a, model),
         Command::Docs(a) => cmd_collection::run_docs(a),
         Command::Remove(a) => cmd_collection::run_remove(a),
+        Command::Serve(a) => cmd_serve::run(a, model),
         Command::Eval(c) => cmd_eval::run(c, model),
         Command::Bench(c) => cmd_bench::run(c, model),
     }

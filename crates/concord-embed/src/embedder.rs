@@ -24,6 +24,8 @@ pub const DEFAULT_BATCH_TOKENS: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct Embedding {
     pub vector: Vec<f32>,
+    /// L2 norm of the pooled state before normalisation (`vector * norm` is unnormalised).
+    pub norm: f32,
     /// Tokens fed to the model for this text, `<s>`/`</s>` of every window included.
     pub tokens: usize,
     pub windows: usize,
@@ -200,6 +202,10 @@ impl Embedder {
                 *v /= w;
             }
         }
+        let norms: Vec<f32> = sums
+            .chunks_exact(dim)
+            .map(|r| r.iter().map(|x| x * x).sum::<f32>().sqrt())
+            .collect();
         let normed = l2_normalize(&Tensor::from_vec(sums, (n, dim), &Device::Cpu)?)?;
         let rows: Vec<Vec<f32>> = normed.to_vec2()?;
         Ok(rows
@@ -207,6 +213,7 @@ impl Embedder {
             .enumerate()
             .map(|(i, vector)| Embedding {
                 vector,
+                norm: norms[i],
                 tokens: out_tokens[i],
                 windows: out_windows[i],
             })

@@ -1,0 +1,142 @@
+//! `concord serve`: runs the HTTP service over a collection until SIGINT or SIGTERM.
+
+use crate::cmd_collection::CollectionArg;
+use crate::cmd_model::load_embedder;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use concord_index::{Collection, IndexParams};
+use concord_overlap::model_stamp;
+use concord_server::{Limits, Protect, ServeOptions};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProtectArg {
+    /// Only changes to the collection need the key.
+    Writes,
+    /// Every route but /health needs the key.
+    All,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// Address to listen on; anything but loopback exposes the service to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// File holding the API key (bearer token). Otherwise the key comes from the
+    /// CONCORD_API_KEY environment variable; with neither, no key is asked for.
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
+    /// What the API key guards.
+    #[arg(long, value_enum, default_value = "writes")]
+    protect: ProtectArg,
+    /// Texts the inference queue holds before answering 429.
+    #[arg(long, default_value_t = ServeOptions::default().max_queue)]
+    max_queue: usize,
+    /// Token budget of one inference batch.
+    #[arg(long, default_value_t = ServeOptions::default().batch_tokens)]
+    batch_tokens: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Most texts in one request.
+    #[arg(long, default_value_t = Limits::default().max_texts)]
+    max_texts: usize,
+    /// Longest text to embed or look up, in characters.
+    #[arg(long, default_value_t = Limits::default().max_chars)]
+    max_chars: usize,
+    /// Largest article POST /documents accepts, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_article_bytes)]
+    max_article_bytes: usize,
+    /// Changes kept in the change log before they are committed to a new generation.
+    #[arg(long, default_value_t = ServeOptions::default().commit_after)]
+    commit_after: usize,
+    /// Seconds between commits of pending changes.
+    #[arg(long, default_value_t = ServeOptions::default().commit_interval.as_secs())]
+    commit_interval: u64,
+}
+
+fn api_key(file: Option<&PathBuf>) -> Result<Option<String>> {
+    let key = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the API key from {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("CONCORD_API_KEY").ok(),
+    };
+    match key {
+        Some(k) if k.is_empty() => bail!("the API key is empty"),
+        Some(k) if k.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            bail!("the API key must not contain spaces or control characters")
+        }
+        other => Ok(other),
+    }
+}
+
+pub fn run(args: ServeArgs, model: Option<&str>) -> Result<()> {
+    let key = api_key(args.api_key_file.as_ref())?;
+    let embedder = load_embedder(model)?;
+    let stamp = model_stamp(&embedder)?;
+    let collection =
+        Collection::open_or_create(&args.collection.collection, &stamp, IndexParams::default())?;
+    let opts = ServeOptions {
+        limits: Limits {
+            max_body_bytes: args.max_body_bytes,
+            max_texts: args.max_texts.max(1),
+            max_chars: args.max_chars.max(1),
+            max_article_bytes: args.max_article_bytes,
+            ..Limits::default()
+        },
+        max_queue: args.max_queue.max(1),
+        batch_tokens: args.batch_tokens.max(1),
+        api_key: key,
+        protect: match args.protect {
+            ProtectArg::Writes => Protect::Writes,
+            ProtectArg::All => Protect::All,
+        },
+        commit_after: args.commit_after.max(1),
+        commit_interval: Duration::from_secs(args.commit_interval.max(1)),
+        model: stamp.name.clone(),
+        device: "cpu".into(),
+    };
+    if !args.host.is_loopback() && opts.api_key.is_none() {
+        eprintln!(
+            "warning: listening on {} without an API key; anyone who can reach it can change the collection",
+            args.host
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        eprintln!(
+            "concord: serving {} ({} articles, {} passages) on http://{}",
+            collection.dir().display(),
+            collection.doc_count(),
+            collection.passage_count(),
+            listener.local_addr()?
+        );
+        concord_server::serve(
+            listener,
+            embedder,
+            collection,
+            opts,
+            concord_server::shutdown_signal(),
+        )
+        .await
+    })?;
+    eprintln!("concord: stopped; collection committed");
+    Ok(())
+}

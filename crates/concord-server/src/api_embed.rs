@@ -1,0 +1,243 @@
+//! Embedding endpoints in the shapes other tools already speak:
+//! `POST /v1/embeddings` as OpenAI's API (so its official clients work unchanged), and
+//! `POST /embed` and `POST /similarity` as text-embeddings-inference.
+//!
+//! Texts are embedded as given, with no prefix, as these APIs expect; e5 models work
+//! best with `query: ` or `passage: ` in front, which callers add themselves (or, on the
+//! text-embeddings-inference routes, ask for with `prompt_name`). Texts longer than the
+//! model window are never truncated: they are embedded window by window and pooled, so
+//! `truncate` and `truncation_direction` are accepted and have nothing to do. Fields
+//! these APIs define and concord has no use for (`user`) are ignored.
+
+use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use concord_embed::Prefix;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+type S = State<Arc<AppState>>;
+
+/// `input` of an OpenAI request: one text, several, or token ids (refused: the
+/// vocabulary is the model's own, not OpenAI's).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OpenAiInput {
+    One(String),
+    Many(Vec<String>),
+    Tokens(Vec<u32>),
+    TokenLists(Vec<Vec<u32>>),
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OpenAiRequest {
+    pub input: OpenAiInput,
+    /// Accepted and echoed; the served model answers whatever is named.
+    pub model: Option<String>,
+    /// `float` (default) or `base64` (little-endian f32, as OpenAI's clients decode it).
+    pub encoding_format: Option<String>,
+    /// Must equal the model's dimension when given.
+    pub dimensions: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OpenAiVector {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiEmbedding {
+    pub object: &'static str,
+    pub index: usize,
+    pub embedding: OpenAiVector,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiUsage {
+    pub prompt_tokens: usize,
+    pub total_tokens: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiResponse {
+    pub object: &'static str,
+    pub data: Vec<OpenAiEmbedding>,
+    pub model: String,
+    pub usage: OpenAiUsage,
+}
+
+/// Embeddings, OpenAI-compatible.
+#[utoipa::path(post, path = "/v1/embeddings", request_body = OpenAiRequest,
+    responses((status = 200, body = OpenAiResponse), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn openai_embeddings(
+    State(s): S,
+    ApiJson(req): ApiJson<OpenAiRequest>,
+) -> ApiResult<Json<OpenAiResponse>> {
+    let texts = match req.input {
+        OpenAiInput::One(t) => vec![t],
+        OpenAiInput::Many(v) => v,
+        OpenAiInput::Tokens(ids) => return Err(token_input(ids.len())),
+        OpenAiInput::TokenLists(lists) => {
+            return Err(token_input(lists.iter().map(Vec::len).sum()))
+        }
+    };
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "encoding_format {other:?} is not supported (float or base64)"
+            )))
+        }
+    };
+    check_dimensions(&s, req.dimensions)?;
+    s.check_texts(&texts, "input")?;
+    let embedded = s.embed(texts, Prefix::None).await?;
+    let tokens = embedded.iter().map(|e| e.tokens).sum();
+    let data = embedded
+        .into_iter()
+        .enumerate()
+        .map(|(index, e)| OpenAiEmbedding {
+            object: "embedding",
+            index,
+            embedding: if base64 {
+                let bytes: Vec<u8> = e.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                OpenAiVector::Base64(B64.encode(bytes))
+            } else {
+                OpenAiVector::Float(e.vector)
+            },
+        })
+        .collect();
+    Ok(Json(OpenAiResponse {
+        object: "list",
+        data,
+        model: req.model.unwrap_or_else(|| s.model.clone()),
+        usage: OpenAiUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}
+
+fn token_input(n: usize) -> ApiError {
+    ApiError::validation(format!(
+        "token id input ({n} ids) is not supported; send the text"
+    ))
+}
+
+fn check_dimensions(s: &AppState, dimensions: Option<usize>) -> ApiResult<()> {
+    match dimensions {
+        Some(d) if d != s.embedder.dim() => Err(ApiError::validation(format!(
+            "dimensions {d} is not available; the model gives {}",
+            s.embedder.dim()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// One text or several, as text-embeddings-inference takes them.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TeiInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TeiEmbedRequest {
+    pub inputs: TeiInput,
+    /// Unit-length vectors (default true).
+    #[serde(default = "yes")]
+    pub normalize: bool,
+    /// `query` or `passage`: the e5 prefix put in front of each text.
+    pub prompt_name: Option<String>,
+    pub dimensions: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn prompt(name: Option<&str>) -> ApiResult<Prefix> {
+    match name {
+        None => Ok(Prefix::None),
+        Some("query") => Ok(Prefix::Query),
+        Some("passage") => Ok(Prefix::Passage),
+        Some(other) => Err(ApiError::validation(format!(
+            "prompt_name {other:?} is unknown (query or passage)"
+        ))),
+    }
+}
+
+/// Embeddings, text-embeddings-inference-compatible: one vector per input.
+#[utoipa::path(post, path = "/embed", request_body = TeiEmbedRequest,
+    responses((status = 200, body = Vec<Vec<f32>>), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn tei_embed(
+    State(s): S,
+    ApiJson(req): ApiJson<TeiEmbedRequest>,
+) -> ApiResult<Json<Vec<Vec<f32>>>> {
+    let texts = match req.inputs {
+        TeiInput::One(t) => vec![t],
+        TeiInput::Many(v) => v,
+    };
+    let prefix = prompt(req.prompt_name.as_deref())?;
+    check_dimensions(&s, req.dimensions)?;
+    s.check_texts(&texts, "inputs")?;
+    let embedded = s.embed(texts, prefix).await?;
+    Ok(Json(
+        embedded
+            .into_iter()
+            .map(|e| {
+                if req.normalize {
+                    e.vector
+                } else {
+                    e.vector.iter().map(|x| x * e.norm).collect()
+                }
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SimilarityInputs {
+    pub source_sentence: String,
+    pub sentences: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TeiSimilarityRequest {
+    pub inputs: SimilarityInputs,
+    /// `query` or `passage`: the e5 prefix put in front of each text.
+    pub prompt_name: Option<String>,
+}
+
+/// Cosine similarity of `source_sentence` to each of `sentences`.
+#[utoipa::path(post, path = "/similarity", request_body = TeiSimilarityRequest,
+    responses((status = 200, body = Vec<f32>), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn tei_similarity(
+    State(s): S,
+    ApiJson(req): ApiJson<TeiSimilarityRequest>,
+) -> ApiResult<Json<Vec<f32>>> {
+    let prefix = prompt(req.prompt_name.as_deref())?;
+    s.check_text(&req.inputs.source_sentence, "inputs.source_sentence")?;
+    s.check_texts(&req.inputs.sentences, "inputs.sentences")?;
+    let mut texts = vec![req.inputs.source_sentence];
+    texts.extend(req.inputs.sentences);
+    let embedded = s.embed(texts, prefix).await?;
+    let (source, rest) = embedded
+        .split_first()
+        .ok_or_else(|| ApiError::internal("no embedding returned"))?;
+    Ok(Json(
+        rest.iter()
+            .map(|e| concord_index::dot(&source.vector, &e.vector))
+            .collect(),
+    ))
+}

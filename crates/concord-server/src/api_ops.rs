@@ -1,0 +1,138 @@
+//! Operations endpoints: `GET /health`, `GET /info`, `GET /metrics` (Prometheus) and
+//! `GET /openapi.json`.
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::{OpenApi, ToSchema};
+
+type S = State<Arc<AppState>>;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// Liveness: answers while the server runs (never behind the API key).
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CollectionInfo {
+    pub dir: String,
+    pub documents: usize,
+    pub passages: usize,
+    /// Committed generation on disk.
+    pub generation: u64,
+    /// Changes durable in the change log, not yet folded into a generation.
+    pub pending_changes: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Info {
+    pub version: &'static str,
+    /// The model's name, as stamped in the collection.
+    pub model_id: String,
+    pub model_dir: String,
+    pub dimension: usize,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    pub weights: String,
+    /// Token budget of one inference batch.
+    pub max_batch_tokens: usize,
+    /// Texts the inference queue holds before answering 429.
+    pub max_queue: usize,
+    /// Texts one request may send.
+    pub max_client_batch_size: usize,
+    /// Characters one text may have.
+    pub max_input_chars: usize,
+    pub collection: CollectionInfo,
+}
+
+/// The model, device, limits and collection size.
+#[utoipa::path(get, path = "/info", responses((status = 200, body = Info)))]
+pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
+    let collection = s
+        .blocking(|live| {
+            let c = live.read();
+            CollectionInfo {
+                dir: c.dir().display().to_string(),
+                documents: c.doc_count(),
+                passages: c.passage_count(),
+                generation: c.generation(),
+                pending_changes: c.pending_changes(),
+            }
+        })
+        .await?;
+    Ok(Json(Info {
+        version: env!("CARGO_PKG_VERSION"),
+        model_id: s.model.clone(),
+        model_dir: s.embedder.model_dir().display().to_string(),
+        dimension: s.embedder.dim(),
+        device: s.device.clone(),
+        weights: format!("{:?}", s.embedder.weights_format()),
+        max_batch_tokens: s.batch_tokens,
+        max_queue: s.max_queue,
+        max_client_batch_size: s.limits.max_texts,
+        max_input_chars: s.limits.max_chars,
+        collection,
+    }))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(s): S) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "concord", description = "Which passages of a set of articles agree with or overlap each other."),
+    paths(
+        crate::api_collection::search,
+        crate::api_collection::overlaps,
+        crate::api_collection::put_document,
+        crate::api_collection::list_documents,
+        crate::api_collection::get_document,
+        crate::api_collection::delete_document,
+        crate::api_embed::openai_embeddings,
+        crate::api_embed::tei_embed,
+        crate::api_embed::tei_similarity,
+        health,
+        info,
+        metrics,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 description of this API.
+pub async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}

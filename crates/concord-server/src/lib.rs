@@ -1,0 +1,269 @@
+//! `concord serve`: the HTTP service over a collection (axum on tokio).
+//!
+//! - `api_collection`: search, overlaps and live documents;
+//! - `api_embed`: OpenAI and text-embeddings-inference embedding routes;
+//! - `api_ops`: health, info, metrics and the OpenAPI document;
+//! - `queue`: the one inference worker and its bounded, batching queue;
+//! - `state`: what handlers share; `error`: JSON errors; `metrics`: Prometheus.
+//!
+//! Compute never runs on the async runtime: the model runs on the inference thread,
+//! and collection reads, writes and overlap judging on tokio's blocking pool.
+
+mod api_collection;
+mod api_embed;
+mod api_ops;
+mod error;
+mod metrics;
+mod queue;
+mod state;
+
+pub use api_ops::ApiDoc;
+pub use state::Limits;
+
+use anyhow::{Context, Result};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use concord_embed::Embedder;
+use concord_index::Collection;
+use error::ApiError;
+use metrics::Metrics;
+use queue::Queue;
+use state::{AppState, Live};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+/// Which requests need the API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protect {
+    /// Changes to the collection (`POST /documents`, `DELETE /documents/{id}`).
+    Writes,
+    /// Every route but `/health`.
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub limits: Limits,
+    /// Texts the inference queue holds before refusing with 429.
+    pub max_queue: usize,
+    /// Token budget of one inference batch.
+    pub batch_tokens: usize,
+    /// Bearer token; `None` leaves every route open.
+    pub api_key: Option<String>,
+    pub protect: Protect,
+    /// Logged changes that trigger a commit.
+    pub commit_after: usize,
+    /// How often pending changes are committed.
+    pub commit_interval: Duration,
+    /// The model's name for `/info` and responses.
+    pub model: String,
+    /// The compute device's name for `/info`.
+    pub device: String,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            max_queue: 1024,
+            batch_tokens: concord_embed::DEFAULT_BATCH_TOKENS,
+            api_key: None,
+            protect: Protect::Writes,
+            commit_after: 256,
+            commit_interval: Duration::from_secs(30),
+            model: String::new(),
+            device: "cpu".into(),
+        }
+    }
+}
+
+struct Auth {
+    key: Option<Vec<u8>>,
+    protect: Protect,
+}
+
+async fn guard(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    let Some(key) = &auth.key else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    let needed = match auth.protect {
+        Protect::All => path != "/health",
+        Protect::Writes => {
+            path.starts_with("/documents") && !matches!(*req.method(), Method::GET | Method::HEAD)
+        }
+    };
+    if !needed {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => ApiError::unauthorized("this route needs an API key: Authorization: Bearer KEY")
+            .into_response(),
+        Some(t) if bool::from(t.as_bytes().ct_eq(key)) => next.run(req).await,
+        Some(_) => ApiError::unauthorized("wrong API key").into_response(),
+    }
+}
+
+async fn no_route(req: Request) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        kind: "not_found",
+        message: format!("no route {} {}", req.method(), req.uri().path()),
+        retry_after: None,
+    }
+}
+
+async fn wrong_method(req: Request) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        kind: "method_not_allowed",
+        message: format!("{} is not allowed on {}", req.method(), req.uri().path()),
+        retry_after: None,
+    }
+}
+
+fn router(state: Arc<AppState>, auth: Arc<Auth>) -> Router {
+    use api_collection as c;
+    let metrics = state.metrics.clone();
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/search", post(c::search))
+        .route("/overlaps", post(c::overlaps))
+        .route("/documents", post(c::put_document).get(c::list_documents))
+        .route(
+            "/documents/{id}",
+            get(c::get_document).delete(c::delete_document),
+        )
+        .route("/v1/embeddings", post(api_embed::openai_embeddings))
+        .route("/embed", post(api_embed::tei_embed))
+        .route("/similarity", post(api_embed::tei_similarity))
+        .route("/health", get(api_ops::health))
+        .route("/info", get(api_ops::info))
+        .route("/metrics", get(api_ops::metrics))
+        .route("/openapi.json", get(api_ops::openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn_with_state(auth, guard))
+        .layer(from_fn_with_state(metrics, metrics::track))
+        .with_state(state)
+}
+
+/// Serves `collection` on `listener` until `shutdown` resolves; then lets in-flight
+/// requests finish, drains the inference queue and commits the collection.
+pub async fn serve(
+    listener: TcpListener,
+    embedder: Embedder,
+    mut collection: Collection,
+    opts: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    collection.lock_for_writes()?;
+    let metrics = Arc::new(Metrics::new());
+    let embedder = Arc::new(embedder);
+    let queue = Arc::new(Queue::new(opts.max_queue, metrics.clone()));
+    let worker = queue::spawn_worker(queue.clone(), embedder.clone(), opts.batch_tokens);
+    let live = Arc::new(
+        tokio::task::spawn_blocking(move || Live::new(collection))
+            .await
+            .context("deriving neighbourhoods")?,
+    );
+    let state = Arc::new(AppState {
+        embedder,
+        queue: queue.clone(),
+        live: live.clone(),
+        metrics,
+        limits: opts.limits.clone(),
+        model: opts.model.clone(),
+        device: opts.device.clone(),
+        batch_tokens: opts.batch_tokens,
+        max_queue: opts.max_queue,
+        commit_after: opts.commit_after.max(1),
+    });
+    let auth = Arc::new(Auth {
+        key: opts.api_key.as_ref().map(|k| k.as_bytes().to_vec()),
+        protect: opts.protect,
+    });
+    let committer = tokio::spawn(commit_periodically(live.clone(), opts.commit_interval));
+
+    axum::serve(listener, router(state, auth))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving")?;
+
+    tracing::info!("shutting down: draining the inference queue and committing");
+    committer.abort();
+    queue.close();
+    tokio::task::spawn_blocking(move || {
+        if worker.join().is_err() {
+            tracing::error!("the inference worker panicked");
+        }
+        live.write().commit()
+    })
+    .await
+    .context("final commit")??;
+    Ok(())
+}
+
+async fn commit_periodically(live: Arc<Live>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let live = live.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut c = live.write();
+            if c.is_dirty() {
+                c.commit()
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("periodic commit failed (changes stay in the log): {e:#}"),
+            Err(e) => tracing::error!("periodic commit panicked: {e}"),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,166 @@
+//! Prometheus metrics (`GET /metrics`): requests and latencies by route, the inference
+//! queue's depth and refusals, batch sizes, queue waits and tokens embedded.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RouteLabels, Counter>,
+    pub request_seconds: LatencyFamily,
+    /// Texts waiting in the inference queue.
+    pub queue_texts: Gauge,
+    pub queue_refused: Counter,
+    pub jobs_cancelled: Counter,
+    pub queue_wait_seconds: Histogram,
+    pub inference_seconds: Histogram,
+    pub batch_texts: Histogram,
+    pub batch_tokens: Histogram,
+    pub tokens_embedded: Counter,
+    pub texts_embedded: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("concord");
+        let requests = Family::<RouteLabels, Counter>::default();
+        let request_seconds = LatencyFamily::new_with_constructor(latency_histogram);
+        let queue_texts = Gauge::default();
+        let queue_refused = Counter::default();
+        let jobs_cancelled = Counter::default();
+        let queue_wait_seconds = latency_histogram();
+        let inference_seconds = latency_histogram();
+        let batch_texts = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let batch_tokens = Histogram::new(exponential_buckets(16.0, 2.0, 14));
+        let tokens_embedded = Counter::default();
+        let texts_embedded = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "queue_texts",
+            "Texts waiting in the inference queue",
+            queue_texts.clone(),
+        );
+        registry.register(
+            "queue_refused",
+            "Jobs refused because the inference queue was full",
+            queue_refused.clone(),
+        );
+        registry.register(
+            "jobs_cancelled",
+            "Queued jobs dropped because their client went away",
+            jobs_cancelled.clone(),
+        );
+        registry.register(
+            "queue_wait_seconds",
+            "Time a job waited in the queue",
+            queue_wait_seconds.clone(),
+        );
+        registry.register(
+            "inference_seconds",
+            "Time of one inference batch",
+            inference_seconds.clone(),
+        );
+        registry.register(
+            "batch_texts",
+            "Texts per inference batch",
+            batch_texts.clone(),
+        );
+        registry.register(
+            "batch_tokens",
+            "Tokens per inference batch",
+            batch_tokens.clone(),
+        );
+        registry.register(
+            "tokens_embedded",
+            "Tokens run through the model",
+            tokens_embedded.clone(),
+        );
+        registry.register(
+            "texts_embedded",
+            "Texts run through the model",
+            texts_embedded.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            queue_texts,
+            queue_refused,
+            jobs_cancelled,
+            queue_wait_seconds,
+            inference_seconds,
+            batch_texts,
+            batch_tokens,
+            tokens_embedded,
+            texts_embedded,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("encoding metrics into a string");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware counting and timing every request under its route pattern.
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let labels = RouteLabels {
+        method,
+        route,
+        status: resp.status().as_u16(),
+    };
+    metrics.requests.get_or_create(&labels).inc();
+    metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,184 @@
+//! What the handlers share: the embedder and its queue, the live collection with its
+//! derived neighbourhoods, the limits and the metrics; and the two steps most handlers
+//! take, checking texts against the limits and embedding them through the queue.
+
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::queue::{Queue, Refused};
+use concord_embed::{Embedder, Embedding, Prefix};
+use concord_index::Collection;
+use concord_overlap::{Neighbourhoods, OverlapIndex};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Per-request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Most texts in one embedding request.
+    pub max_texts: usize,
+    /// Longest text to embed or look up, in characters.
+    pub max_chars: usize,
+    /// Most results one query may ask for.
+    pub max_k: usize,
+    /// Largest article accepted by `POST /documents`, in bytes of text.
+    pub max_article_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 << 20,
+            max_texts: 256,
+            max_chars: 20_000,
+            max_k: 1000,
+            max_article_bytes: concord_text::ReadOptions::default().max_article_bytes,
+        }
+    }
+}
+
+/// The collection and what is derived from it, behind locks. Readers share the
+/// collection; a writer has it alone. The neighbourhoods are refreshed lazily by the
+/// first overlap query after a change.
+pub struct Live {
+    collection: RwLock<Collection>,
+    hoods: RwLock<Neighbourhoods>,
+}
+
+impl Live {
+    pub fn new(collection: Collection) -> Self {
+        let hoods = Neighbourhoods::build(&collection);
+        Self {
+            collection: RwLock::new(collection),
+            hoods: RwLock::new(hoods),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Collection> {
+        // A panic elsewhere never leaves a half-applied change: changes are logged
+        // before they are applied, and applying them cannot fail.
+        self.collection.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Collection> {
+        self.collection.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` over overlap queries on the current collection. Blocking: call it from
+    /// a blocking thread.
+    pub fn overlaps<R>(&self, f: impl FnOnce(&OverlapIndex) -> R) -> R {
+        let c = self.read();
+        {
+            let h = self.hoods.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(index) = OverlapIndex::with(&c, &h) {
+                return f(&index);
+            }
+        }
+        self.hoods
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .refresh(&c);
+        let h = self.hoods.read().unwrap_or_else(|e| e.into_inner());
+        // The collection is read-locked, so nothing changed since the refresh.
+        let index = OverlapIndex::with(&c, &h).expect("refreshed under the same read lock");
+        f(&index)
+    }
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    pub embedder: Arc<Embedder>,
+    pub queue: Arc<Queue>,
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    /// Model name as stamped in the collection.
+    pub model: String,
+    pub device: String,
+    pub batch_tokens: usize,
+    pub max_queue: usize,
+    /// Logged changes that trigger a commit.
+    pub commit_after: usize,
+}
+
+impl AppState {
+    /// Refuses too many, empty or too long texts (413 for size, 422 for emptiness).
+    pub fn check_texts(&self, texts: &[String], what: &str) -> ApiResult<()> {
+        if texts.is_empty() {
+            return Err(ApiError::validation(format!("{what} is empty")));
+        }
+        if texts.len() > self.limits.max_texts {
+            return Err(ApiError::too_large(format!(
+                "{what} has {} texts; at most {} per request",
+                texts.len(),
+                self.limits.max_texts
+            )));
+        }
+        for (i, t) in texts.iter().enumerate() {
+            self.check_text(t, &format!("{what}[{i}]"))?;
+        }
+        Ok(())
+    }
+
+    pub fn check_text(&self, text: &str, what: &str) -> ApiResult<()> {
+        if text.trim().is_empty() {
+            return Err(ApiError::validation(format!("{what} is empty")));
+        }
+        let chars = text.chars().count();
+        if chars > self.limits.max_chars {
+            return Err(ApiError::too_large(format!(
+                "{what} has {chars} characters; at most {}",
+                self.limits.max_chars
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn check_k(&self, k: usize) -> ApiResult<usize> {
+        if k == 0 || k > self.limits.max_k {
+            return Err(ApiError::validation(format!(
+                "k must be between 1 and {}",
+                self.limits.max_k
+            )));
+        }
+        Ok(k)
+    }
+
+    /// Embeds `texts` through the inference queue: tokenized on a blocking thread,
+    /// then queued; waits for the worker's answer. Dropping the future (a client that
+    /// disconnects) leaves the job to be skipped by the worker.
+    pub async fn embed(&self, texts: Vec<String>, prefix: Prefix) -> ApiResult<Vec<Embedding>> {
+        let embedder = self.embedder.clone();
+        let ids = tokio::task::spawn_blocking(move || {
+            texts
+                .iter()
+                .map(|t| embedder.tokenize(t, prefix))
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        let rx = match self.queue.submit(ids) {
+            Ok(rx) => rx,
+            Err(Refused::Full) => return Err(ApiError::overloaded()),
+            Err(Refused::Closed) => {
+                return Err(ApiError::unavailable("the server is shutting down"))
+            }
+        };
+        match rx.await {
+            Ok(Ok(e)) => Ok(e),
+            Ok(Err(message)) => Err(ApiError::internal(message)),
+            Err(_) => Err(ApiError::unavailable("the inference worker stopped")),
+        }
+    }
+
+    /// Runs blocking work (collection reads and writes, overlap judging) off the runtime.
+    pub async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Live) -> R + Send + 'static,
+    ) -> ApiResult<R> {
+        let live = self.live.clone();
+        tokio::task::spawn_blocking(move || f(&live))
+            .await
+            .map_err(ApiError::internal)
+    }
+}
