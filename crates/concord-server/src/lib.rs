@@ -116,6 +116,23 @@ async fn guard(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Respo
     }
 }
 
+/// Refuses a body whose declared length is over the limit before reading any of it
+/// (bodies without a length are cut off at the limit while being read).
+async fn refuse_oversized(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => {
+            ApiError::too_large(format!("the request body has {n} bytes; at most {limit}"))
+                .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 async fn no_route(req: Request) -> ApiError {
     ApiError {
         status: axum::http::StatusCode::NOT_FOUND,
@@ -156,6 +173,7 @@ fn router(state: Arc<AppState>, auth: Arc<Auth>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn_with_state(body_limit, refuse_oversized))
         .layer(from_fn_with_state(auth, guard))
         .layer(from_fn_with_state(metrics, metrics::track))
         .with_state(state)

@@ -1,0 +1,842 @@
+//! `concord serve` over real sockets with the real model: every endpoint, a table of bad
+//! requests with their statuses, the API key, an overloaded queue answering 429, many
+//! concurrent clients without a failure, a client that leaves before its turn, writes
+//! that survive `kill -9`, and a graceful stop that commits.
+
+mod support;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `concord serve` child, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(collection: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_concord"));
+        cmd.args(["serve", "--port", "0", "--collection"])
+            .arg(collection)
+            .args(extra)
+            .current_dir(support::root())
+            .env_remove("CONCORD_MODEL")
+            .env_remove("CONCORD_API_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("concord serve exited before listening")
+                .unwrap();
+            if let Some(at) = line.find("on http://") {
+                break line[at + 3..].trim().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `(status, headers we look at, body as JSON or Null)`.
+    fn call(&self, method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> Reply {
+        let mut req = agent().request(method, &self.url(path));
+        if let Some(k) = key {
+            req = req.set("Authorization", &format!("Bearer {k}"));
+        }
+        let res = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        Reply::from(res)
+    }
+
+    fn post(&self, path: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(&body), None)
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, None)
+    }
+
+    /// Sends raw bytes with an optional content type.
+    fn raw(&self, path: &str, bytes: &[u8], content_type: Option<&str>) -> Reply {
+        let mut req = agent().post(&self.url(path));
+        if let Some(ct) = content_type {
+            req = req.set("Content-Type", ct);
+        }
+        Reply::from(req.send_bytes(bytes))
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "concord serve exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "concord serve did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(300))
+        .build()
+}
+
+struct Reply {
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+impl From<Result<ureq::Response, ureq::Error>> for Reply {
+    fn from(r: Result<ureq::Response, ureq::Error>) -> Self {
+        let resp = match r {
+            Ok(resp) => resp,
+            Err(ureq::Error::Status(_, resp)) => resp,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        let status = resp.status();
+        let retry_after = resp.header("Retry-After").map(str::to_string);
+        let text = resp.into_string().unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            retry_after,
+            body,
+        }
+    }
+}
+
+fn article(name: &str) -> String {
+    std::fs::read_to_string(support::root().join("examples/articles").join(name)).unwrap()
+}
+
+fn doc_body(id: &str, file: &str) -> Value {
+    json!({"id": id, "title": file, "text": article(file)})
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+fn collection_dir(tmp: &tempfile::TempDir) -> PathBuf {
+    tmp.path().join("collection")
+}
+
+/// Offline `concord embed` vectors, to check the service returns the same numbers.
+fn offline_embedding(text: &str, prefix: &str) -> Vec<f32> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concord"))
+        .args(["embed", "--prefix", prefix])
+        .current_dir(support::root())
+        .env_remove("CONCORD_MODEL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{text}\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let line: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    floats(&line["embedding"])
+}
+
+#[test]
+fn every_endpoint_over_a_real_socket() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&collection_dir(&tmp), &[], &[]);
+
+    let r = server.get("/health");
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ok")));
+
+    // Documents: add, replace, list, read.
+    for (id, file) in [
+        ("ferry-tw", "harbour-ferry-tw.md"),
+        ("ferry-cn", "harbour-ferry-cn.txt"),
+        ("library", "city-library.txt"),
+    ] {
+        let r = server.post("/documents", doc_body(id, file));
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["created"], true);
+        assert!(r.body["passages"].as_u64().unwrap() >= 3);
+    }
+    let r = server.post("/documents", doc_body("library", "city-library.txt"));
+    assert_eq!((r.status, &r.body["created"]), (200, &json!(false)));
+    let r = server.get("/documents");
+    assert_eq!(r.body["total"], 3);
+    let ids: Vec<&str> = r.body["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ferry-cn", "ferry-tw", "library"]);
+    let r = server.get("/documents/ferry-cn");
+    assert_eq!(r.status, 200);
+    let source: Vec<char> = article("harbour-ferry-cn.txt").chars().collect();
+    for p in r.body["passages"].as_array().unwrap() {
+        let (start, end) = (
+            p["start"].as_u64().unwrap() as usize,
+            p["end"].as_u64().unwrap() as usize,
+        );
+        let span: String = source[start..end].iter().collect();
+        assert_eq!(
+            span,
+            p["text"].as_str().unwrap(),
+            "offsets must point into the article"
+        );
+    }
+
+    // Info reflects the collection.
+    let r = server.get("/info");
+    assert_eq!(r.body["dimension"], 384);
+    assert_eq!(r.body["device"], "cpu");
+    assert_eq!(r.body["collection"]["documents"], 3);
+
+    // Search: a ferry question finds a ferry passage, and the docs filter holds.
+    let r = server.post(
+        "/search",
+        json!({"text": "电动渡轮首月客运量和准点率是多少", "k": 3}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(results[0]["doc"].as_str().unwrap().starts_with("ferry"));
+    assert!(results[0]["text"].as_str().unwrap().contains("97%"));
+    let r = server.post(
+        "/search",
+        json!({"text": "电动渡轮首月客运量", "k": 2, "docs": ["library"]}),
+    );
+    assert!(r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["doc"] == "library"));
+
+    // Overlaps by article, by passage, by free text and aligned.
+    let r = server.post("/overlaps", json!({"doc_id": "ferry-cn"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pairs = r.body["pairs"].as_array().unwrap();
+    let find = |a: &str, b: &str| {
+        pairs
+            .iter()
+            .find(|p| p["a"]["passage"] == a && p["b"]["passage"] == b)
+            .unwrap_or_else(|| panic!("no pair {a} <> {b} in {pairs:#?}"))
+    };
+    assert_eq!(find("ferry-cn#4", "ferry-tw#5")["label"], "duplicate");
+    assert_eq!(find("ferry-cn#1", "ferry-tw#2")["label"], "overlap");
+    assert!(pairs
+        .iter()
+        .all(|p| p["a"]["doc"] == "ferry-cn" && p["b"]["doc"] != "ferry-cn"));
+    let r = server.post(
+        "/overlaps",
+        json!({"passage_id": "ferry-tw#5", "min_label": "duplicate"}),
+    );
+    assert_eq!(r.body["pairs"][0]["b"]["passage"], "ferry-cn#4");
+    let r = server.post(
+        "/overlaps",
+        json!({"text": "港務局數據顯示，試運營首月客運量達12.6萬人次，準點率為97%。"}),
+    );
+    let pairs = r.body["pairs"].as_array().unwrap();
+    assert!(!pairs.is_empty());
+    assert!(["duplicate", "overlap"].contains(&pairs[0]["label"].as_str().unwrap()));
+    let r = server.post(
+        "/overlaps",
+        json!({"doc_id": "ferry-tw", "with_doc": "ferry-cn", "k": 100}),
+    );
+    let aligned = r.body["pairs"].as_array().unwrap();
+    assert!(aligned.len() >= 3, "{aligned:#?}");
+    let mut seen = std::collections::HashSet::new();
+    assert!(aligned
+        .iter()
+        .all(|p| seen.insert(p["b"]["passage"].clone())));
+
+    // OpenAI shape: floats and base64 carry the same numbers, equal to offline embedding.
+    let text = "query: 渡轮什么时候首航";
+    let r = server.post(
+        "/v1/embeddings",
+        json!({"input": [text, "passage: 图书馆延长开放时间"], "model": "e5"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["object"], "list");
+    assert_eq!(r.body["data"][1]["index"], 1);
+    assert!(r.body["usage"]["prompt_tokens"].as_u64().unwrap() > 5);
+    let served = floats(&r.body["data"][0]["embedding"]);
+    assert_eq!(served.len(), 384);
+    let r = server.post(
+        "/v1/embeddings",
+        json!({"input": text, "model": "e5", "encoding_format": "base64"}),
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(r.body["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let decoded: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(decoded, served);
+    let offline = offline_embedding(text, "none");
+    assert!(support::cosine(&served, &offline) > 0.9999);
+
+    // text-embeddings-inference shapes.
+    let r = server.post(
+        "/embed",
+        json!({"inputs": "渡轮什么时候首航", "prompt_name": "query"}),
+    );
+    let unit = floats(&r.body[0]);
+    assert!((norm(&unit) - 1.0).abs() < 1e-4);
+    assert!(
+        support::cosine(&unit, &served) > 0.9999,
+        "prompt_name query = query: prefix"
+    );
+    let r = server.post(
+        "/embed",
+        json!({"inputs": ["渡轮什么时候首航"], "prompt_name": "query", "normalize": false}),
+    );
+    let raw = floats(&r.body[0]);
+    assert!((norm(&raw) - 1.0).abs() > 1e-3);
+    assert!(support::cosine(&raw, &unit) > 0.9999);
+    let r = server.post(
+        "/similarity",
+        json!({"inputs": {"source_sentence": "电动渡轮首航",
+                          "sentences": ["青岚港的电动渡轮开始运营", "市图书馆调整开放时间"]},
+               "prompt_name": "query"}),
+    );
+    let sims = floats(&r.body);
+    assert_eq!(sims.len(), 2);
+    assert!(sims[0] > sims[1], "{sims:?}");
+
+    // Delete.
+    let r = server.call("DELETE", "/documents/library", None, None);
+    assert_eq!((r.status, &r.body["deleted"]), (200, &json!(true)));
+    assert_eq!(server.get("/documents/library").status, 404);
+    assert_eq!(
+        server
+            .call("DELETE", "/documents/library", None, None)
+            .status,
+        404
+    );
+
+    // Metrics and the OpenAPI document.
+    let r = server.get("/metrics");
+    let text = r.body.as_str().unwrap();
+    assert!(
+        text.contains(
+            r#"concord_http_requests_total{method="POST",route="/search",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("concord_tokens_embedded_total"));
+    assert!(text.contains("concord_batch_tokens_bucket"));
+    assert!(text.contains("concord_queue_texts"));
+    let r = server.get("/openapi.json");
+    for path in [
+        "/search",
+        "/overlaps",
+        "/documents",
+        "/documents/{id}",
+        "/v1/embeddings",
+        "/embed",
+        "/similarity",
+        "/health",
+        "/info",
+        "/metrics",
+    ] {
+        assert!(r.body["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    server.terminate();
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_never_crash() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, "s3cret-key\n").unwrap();
+    let server = Server::start(
+        &collection_dir(&tmp),
+        &[
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "--max-body-bytes",
+            "65536",
+            "--max-texts",
+            "8",
+            "--max-chars",
+            "1000",
+        ],
+        &[],
+    );
+    let key = Some("s3cret-key");
+    let r = server.call(
+        "POST",
+        "/documents",
+        Some(&doc_body("ferry-cn", "harbour-ferry-cn.txt")),
+        key,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let long = "长".repeat(1001);
+    let nine: Vec<&str> = vec!["a text"; 9];
+    let json_cases: Vec<(&str, &str, Value, u16, &str)> = vec![
+        ("POST", "/search", json!({"text": 5}), 422, "validation"),
+        ("POST", "/search", json!({"k": 3}), 422, "validation"),
+        (
+            "POST",
+            "/search",
+            json!({"text": "x", "limit": 3}),
+            422,
+            "validation",
+        ),
+        ("POST", "/search", json!({"text": "   "}), 422, "validation"),
+        (
+            "POST",
+            "/search",
+            json!({"text": "渡轮", "k": 0}),
+            422,
+            "validation",
+        ),
+        ("POST", "/search", json!({"text": long}), 413, "too_large"),
+        (
+            "POST",
+            "/search",
+            json!({"text": "渡轮", "docs": ["nope"]}),
+            404,
+            "not_found",
+        ),
+        ("POST", "/overlaps", json!({}), 422, "validation"),
+        (
+            "POST",
+            "/overlaps",
+            json!({"text": "渡轮", "doc_id": "ferry-cn"}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/overlaps",
+            json!({"passage_id": "ferry-cn#99"}),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/overlaps",
+            json!({"doc_id": "nope"}),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/overlaps",
+            json!({"doc_id": "ferry-cn", "min_label": "same"}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/overlaps",
+            json!({"with_doc": "ferry-cn", "text": "渡轮"}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": []}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": [""]}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": nine}),
+            413,
+            "too_large",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": [1, 2, 3]}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": "x", "encoding_format": "int8"}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": "x", "dimensions": 128}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            json!({"input": {"text": "x"}}),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/embed",
+            json!({"inputs": "x", "prompt_name": "title"}),
+            422,
+            "validation",
+        ),
+        ("POST", "/embed", json!({"inputs": null}), 422, "validation"),
+        (
+            "POST",
+            "/similarity",
+            json!({"inputs": {"source_sentence": "x", "sentences": []}}),
+            422,
+            "validation",
+        ),
+        ("GET", "/documents/nope", Value::Null, 404, "not_found"),
+        ("GET", "/search", Value::Null, 405, "method_not_allowed"),
+        ("GET", "/no/such/route", Value::Null, 404, "not_found"),
+    ];
+    for (method, path, body, status, kind) in &json_cases {
+        let body = (!body.is_null()).then_some(body);
+        let r = server.call(method, path, body, key);
+        assert_eq!(
+            (r.status, r.body["type"].as_str()),
+            (*status, Some(*kind)),
+            "{method} {path} {body:?}: {}",
+            r.body
+        );
+        assert!(r.body["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+
+    // Bodies that are not JSON, or too big, or not labelled as JSON.
+    type RawCase<'a> = (&'a str, &'a [u8], Option<&'a str>, u16, &'a str);
+    let raw_cases: Vec<RawCase> = vec![
+        (
+            "/search",
+            b"{\"text\": ",
+            Some("application/json"),
+            400,
+            "invalid_json",
+        ),
+        (
+            "/search",
+            b"{\"text\": \"\xff\xfe\"}",
+            Some("application/json"),
+            400,
+            "invalid_json",
+        ),
+        (
+            "/search",
+            b"{\"text\": \"x\"}",
+            None,
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for (path, bytes, ct, status, kind) in &raw_cases {
+        let r = server.raw(path, bytes, *ct);
+        assert_eq!(
+            (r.status, r.body["type"].as_str()),
+            (*status, Some(*kind)),
+            "{path} {ct:?}: {}",
+            r.body
+        );
+    }
+
+    // A huge body is refused from its length alone; the server answers before reading
+    // it (so the client may find the connection closed while still sending).
+    let addr = server.base.trim_start_matches("http://");
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        sock,
+        "POST /v1/embeddings HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 200000000\r\n\r\n{{\"input\": \""
+    )
+    .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = sock.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""type":"too_large""#), "{answer}");
+
+    // The API key guards writes: missing, wrong, right.
+    let body = doc_body("library", "city-library.txt");
+    let r = server.call("POST", "/documents", Some(&body), None);
+    assert_eq!(
+        (r.status, r.body["type"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let r = server.call("POST", "/documents", Some(&body), Some("guess"));
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        server
+            .call("DELETE", "/documents/ferry-cn", None, None)
+            .status,
+        401
+    );
+    assert_eq!(
+        server.call("DELETE", "/documents/nope", None, key).status,
+        404
+    );
+    // Reads stay open with --protect writes.
+    assert_eq!(server.get("/documents").status, 200);
+
+    // Articles that cannot become a collection entry.
+    let bad_docs = [
+        (
+            json!({"id": "", "text": "一段足够长的正文，说明了一件事情。"}),
+            422,
+        ),
+        (
+            json!({"id": "a\nb", "text": "一段足够长的正文，说明了一件事情。"}),
+            422,
+        ),
+        (json!({"id": "h", "text": "# 標題\n\n## 小標題\n"}), 422),
+        (json!({"id": "z", "text": "正文\u{0}二进制"}), 422),
+        (json!({"id": "big", "text": "长".repeat(30_000)}), 413),
+    ];
+    for (body, status) in &bad_docs {
+        let r = server.call("POST", "/documents", Some(body), key);
+        assert_eq!(r.status, *status, "{body}: {}", r.body);
+    }
+
+    // After all that the server still answers, and nothing was lost.
+    assert_eq!(server.get("/health").status, 200);
+    let r = server.get("/documents");
+    assert_eq!(r.body["total"], 1);
+
+    // With --protect all, reads need the key too (but not /health).
+    drop(server);
+    let server = Server::start(
+        &collection_dir(&tmp),
+        &["--protect", "all"],
+        &[("CONCORD_API_KEY", "env-key")],
+    );
+    assert_eq!(server.get("/documents").status, 401);
+    assert_eq!(server.get("/health").status, 200);
+    assert_eq!(
+        server
+            .call("GET", "/documents", None, Some("env-key"))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn overload_is_refused_with_429_and_concurrent_clients_all_succeed() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&collection_dir(&tmp), &["--max-queue", "8"], &[]);
+    let paragraph = article("harbour-ferry-cn.txt");
+
+    // Many clients sending 8 long texts each: the queue holds one such job at a time,
+    // so most are refused at once with 429 and Retry-After; none fails otherwise.
+    let texts: Vec<String> = (0..8).map(|i| format!("{i} {paragraph}")).collect();
+    let replies: Vec<Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| s.spawn(|| server.post("/embed", json!({"inputs": texts}))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let refused: Vec<&Reply> = replies.iter().filter(|r| r.status == 429).collect();
+    assert!(!refused.is_empty(), "no request was refused");
+    assert!(refused
+        .iter()
+        .all(|r| r.retry_after.as_deref() == Some("1") && r.body["type"] == "overloaded"));
+    assert!(replies.iter().all(|r| r.status == 429 || r.status == 200));
+    assert!(replies.iter().any(|r| r.status == 200));
+
+    // 64 concurrent clients within the queue bound: every request succeeds.
+    let server = {
+        drop(server);
+        Server::start(&collection_dir(&tmp), &[], &[])
+    };
+    let failures: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let server = &server;
+                s.spawn(move || {
+                    (0..3)
+                        .filter(|j| {
+                            let r = server.post(
+                                "/v1/embeddings",
+                                json!({"input": format!("query: 第{i}位客户的第{j}个问题：渡轮几点开？")}),
+                            );
+                            r.status != 200
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(failures, 0);
+    let metrics = server.get("/metrics").body.as_str().unwrap().to_string();
+    assert!(
+        metrics.contains(r#"route="/v1/embeddings",status="200"} 192"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_client_that_leaves_costs_no_compute() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&collection_dir(&tmp), &["--batch-tokens", "512"], &[]);
+    let paragraph = article("harbour-ferry-cn.txt");
+    // Keep the worker busy for a few seconds ...
+    let busy: Vec<String> = (0..24).map(|i| format!("{i} {paragraph}")).collect();
+    std::thread::scope(|s| {
+        let long = s.spawn(|| server.post("/embed", json!({"inputs": busy})));
+        std::thread::sleep(Duration::from_millis(300));
+        // ... while another client queues a job and hangs up.
+        let body = json!({"inputs": ["一个会被放弃的请求"]}).to_string();
+        let addr = server.base.trim_start_matches("http://");
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            sock,
+            "POST /embed HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(sock);
+        assert_eq!(long.join().unwrap().status, 200);
+    });
+    let metrics = server.get("/metrics").body.as_str().unwrap().to_string();
+    assert!(
+        metrics.contains("concord_jobs_cancelled_total 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_and_a_graceful_stop_commits() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = collection_dir(&tmp);
+    let server = Server::start(&dir, &[], &[]);
+    assert_eq!(
+        server
+            .post("/documents", doc_body("ferry-cn", "harbour-ferry-cn.txt"))
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .post("/documents", doc_body("library", "city-library.txt"))
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .call("DELETE", "/documents/library", None, None)
+            .status,
+        200
+    );
+    server.kill9();
+
+    let server = Server::start(&dir, &[], &[]);
+    let r = server.get("/documents");
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+    assert_eq!(server.get("/documents/ferry-cn").status, 200);
+    assert_eq!(server.get("/documents/library").status, 404);
+    let r = server.post("/search", json!({"text": "渡轮准点率", "k": 1}));
+    assert_eq!(r.body["results"][0]["doc"], "ferry-cn");
+    assert!(
+        server.get("/info").body["collection"]["pending_changes"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+
+    // A graceful stop folds the log into a new generation.
+    assert_eq!(
+        server
+            .post("/documents", doc_body("ferry-tw", "harbour-ferry-tw.md"))
+            .status,
+        201
+    );
+    server.terminate();
+    let log = std::fs::metadata(dir.join(concord_index::LOG_FILE)).unwrap();
+    assert_eq!(log.len(), 0, "the change log was not folded in");
+    let docs = Command::new(env!("CARGO_BIN_EXE_concord"))
+        .args(["docs", "--collection"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(docs.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+}
