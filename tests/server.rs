@@ -750,6 +750,19 @@ fn overload_is_refused_with_429_and_concurrent_clients_all_succeed() {
     );
 }
 
+/// Polls `/metrics` until a line reads exactly `line`.
+fn wait_for_metric(server: &Server, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let m = server.get("/metrics").body.as_str().unwrap().to_string();
+        if m.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never saw {line:?} in\n{m}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_client_that_leaves_costs_no_compute() {
     support::model_dir();
@@ -760,8 +773,8 @@ fn a_client_that_leaves_costs_no_compute() {
     let busy: Vec<String> = (0..24).map(|i| format!("{i} {paragraph}")).collect();
     std::thread::scope(|s| {
         let long = s.spawn(|| server.post("/embed", json!({"inputs": busy})));
-        std::thread::sleep(Duration::from_millis(300));
-        // ... while another client queues a job and hangs up.
+        wait_for_metric(&server, "concord_inference_texts 24");
+        // ... while another client queues a job and hangs up before its turn.
         let body = json!({"inputs": ["一个会被放弃的请求"]}).to_string();
         let addr = server.base.trim_start_matches("http://");
         let mut sock = std::net::TcpStream::connect(addr).unwrap();
@@ -771,7 +784,7 @@ fn a_client_that_leaves_costs_no_compute() {
             body.len()
         )
         .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for_metric(&server, "concord_queue_texts 1");
         drop(sock);
         assert_eq!(long.join().unwrap().status, 200);
     });

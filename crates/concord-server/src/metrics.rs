@@ -32,6 +32,8 @@ pub struct Metrics {
     pub request_seconds: LatencyFamily,
     /// Texts waiting in the inference queue.
     pub queue_texts: Gauge,
+    /// Texts in the batch being embedded (0 when the worker is idle).
+    pub inference_texts: Gauge,
     pub queue_refused: Counter,
     pub jobs_cancelled: Counter,
     pub queue_wait_seconds: Histogram,
@@ -48,6 +50,7 @@ impl Metrics {
         let requests = Family::<RouteLabels, Counter>::default();
         let request_seconds = LatencyFamily::new_with_constructor(latency_histogram);
         let queue_texts = Gauge::default();
+        let inference_texts = Gauge::default();
         let queue_refused = Counter::default();
         let jobs_cancelled = Counter::default();
         let queue_wait_seconds = latency_histogram();
@@ -70,6 +73,11 @@ impl Metrics {
             "queue_texts",
             "Texts waiting in the inference queue",
             queue_texts.clone(),
+        );
+        registry.register(
+            "inference_texts",
+            "Texts in the batch being embedded",
+            inference_texts.clone(),
         );
         registry.register(
             "queue_refused",
@@ -116,6 +124,7 @@ impl Metrics {
             requests,
             request_seconds,
             queue_texts,
+            inference_texts,
             queue_refused,
             jobs_cancelled,
             queue_wait_seconds,

@@ -148,7 +148,9 @@ fn run_batch(metrics: &Metrics, embedder: &Embedder, batch: Vec<Job>, batch_toke
     let tokens: usize = batch.iter().map(|j| j.tokens).sum();
     metrics.batch_texts.observe(ids.len() as f64);
     metrics.batch_tokens.observe(tokens as f64);
+    metrics.inference_texts.set(ids.len() as i64);
     let result = embedder.embed_ids(&ids, batch_tokens, &mut |_| {});
+    metrics.inference_texts.set(0);
     metrics
         .inference_seconds
         .observe(started.elapsed().as_secs_f64());
