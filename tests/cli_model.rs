@@ -254,3 +254,26 @@ fn import_rejects_a_foreign_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad magic"));
     assert!(!out_dir.exists());
 }
+
+#[test]
+fn device_choice_is_honoured_or_refused_clearly() {
+    support::model_dir();
+    let input = "渡轮首航\n".as_bytes();
+    let cpu = jsonl(&concord(&["--device", "cpu", "embed"], input, &[]));
+    if !cfg!(feature = "cuda") {
+        let auto = jsonl(&concord(&["embed"], input, &[]));
+        assert_eq!(
+            vector(&auto[0]),
+            vector(&cpu[0]),
+            "auto is the CPU without CUDA"
+        );
+    }
+    let bogus = concord(&["--device", "tpu", "embed"], input, &[]);
+    assert!(!bogus.status.success());
+    assert!(String::from_utf8_lossy(&bogus.stderr).contains("unknown device \"tpu\""));
+    if !cfg!(feature = "cuda") {
+        let cuda = concord(&["--device", "cuda:0", "embed"], input, &[]);
+        assert!(!cuda.status.success());
+        assert!(String::from_utf8_lossy(&cuda.stderr).contains("built without CUDA"));
+    }
+}

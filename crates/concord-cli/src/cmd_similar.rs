@@ -1,7 +1,7 @@
 //! `concord similar [FILE]`: for each input text, its most similar other texts by
 //! embedding cosine (an exhaustive comparison, meant for small inputs).
 
-use crate::cmd_model::load_embedder;
+use crate::cmd_model::{load_embedder, ModelChoice};
 use crate::input::{open_input, read_records};
 use anyhow::Result;
 use clap::Args;
@@ -31,7 +31,7 @@ fn snippet(s: &str) -> String {
     out
 }
 
-pub fn run(args: SimilarArgs, model: Option<&str>) -> Result<()> {
+pub fn run(args: SimilarArgs, model: &ModelChoice) -> Result<()> {
     let records = read_records(open_input(args.file.as_deref())?)?;
     let embedder = load_embedder(model)?;
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();

@@ -26,6 +26,10 @@ struct Cli {
     /// Model directory or Hugging Face Hub id (default: models/multilingual-e5-small).
     #[arg(long, global = true, env = "CONCORD_MODEL")]
     model: Option<String>,
+    /// Where the model runs: auto (a GPU when this build has CUDA and one answers),
+    /// cpu, cuda or cuda:N.
+    #[arg(long, global = true, env = "CONCORD_DEVICE", default_value = "auto")]
+    device: String,
     /// Worker threads for inference (default: all cores).
     #[arg(long, global = true, env = "CONCORD_THREADS")]
     threads: Option<usize>,
@@ -78,7 +82,10 @@ fn main() -> Result<()> {
             .num_threads(n)
             .build_global()?;
     }
-    let model = cli.model.as_deref();
+    let model = &cmd_model::ModelChoice {
+        model: cli.model.as_deref(),
+        device: &cli.device,
+    };
     match cli.command {
         Command::Model(c) => cmd_model::run(c, model),
         Command::Embed(a) => cmd_embed::run(a, model),

@@ -54,16 +54,27 @@ struct Window {
 }
 
 impl Embedder {
-    /// Loads the model directory `dir` onto `device` (f32 compute).
+    /// Loads the model directory `dir` onto `device`, computing in f32 on the CPU and
+    /// in f16 on a GPU.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let dtype = if device.is_cpu() {
+            DType::F32
+        } else {
+            DType::F16
+        };
+        Self::load_as(dir, device, dtype)
+    }
+
+    /// Loads the model directory `dir` onto `device`, computing in `dtype`.
+    pub fn load_as(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
         let cfg = BertConfig::load(dir)?;
         let tokenizer = E5Tokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
-        let weights = EncoderWeights::load(dir, &cfg, device, DType::F32)
+        let weights = EncoderWeights::load(dir, &cfg, device, dtype)
             .with_context(|| format!("loading weights from {}", dir.display()))?;
         let window = cfg.max_position_embeddings - 2;
         let (bos, eos) = (tokenizer.bos, tokenizer.eos);
         Ok(Self {
-            encoder: BertEncoder::new(cfg, weights, device.clone(), DType::F32),
+            encoder: BertEncoder::new(cfg, weights, device.clone(), dtype),
             tokenizer,
             dir: dir.to_path_buf(),
             bos,
@@ -86,6 +97,11 @@ impl Embedder {
 
     pub fn device(&self) -> &Device {
         self.encoder.device()
+    }
+
+    /// The precision the encoder computes in.
+    pub fn dtype(&self) -> DType {
+        self.encoder.dtype()
     }
 
     pub fn tokenizer(&self) -> &E5Tokenizer {

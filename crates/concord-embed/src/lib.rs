@@ -7,6 +7,7 @@
 
 pub mod charsmap;
 pub mod config;
+pub mod device;
 pub mod embedder;
 pub mod fetch;
 pub mod import;
@@ -16,5 +17,6 @@ pub mod source;
 pub mod tokenizer;
 pub mod weights;
 
+pub use device::ComputeDevice;
 pub use embedder::{Embedder, Embedding, Progress, DEFAULT_BATCH_TOKENS};
 pub use tokenizer::Prefix;

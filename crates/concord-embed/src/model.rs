@@ -44,6 +44,10 @@ impl BertEncoder {
         &self.device
     }
 
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
     pub fn weights(&self) -> &EncoderWeights {
         &self.w
     }
