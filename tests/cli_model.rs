@@ -332,3 +332,20 @@ fn bench_devices_reports_every_budget_and_probe_as_json() {
         && l["p99_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap()));
     assert!(cpu["peak_host_mib"].as_f64().unwrap() > 50.0);
 }
+
+#[test]
+fn eval_golden_checks_a_device_against_the_fixture() {
+    support::model_dir();
+    let ok = concord(&["--device", "cpu", "eval", "golden"], b"", &[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let line = String::from_utf8_lossy(&ok.stdout);
+    assert!(line.contains("min cosine to golden 0.99"), "{line}");
+    // An impossible bar must fail: the check can say no.
+    let strict = concord(&["eval", "golden", "--min-cosine", "1.5"], b"", &[]);
+    assert!(!strict.status.success());
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("below the required cosine"));
+}

