@@ -2,7 +2,7 @@
 # The CUDA checks and benchmarks, run on a GPU host (no Rust, no network needed).
 #
 # Needs, in this checkout on the GPU host:
-#   target/cuda/concord                the binary scripts/build-cuda.sh built
+#   target/cuda/concord(.xz)           the binary scripts/build-cuda.sh built (xz: 9 MiB)
 #   models/multilingual-e5-small/      the model (`concord model import` of e5-small-q4.bin)
 #   ../shared/corpus                   the reference articles
 # and CUDA 13 libraries (cublas, cublasLt, curand, nvrtc) on LD_LIBRARY_PATH.
@@ -18,6 +18,7 @@ BIN=${BIN:-target/cuda/concord}
 OUT=${OUT:-target/gpu-results}
 CORPUS=${CORPUS:-../shared/corpus}
 mkdir -p "$OUT"
+[ -x "$BIN" ] || { xz -dk "$BIN.xz" && chmod +x "$BIN"; }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
 "$BIN" --device cuda eval golden --min-cosine 0.999 | tee "$OUT/golden.txt"

@@ -65,6 +65,7 @@ print(pathlib.Path(cudarc[0]["manifest_path"]).parent / "src/driver/sys/mod.rs")
             >"$TOOLKIT/lib/stubs/libcuda_stub.c"
     cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$TOOLKIT/lib/stubs/libcuda.so" \
         "$TOOLKIT/lib/stubs/libcuda_stub.c"
+    ln -sf libcuda.so "$TOOLKIT/lib/stubs/libcuda.so.1"
 fi
 
 echo "== cargo build --release --features cuda (compute capability $CUDA_COMPUTE_CAP)"
@@ -73,6 +74,19 @@ export PATH="$CUDA_ROOT/bin:$PATH"
 # A target folder of its own keeps the CPU build's cache untouched.
 CARGO_TARGET_DIR=$CUDA_DIR/build cargo build --release --locked -p concord-cli --features cuda --bin concord
 cp "$CUDA_DIR/build/release/concord" "$CUDA_DIR/concord"
-strip --strip-debug "$CUDA_DIR/concord"
-ls -la "$CUDA_DIR/concord"
+strip --strip-all "$CUDA_DIR/concord"
+# The binary is over 64 MiB (its PTX kernels); xz makes it about 9 MiB to carry.
+xz -T0 -6 -c "$CUDA_DIR/concord" >"$CUDA_DIR/concord.xz"
+ls -la "$CUDA_DIR/concord" "$CUDA_DIR/concord.xz"
+
+# Smoke test without a GPU: with the stub driver the binary starts, runs on the CPU,
+# and refuses `--device cuda` with the driver's error.
+if [ -e models/multilingual-e5-small/config.json ]; then
+    export LD_LIBRARY_PATH="$CUDA_ROOT/lib:$CUDA_ROOT/lib/stubs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    "$CUDA_DIR/concord" --device cpu eval golden
+    if "$CUDA_DIR/concord" --device cuda eval golden 2>/dev/null; then
+        echo "a stub driver cannot run CUDA; this should have failed" >&2
+        exit 1
+    fi
+fi
 echo "built $CUDA_DIR/concord; on the GPU host: concord --device cuda ..."
