@@ -349,3 +349,34 @@ fn eval_golden_checks_a_device_against_the_fixture() {
     assert!(!strict.status.success());
     assert!(String::from_utf8_lossy(&strict.stderr).contains("below the required cosine"));
 }
+
+#[test]
+fn eval_labels_tallies_labels_per_gold_class() {
+    support::model_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("pairs.tsv");
+    std::fs::write(
+        &tsv,
+        "text1\ttext2\tlabel\n\
+         港務局數據顯示，試運營首月客運量達12.6萬人次。\t港务局数据显示，试运营首月客运量达12.6万人次。\t1\n\
+         试运营首月客运量达12.6万人次，准点率为97%。\t试运营首月客运量达97万人次，准点率为12.6%。\t0\n",
+    )
+    .unwrap();
+    let out = concord(&["eval", "labels", tsv.to_str().unwrap()], b"", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = |gold: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(&format!(" | {gold} | 1 |")))
+            .unwrap_or_else(|| panic!("no row for {gold}: {table}"))
+            .to_string()
+    };
+    // The same sentence in two scripts is a duplicate; swapping its numbers is not.
+    assert!(row("1").ends_with("| 100.0% |"), "{table}");
+    assert!(row("0").ends_with("| 0.0% |"), "{table}");
+}

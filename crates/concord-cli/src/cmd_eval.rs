@@ -27,6 +27,17 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The overlap labels the engine gives labelled pairs, tallied by gold class. Each
+    /// distinct text becomes an article of a scratch collection, so every pair is
+    /// judged against the backgrounds of all the others.
+    Labels {
+        /// TSV files as for `sts`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Judge only the first N pairs of each file.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
     /// Cosine of the embeddings on `--device` to the golden fixture and to the CPU's;
     /// fails below `--min-cosine`.
     Golden {
@@ -48,7 +59,98 @@ pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
             fixture,
             min_cosine,
         } => golden(model, &fixture, min_cosine),
+        EvalCommand::Labels { files, limit } => labels(model, &files, limit),
     }
+}
+
+fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
+    use concord_index::{Collection, DocRecord, IndexParams};
+    use concord_overlap::{model_stamp, Label, OverlapIndex};
+    use concord_text::Passage;
+    let embedder = load_embedder(model)?;
+    let stamp = model_stamp(&embedder)?;
+    println!("| file | gold | pairs | none | related | agree | overlap | duplicate |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for file in files {
+        let set = read_pairs(file)?;
+        let pairs: Vec<_> = set
+            .pairs
+            .iter()
+            .filter(|p| p.0 != p.1)
+            .take(limit)
+            .collect();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut texts: Vec<&str> = Vec::new();
+        for (a, b, _) in &pairs {
+            for t in [a.as_str(), b.as_str()] {
+                index.entry(t).or_insert_with(|| {
+                    texts.push(t);
+                    texts.len() - 1
+                });
+            }
+        }
+        let vecs = embedder.embed(&texts, Prefix::Passage)?;
+        let scratch = tempfile::tempdir()?;
+        let mut c = Collection::create(scratch.path(), &stamp, IndexParams::default())?;
+        let mut slot_of = vec![0; texts.len()];
+        for (i, (t, v)) in texts.iter().zip(&vecs).enumerate() {
+            let passage = Passage {
+                index: 0,
+                start: 0,
+                end: t.chars().count() as u32,
+                text: t.to_string(),
+                section: None,
+            };
+            let doc = DocRecord {
+                id: format!("t{i}"),
+                title: None,
+                source: None,
+                slots: Vec::new(),
+            };
+            c.upsert(doc, vec![passage], v)?;
+            slot_of[i] = c.doc(&format!("t{i}")).context("just added")?.slots[0];
+        }
+        let ix = OverlapIndex::new(&c);
+        // gold class -> counts of [none, related, agree, overlap, duplicate]
+        let mut tally: std::collections::BTreeMap<String, [usize; 5]> = Default::default();
+        for (a, b, gold) in &pairs {
+            let v = ix.judge_pair(slot_of[index[a.as_str()]], slot_of[index[b.as_str()]]);
+            let class = match set.kind {
+                LabelKind::Binary => format!("{gold:.0}"),
+                LabelKind::Score => {
+                    let band = gold.floor().min(4.0);
+                    format!("{band:.0}-{:.0}", band + 1.0)
+                }
+            };
+            let col = match v.label {
+                None => 0,
+                Some(Label::Related) => 1,
+                Some(Label::Agree) => 2,
+                Some(Label::Overlap) => 3,
+                Some(Label::Duplicate) => 4,
+            };
+            if std::env::var_os("CONCORD_DEBUG_LABELS").is_some() && col == 4 && *gold == 0.0 {
+                eprintln!(
+                    "{a}\n{b}\ncopied {:.2} moved {}\n",
+                    v.evidence.copied, v.evidence.moved
+                );
+            }
+            tally.entry(class).or_default()[col] += 1;
+        }
+        for (class, counts) in &tally {
+            let n: usize = counts.iter().sum();
+            let pct: Vec<String> = counts
+                .iter()
+                .map(|&k| format!("{:.1}%", 100.0 * k as f64 / n as f64))
+                .collect();
+            println!(
+                "| {} | {class} | {n} | {} |",
+                file.display(),
+                pct.join(" | ")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {

@@ -9,6 +9,12 @@
 //! cosines to a fixed sample of other articles' passages, so a topical corpus where
 //! every cosine is high does not make everything agree.
 //!
+//! Backgrounds and nearest neighbours are kept per script group (Chinese and other):
+//! e5 puts unrelated passages of one language closer together (about 0.83 for Chinese)
+//! than a passage and its translation sits to unrelated passages of the other language
+//! (about 0.73), so a cross-language pair is measured against the other language's
+//! background and neighbours, not its own.
+//!
 //! What is derived per passage (features, background, nearest cosines) lives in
 //! [`Neighbourhoods`], which a long-running process keeps and refreshes after changes:
 //! new passages are derived, removed ones dropped, and everything is derived again once
@@ -27,9 +33,14 @@ use std::collections::{BTreeMap, HashSet};
 const BACKGROUND_SAMPLE: usize = 256;
 /// With fewer samples than this the estimate leans on the prior below.
 const BACKGROUND_PRIOR_WEIGHT: f32 = 16.0;
-/// Background of multilingual-e5-small for unrelated passages of one language.
+/// Background of multilingual-e5-small for unrelated passages of one language ...
 const PRIOR_MEAN: f32 = 0.80;
 const PRIOR_STD: f32 = 0.035;
+/// ... and of two languages (Chinese and English sentences of ../shared/eval: 0.726,
+/// spread 0.032).
+const PRIOR_CROSS_MEAN: f32 = 0.73;
+/// Script groups: passages mostly in Chinese characters, and the rest.
+const GROUPS: usize = 2;
 /// Smallest spread used, so a near-constant background cannot inflate z-scores.
 const MIN_STD: f32 = 0.015;
 /// Nearest other-article passages whose mean similarity is a passage's margin base.
@@ -87,16 +98,34 @@ pub struct ArticlePair {
     pub agree: usize,
 }
 
-/// Slot, features, background (mean, std) and nearest cosines of one passage.
-type Derived = (usize, Features, (f32, f32), Vec<f32>);
+/// Mean and spread of a passage's cosines to unrelated passages, per script group.
+type Background = [(f32, f32); GROUPS];
+/// Cosines of a passage's nearest passages of other articles, best first, per group.
+type Nearest = [Vec<f32>; GROUPS];
+/// Slot, features, background and nearest cosines of one passage.
+type Derived = (usize, Features, Background, Nearest);
+
+/// 0 for text mostly in Chinese characters (Han at least 30% of its letters), else 1.
+pub fn script_group(text: &str) -> usize {
+    let (mut han, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        if matches!(c, '\u{3400}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2fa1f}')
+        {
+            han += 1;
+        }
+    }
+    usize::from(han * 10 < letters * 3)
+}
 
 /// Per-passage data derived from a collection, indexed by slot.
 #[derive(Clone, Default)]
 pub struct Neighbourhoods {
     features: Vec<Option<Features>>,
-    background: Vec<(f32, f32)>,
+    background: Vec<Background>,
     /// Cosines of each passage's nearest passages of other articles, best first.
-    knn: Vec<Vec<f32>>,
+    knn: Vec<Nearest>,
+    group: Vec<usize>,
     lexicon: Lexicon,
     /// The collection version and slot epoch this was derived at.
     version: u64,
@@ -133,7 +162,7 @@ impl Neighbourhoods {
             if c.passage(s).is_none() {
                 if let Some(f) = self.features[s].take() {
                     self.lexicon.remove(&f);
-                    self.knn[s] = Vec::new();
+                    self.knn[s] = Nearest::default();
                 }
             }
         }
@@ -156,25 +185,34 @@ impl Neighbourhoods {
 
     fn derive(&mut self, c: &Collection, slots: &[usize]) {
         let all: Vec<usize> = c.live_slots().collect();
+        let n = all
+            .iter()
+            .max()
+            .map_or(0, |m| m + 1)
+            .max(self.features.len());
+        self.group.resize(n, 0);
+        for &s in &all {
+            if self.features.get(s).is_none_or(Option::is_none) {
+                self.group[s] = script_group(&c.passage(s).expect("live slot").passage.text);
+            }
+        }
+        let by_group = slots_by_group(&all, &self.group);
+        let groups = &self.group;
         let computed: Vec<Derived> = slots
             .par_iter()
             .map(|&s| {
                 let p = c.passage(s).expect("live slot");
                 let v = c.vector(s);
                 let f = Features::new(&p.passage.text);
-                let bg = background(c, v, Some(&p.doc), &all);
-                let knn = nearest(c, v, Some(&p.doc));
+                let bg = backgrounds(c, v, Some(&p.doc), groups[s], &by_group);
+                let knn = nearest_by_group(c, v, Some(&p.doc), &by_group);
                 (s, f, bg, knn)
             })
             .collect();
-        let n = all
-            .iter()
-            .max()
-            .map_or(0, |m| m + 1)
-            .max(self.features.len());
         self.features.resize(n, None);
-        self.background.resize(n, (PRIOR_MEAN, PRIOR_STD));
-        self.knn.resize(n, Vec::new());
+        self.background
+            .resize(n, [(PRIOR_MEAN, PRIOR_STD), (PRIOR_MEAN, PRIOR_STD)]);
+        self.knn.resize(n, Nearest::default());
         for (s, f, bg, knn) in computed {
             self.lexicon.add(&f);
             self.features[s] = Some(f);
@@ -236,6 +274,12 @@ impl<'c> OverlapIndex<'c> {
         }
     }
 
+    /// The verdict on the passages in slots `a` and `b`, whatever their articles.
+    pub fn judge_pair(&self, a: usize, b: usize) -> Verdict {
+        let cosine = concord_index::dot(self.collection.vector(a), self.collection.vector(b));
+        self.judge_slots(a, b, cosine)
+    }
+
     fn judge_slots(&self, a: usize, b: usize, cosine: f32) -> Verdict {
         let (pa, pb) = (self.passage(a), self.passage(b));
         judge(
@@ -250,8 +294,14 @@ impl<'c> OverlapIndex<'c> {
             &self.n.lexicon,
             self.semantic(
                 cosine,
-                (self.n.background[a], &self.n.knn[a]),
-                (self.n.background[b], &self.n.knn[b]),
+                (
+                    self.n.background[a][self.n.group[b]],
+                    &self.n.knn[a][self.n.group[b]],
+                ),
+                (
+                    self.n.background[b][self.n.group[a]],
+                    &self.n.knn[b][self.n.group[a]],
+                ),
             ),
         )
     }
@@ -302,8 +352,10 @@ impl<'c> OverlapIndex<'c> {
     pub fn for_text(&self, text: &str, vector: &[f32], opts: &QueryOptions) -> Vec<PairMatch> {
         let features = Features::new(text);
         let slots: Vec<usize> = self.collection.live_slots().collect();
-        let bg = background(self.collection, vector, None, &slots);
-        let knn = nearest(self.collection, vector, None);
+        let group = script_group(text);
+        let by_group = slots_by_group(&slots, &self.n.group);
+        let bg = backgrounds(self.collection, vector, None, group, &by_group);
+        let knn = nearest_by_group(self.collection, vector, None, &by_group);
         let hits = self.collection.search(vector, opts.candidates, &|_| true);
         let query = PassageRef {
             doc: String::new(),
@@ -328,8 +380,8 @@ impl<'c> OverlapIndex<'c> {
                     &self.n.lexicon,
                     self.semantic(
                         h.cosine,
-                        (bg, &knn),
-                        (self.n.background[h.slot], &self.n.knn[h.slot]),
+                        (bg[self.n.group[h.slot]], &knn[self.n.group[h.slot]]),
+                        (self.n.background[h.slot][group], &self.n.knn[h.slot][group]),
                     ),
                 );
                 let label = v.label.filter(|l| *l >= opts.min_label)?;
@@ -468,19 +520,66 @@ fn sort_pairs(v: &mut [PairMatch]) {
     });
 }
 
-/// Cosines of the passages nearest to `vector` outside article `own`, best first.
-fn nearest(c: &Collection, vector: &[f32], own: Option<&str>) -> Vec<f32> {
-    c.search(vector, KNN, &|p| own.is_none_or(|d| p.doc != d))
+/// Live slots split by script group.
+fn slots_by_group(slots: &[usize], group: &[usize]) -> [Vec<usize>; GROUPS] {
+    let mut out: [Vec<usize>; GROUPS] = Default::default();
+    for &s in slots {
+        out[group[s]].push(s);
+    }
+    out
+}
+
+/// Per group, the cosines of the passages nearest to `vector` outside article `own`.
+fn nearest_by_group(
+    c: &Collection,
+    vector: &[f32],
+    own: Option<&str>,
+    by_group: &[Vec<usize>; GROUPS],
+) -> Nearest {
+    let mixed = by_group.iter().filter(|g| !g.is_empty()).count() > 1;
+    std::array::from_fn(|g| {
+        if by_group[g].is_empty() {
+            return Vec::new();
+        }
+        c.search(vector, KNN, &|p| {
+            own.is_none_or(|d| p.doc != d) && (!mixed || script_group(&p.passage.text) == g)
+        })
         .into_iter()
         .map(|h| h.cosine)
         .collect()
+    })
 }
 
-/// Mean and spread of the cosines between `vector` and an evenly spaced sample of the
-/// passages of other articles, shrunk towards the model prior when the sample is small.
-/// The stride is taken over all `slots`, so the cost per passage stays bounded by the
-/// sample size however large the collection.
-fn background(c: &Collection, vector: &[f32], own: Option<&str>, slots: &[usize]) -> (f32, f32) {
+/// Per group, the mean and spread of the cosines between `vector` and an evenly
+/// spaced sample of that group's passages of other articles, shrunk towards the model
+/// prior (same-language or cross-language, from `own_group`) when the sample is small.
+/// The cost per passage stays bounded by the sample size however large the collection.
+fn backgrounds(
+    c: &Collection,
+    vector: &[f32],
+    own: Option<&str>,
+    own_group: usize,
+    by_group: &[Vec<usize>; GROUPS],
+) -> Background {
+    std::array::from_fn(|g| {
+        let prior = if g == own_group {
+            PRIOR_MEAN
+        } else {
+            PRIOR_CROSS_MEAN
+        };
+        background(c, vector, own, &by_group[g], prior)
+    })
+}
+
+/// Mean and spread of the cosines between `vector` and an evenly spaced sample of
+/// `slots` outside article `own`, shrunk towards `(prior_mean, PRIOR_STD)`.
+fn background(
+    c: &Collection,
+    vector: &[f32],
+    own: Option<&str>,
+    slots: &[usize],
+    prior_mean: f32,
+) -> (f32, f32) {
     let step = (slots.len() / BACKGROUND_SAMPLE).max(1);
     let cos: Vec<f32> = slots
         .iter()
@@ -500,7 +599,7 @@ fn background(c: &Collection, vector: &[f32], own: Option<&str>, slots: &[usize]
     } else {
         0.0
     };
-    let mean = (n * mean_s + w * PRIOR_MEAN) / (n + w);
+    let mean = (n * mean_s + w * prior_mean) / (n + w);
     let var = (n * var_s + w * PRIOR_STD * PRIOR_STD) / (n + w);
     (mean, var.sqrt().max(MIN_STD))
 }

@@ -56,6 +56,10 @@ const DUPLICATE_RATIO: f32 = 0.8;
 /// Share of the shorter passage for `duplicate` when one contains the other.
 const CONTAINED_RATIO: f32 = 0.9;
 const CONTAINED_MIN_CHARS: usize = 30;
+/// Text that differs between the two sides but reappears elsewhere on the other side
+/// (moved, not changed) with at least this many characters means the passages say the
+/// same words in another order, which can change what they say: not a duplicate.
+const MOVED_MIN_CHARS: usize = 2;
 /// Common runs shorter than this are not counted as copied text.
 const RUN_MIN_CHARS: usize = 4;
 /// A gram is rare when at most this share of passages (and at least 2) contain it.
@@ -105,6 +109,8 @@ pub struct Evidence {
     pub lexical: f32,
     /// Share of the longer passage covered by common runs of folded text.
     pub copied: f32,
+    /// Characters of text that differs in place but appears moved on the other side.
+    pub moved: usize,
     /// Shared rare grams (a Latin word or number is one gram on its own).
     pub rare_shared: f32,
     /// Numbers and Latin names both passages mention.
@@ -172,20 +178,21 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         .filter(|x| x.bytes().filter(u8::is_ascii_digit).count() >= 2)
         .count();
     let (fa, fb) = (&a.features.folded, &b.features.folded);
-    let (mut copied, mut contained, mut shared) = (0.0, 0.0, Vec::new());
+    let (mut copied, mut contained, mut moved, mut shared) = (0.0, 0.0, 0, Vec::new());
     if lexical > 0.1 && !fa.is_empty() && !fb.is_empty() {
-        let runs: Vec<(usize, usize, usize)> =
-            capture_diff_slices(Algorithm::Myers, &fa.chars, &fb.chars)
-                .into_iter()
-                .filter_map(|op| match op {
-                    DiffOp::Equal {
-                        old_index,
-                        new_index,
-                        len,
-                    } if len >= RUN_MIN_CHARS => Some((old_index, new_index, len)),
-                    _ => None,
-                })
-                .collect();
+        let ops = capture_diff_slices(Algorithm::Myers, &fa.chars, &fb.chars);
+        moved = moved_chars(&ops, &fa.chars, &fb.chars);
+        let runs: Vec<(usize, usize, usize)> = ops
+            .into_iter()
+            .filter_map(|op| match op {
+                DiffOp::Equal {
+                    old_index,
+                    new_index,
+                    len,
+                } if len >= RUN_MIN_CHARS => Some((old_index, new_index, len)),
+                _ => None,
+            })
+            .collect();
         let matched: usize = runs.iter().map(|r| r.2).sum();
         copied = matched as f32 / fa.len().max(fb.len()) as f32;
         contained = matched as f32 / fa.len().min(fb.len()) as f32;
@@ -202,7 +209,11 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
     }
 
     let min_len = fa.len().min(fb.len());
+    // A copy with a number changed or reordered reports something else.
+    let same_numbers = digit_runs(&fa.chars) == digit_runs(&fb.chars);
     let label = if min_len >= DUPLICATE_MIN_CHARS
+        && moved < MOVED_MIN_CHARS
+        && same_numbers
         && (copied >= DUPLICATE_RATIO
             || (contained >= CONTAINED_RATIO && min_len >= CONTAINED_MIN_CHARS))
     {
@@ -235,6 +246,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             mutual,
             lexical,
             copied,
+            moved,
             rare_shared: rare,
             anchors,
             shared,
@@ -248,6 +260,67 @@ fn span(text: &str, (start, end): (usize, usize)) -> Span {
         end,
         text: text.chars().skip(start).take(end - start).collect(),
     }
+}
+
+/// The runs of digits in `text`, in order.
+fn digit_runs(text: &[char]) -> Vec<&[char]> {
+    text.split(|c| !c.is_ascii_digit())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Characters that the two texts' differing stretches (in the diff `ops`) share with
+/// each other: words moved rather than changed. Shared runs shorter than
+/// [`MOVED_MIN_CHARS`] are ignored.
+fn moved_chars(ops: &[DiffOp], a: &[char], b: &[char]) -> usize {
+    let (mut gaps_a, mut gaps_b): (Vec<&[char]>, Vec<&[char]>) = (Vec::new(), Vec::new());
+    for op in ops {
+        match *op {
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => gaps_a.push(&a[old_index..old_index + old_len]),
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => gaps_b.push(&b[new_index..new_index + new_len]),
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                gaps_a.push(&a[old_index..old_index + old_len]);
+                gaps_b.push(&b[new_index..new_index + new_len]);
+            }
+            DiffOp::Equal { .. } => {}
+        }
+    }
+    // Myers keeps the longest in-order alignment, so text both sides still share inside
+    // their differing stretches sits out of order: it moved.
+    let mut moved = 0;
+    for ga in &gaps_a {
+        let best = gaps_b.iter().map(|gb| longest_common_run(ga, gb)).max();
+        if let Some(n) = best.filter(|&n| n >= MOVED_MIN_CHARS) {
+            moved += n;
+        }
+    }
+    moved
+}
+
+/// Length of the longest stretch of characters `a` and `b` share.
+fn longest_common_run(a: &[char], b: &[char]) -> usize {
+    let mut best = 0;
+    let mut prev = vec![0usize; b.len() + 1];
+    for &ca in a {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            if ca == cb {
+                cur[j + 1] = prev[j] + 1;
+                best = best.max(cur[j + 1]);
+            }
+        }
+        prev = cur;
+    }
+    best
 }
 
 fn intersect<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
@@ -266,4 +339,40 @@ fn intersect<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
         }
         None
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    fn moved(a: &str, b: &str) -> usize {
+        let (a, b) = (chars(a), chars(b));
+        moved_chars(&capture_diff_slices(Algorithm::Myers, &a, &b), &a, &b)
+    }
+
+    #[test]
+    fn swapped_names_count_as_moved_and_edits_do_not() {
+        assert!(moved("他曾在广州和上海工作", "他曾在上海和广州工作") >= 2);
+        assert!(
+            moved("齐王与秦王会面以抗楚王", "楚王与秦王会面以抗齐王") < 2,
+            "one-character names"
+        );
+        assert_eq!(moved("新渡轮由本地船厂建造", "新渡轮由本市船厂建造"), 0);
+        assert_eq!(moved("本文仅供参考", "本文仅供参考"), 0);
+    }
+
+    #[test]
+    fn digit_runs_keep_their_order() {
+        let a = chars("第13队与第16队合并为第3队");
+        let b = chars("第3队与第16队合并为第13队");
+        assert_ne!(digit_runs(&a), digit_runs(&b));
+        assert_eq!(
+            digit_runs(&a),
+            digit_runs(&chars("第13隊與第16隊合併為第3隊"))
+        );
+    }
 }
