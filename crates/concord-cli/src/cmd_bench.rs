@@ -19,6 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+const DEFAULT_DEVICES: &str = if cfg!(feature = "cuda") {
+    "cpu,cuda"
+} else {
+    "cpu"
+};
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Tokens/s and passages/s embedding every non-empty line of a corpus.
@@ -45,8 +51,9 @@ pub enum BenchCommand {
         /// Directory of .txt/.md articles (one passage per non-empty line).
         #[arg(long, default_value = "../shared/corpus")]
         corpus: PathBuf,
-        /// Devices to compare (comma-separated): cpu, cuda, cuda:N.
-        #[arg(long, value_delimiter = ',', default_value = "cpu,cuda")]
+        /// Devices to compare (comma-separated): cpu, cuda, cuda:N (default: cpu, and
+        /// cuda in a CUDA build).
+        #[arg(long, value_delimiter = ',', default_value = DEFAULT_DEVICES)]
         devices: Vec<String>,
         /// Batch token budgets to try (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "512,2048,8192,32768")]

@@ -99,13 +99,13 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
         }
         ModelCommand::Info => {
             let dir = source::resolve(model.model)?;
-            let embedder = load_embedder(model)?;
+            let (embedder, device) = load_embedder_on(model)?;
             let manifest = Manifest::load(&dir).ok();
             let info = serde_json::json!({
                 "dir": dir,
                 "dimension": embedder.dim(),
                 "weights": format!("{:?}", embedder.weights_format()),
-                "device": format!("{:?}", embedder.device()),
+                "device": device.label,
                 "dtype": format!("{:?}", embedder.dtype()),
                 "source": manifest.map(|m| m.source),
             });
