@@ -149,7 +149,11 @@ fn run_batch(metrics: &Metrics, embedder: &Embedder, batch: Vec<Job>, batch_toke
     metrics.batch_texts.observe(ids.len() as f64);
     metrics.batch_tokens.observe(tokens as f64);
     metrics.inference_texts.set(ids.len() as i64);
-    let result = embedder.embed_ids(&ids, batch_tokens, &mut |_| {});
+    // A panic in the model must not take the worker (and every later request) down.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        embedder.embed_ids(&ids, batch_tokens, &mut |_| {})
+    }))
+    .unwrap_or_else(|_| Err(anyhow::anyhow!("the model panicked on this batch")));
     metrics.inference_texts.set(0);
     metrics
         .inference_seconds
