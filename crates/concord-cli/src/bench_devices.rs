@@ -5,9 +5,9 @@
 //! memory as `nvidia-smi` reports it for the whole GPU. Prints Markdown; `--json`
 //! writes the same figures.
 
-use crate::cmd_model::{load_embedder_on, ModelChoice};
+use crate::cmd_model::{load_embedder_onto, ModelChoice};
 use anyhow::{ensure, Result};
-use concord_embed::{Embedder, Prefix};
+use concord_embed::{ComputeDevice, Embedder, Prefix};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,13 +121,10 @@ fn run_device(
     latency_runs: usize,
 ) -> Result<DeviceRun> {
     reset_peak_rss();
-    let gpu = choice
-        .device
-        .strip_prefix("cuda")
-        .map(|n| n.trim_start_matches(':').parse().unwrap_or(0));
-    let sampler = gpu.map(DeviceMemory::start);
+    let device = ComputeDevice::select(choice.device)?;
+    let sampler = device.ordinal.map(DeviceMemory::start);
     let t0 = Instant::now();
-    let (embedder, device) = load_embedder_on(choice)?;
+    let embedder = load_embedder_onto(choice.model, &device)?;
     let load_s = t0.elapsed().as_secs_f64();
     let tokens: usize = texts
         .iter()

@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use concord_eval::{best_threshold_accuracy, read_pairs, roc_auc, spearman, LabelKind};
-use std::collections::HashMap;
+use concord_overlap::{distinct_texts, judge_text_pairs};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -64,57 +65,25 @@ pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
 }
 
 fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
-    use concord_index::{Collection, DocRecord, IndexParams};
-    use concord_overlap::{model_stamp, Label, OverlapIndex};
-    use concord_text::Passage;
     let embedder = load_embedder(model)?;
-    let stamp = model_stamp(&embedder)?;
     println!("| file | gold | pairs | none | related | agree | overlap | duplicate |");
     println!("|---|---|---|---|---|---|---|---|");
     for file in files {
         let set = read_pairs(file)?;
-        let pairs: Vec<_> = set
+        let labelled: Vec<_> = set
             .pairs
             .iter()
             .filter(|p| p.0 != p.1)
             .take(limit)
             .collect();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut texts: Vec<&str> = Vec::new();
-        for (a, b, _) in &pairs {
-            for t in [a.as_str(), b.as_str()] {
-                index.entry(t).or_insert_with(|| {
-                    texts.push(t);
-                    texts.len() - 1
-                });
-            }
-        }
-        let vecs = embedder.embed(&texts, Prefix::Passage)?;
-        let scratch = tempfile::tempdir()?;
-        let mut c = Collection::create(scratch.path(), &stamp, IndexParams::default())?;
-        let mut slot_of = vec![0; texts.len()];
-        for (i, (t, v)) in texts.iter().zip(&vecs).enumerate() {
-            let passage = Passage {
-                index: 0,
-                start: 0,
-                end: t.chars().count() as u32,
-                text: t.to_string(),
-                section: None,
-            };
-            let doc = DocRecord {
-                id: format!("t{i}"),
-                title: None,
-                source: None,
-                slots: Vec::new(),
-            };
-            c.upsert(doc, vec![passage], v)?;
-            slot_of[i] = c.doc(&format!("t{i}")).context("just added")?.slots[0];
-        }
-        let ix = OverlapIndex::new(&c);
+        let pairs: Vec<(&str, &str)> = labelled
+            .iter()
+            .map(|p| (p.0.as_str(), p.1.as_str()))
+            .collect();
+        let verdicts = judge_text_pairs(&embedder, &pairs)?;
         // gold class -> counts of [none, related, agree, overlap, duplicate]
-        let mut tally: std::collections::BTreeMap<String, [usize; 5]> = Default::default();
-        for (a, b, gold) in &pairs {
-            let v = ix.judge_pair(slot_of[index[a.as_str()]], slot_of[index[b.as_str()]]);
+        let mut tally: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+        for ((_, _, gold), v) in labelled.iter().zip(&verdicts) {
             let class = match set.kind {
                 LabelKind::Binary => format!("{gold:.0}"),
                 LabelKind::Score => {
@@ -122,19 +91,7 @@ fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
                     format!("{band:.0}-{:.0}", band + 1.0)
                 }
             };
-            let col = match v.label {
-                None => 0,
-                Some(Label::Related) => 1,
-                Some(Label::Agree) => 2,
-                Some(Label::Overlap) => 3,
-                Some(Label::Duplicate) => 4,
-            };
-            if std::env::var_os("CONCORD_DEBUG_LABELS").is_some() && col == 4 && *gold == 0.0 {
-                eprintln!(
-                    "{a}\n{b}\ncopied {:.2} moved {}\n",
-                    v.evidence.copied, v.evidence.moved
-                );
-            }
+            let col = v.label.map_or(0, |l| l as usize + 1);
             tally.entry(class).or_default()[col] += 1;
         }
         for (class, counts) in &tally {
@@ -210,25 +167,17 @@ fn sts(model: &ModelChoice, files: Vec<PathBuf>, prefix: Prefix, json: bool) -> 
     for file in files {
         let set = read_pairs(&file)?;
         // Embed each distinct text once.
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut texts: Vec<&str> = Vec::new();
-        for (a, b, _) in &set.pairs {
-            for t in [a.as_str(), b.as_str()] {
-                index.entry(t).or_insert_with(|| {
-                    texts.push(t);
-                    texts.len() - 1
-                });
-            }
-        }
-        let vecs = embedder.embed_detailed(&texts, prefix, DEFAULT_BATCH_TOKENS, &mut |_| {})?;
-        let cos: Vec<f64> = set
+        let pairs: Vec<(&str, &str)> = set
             .pairs
             .iter()
-            .map(|(a, b, _)| {
-                let (va, vb) = (
-                    &vecs[index[a.as_str()]].vector,
-                    &vecs[index[b.as_str()]].vector,
-                );
+            .map(|p| (p.0.as_str(), p.1.as_str()))
+            .collect();
+        let (texts, ids) = distinct_texts(&pairs);
+        let vecs = embedder.embed_detailed(&texts, prefix, DEFAULT_BATCH_TOKENS, &mut |_| {})?;
+        let cos: Vec<f64> = ids
+            .iter()
+            .map(|&(a, b)| {
+                let (va, vb) = (&vecs[a].vector, &vecs[b].vector);
                 va.iter().zip(vb).map(|(x, y)| (x * y) as f64).sum()
             })
             .collect();

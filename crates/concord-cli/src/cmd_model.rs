@@ -52,7 +52,12 @@ pub fn load_embedder(model: &ModelChoice) -> Result<Embedder> {
 /// [`load_embedder`], also saying which device it chose.
 pub fn load_embedder_on(model: &ModelChoice) -> Result<(Embedder, ComputeDevice)> {
     let device = ComputeDevice::select(model.device)?;
-    let dir = source::resolve(model.model)?;
+    Ok((load_embedder_onto(model.model, &device)?, device))
+}
+
+/// The embedder for `model` on a device already chosen.
+pub fn load_embedder_onto(model: Option<&str>, device: &ComputeDevice) -> Result<Embedder> {
+    let dir = source::resolve(model)?;
     let embedder = Embedder::load(&dir, &device.device)?;
     tracing::info!(
         "model {} on {} ({:?})",
@@ -60,7 +65,7 @@ pub fn load_embedder_on(model: &ModelChoice) -> Result<(Embedder, ComputeDevice)
         device.label,
         embedder.dtype()
     );
-    Ok((embedder, device))
+    Ok(embedder)
 }
 
 pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {

@@ -1,15 +1,17 @@
 //! Choosing where the model runs: `auto`, `cpu`, `cuda` or `cuda:N`. `auto` takes the
 //! first GPU when this build has CUDA (the `cuda` feature) and a device answers, and the
-//! CPU otherwise. A GPU computes in f16, the CPU in f32.
+//! CPU otherwise. The precision follows the device (see `Embedder::load`).
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device};
+use candle_core::Device;
 
 /// A device and the name it is reported under (`cpu`, `cuda:0`).
 #[derive(Debug, Clone)]
 pub struct ComputeDevice {
     pub device: Device,
     pub label: String,
+    /// The GPU's ordinal; `None` on the CPU.
+    pub ordinal: Option<usize>,
 }
 
 impl ComputeDevice {
@@ -17,6 +19,7 @@ impl ComputeDevice {
         Self {
             device: Device::Cpu,
             label: "cpu".into(),
+            ordinal: None,
         }
     }
 
@@ -50,15 +53,7 @@ impl ComputeDevice {
         Ok(Self {
             device,
             label: format!("cuda:{ordinal}"),
+            ordinal: Some(ordinal),
         })
-    }
-
-    /// The precision the encoder computes in on this device.
-    pub fn dtype(&self) -> DType {
-        if self.device.is_cpu() {
-            DType::F32
-        } else {
-            DType::F16
-        }
     }
 }

@@ -62,11 +62,6 @@ impl Embedder {
         } else {
             DType::F16
         };
-        Self::load_as(dir, device, dtype)
-    }
-
-    /// Loads the model directory `dir` onto `device`, computing in `dtype`.
-    pub fn load_as(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
         let cfg = BertConfig::load(dir)?;
         let tokenizer = E5Tokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
         let weights = EncoderWeights::load(dir, &cfg, device, dtype)

@@ -8,6 +8,7 @@
 //! never acknowledged: it is ignored on replay and cut off before the next append. A bad
 //! line followed by good ones is corruption and fails the open.
 
+use crate::store;
 use anyhow::{bail, Context, Result};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use concord_text::Passage;
@@ -37,17 +38,13 @@ pub enum Change {
 
 impl Change {
     pub fn encode_vectors(v: &[f32]) -> String {
-        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        B64.encode(bytes)
+        B64.encode(store::f32_to_le(v))
     }
 
     pub fn decode_vectors(s: &str) -> Result<Vec<f32>> {
         let bytes = B64.decode(s).context("change log: bad vector encoding")?;
         anyhow::ensure!(bytes.len() % 4 == 0, "change log: truncated vector");
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(store::f32_from_le(&bytes))
     }
 }
 

@@ -271,7 +271,6 @@ impl Collection {
                 .with_context(|| format!("replaying change {seq} of {}", dir.display()))?;
             c.seq = seq;
             c.logged += 1;
-            c.dirty = true;
         }
         Ok(c)
     }
@@ -392,10 +391,7 @@ impl Collection {
         passages: Vec<Passage>,
         vectors: &[f32],
     ) -> Result<()> {
-        self.check_upsert(&doc, &passages, vectors)?;
-        self.lock()?;
-        self.apply_upsert(doc, passages, vectors);
-        Ok(())
+        self.upsert_with(doc, passages, vectors, false)
     }
 
     /// [`Collection::upsert`], made durable before it returns: the change is appended
@@ -406,30 +402,50 @@ impl Collection {
         passages: Vec<Passage>,
         vectors: &[f32],
     ) -> Result<()> {
+        self.upsert_with(doc, passages, vectors, true)
+    }
+
+    fn upsert_with(
+        &mut self,
+        doc: DocRecord,
+        passages: Vec<Passage>,
+        vectors: &[f32],
+        durable: bool,
+    ) -> Result<()> {
         self.check_upsert(&doc, &passages, vectors)?;
         self.lock()?;
-        let change = Change::Upsert {
-            id: doc.id.clone(),
-            title: doc.title.clone(),
-            source: doc.source.clone(),
-            passages: passages.clone(),
-            vectors: Change::encode_vectors(vectors),
-        };
-        self.log(&change)?;
+        if durable {
+            self.log(&Change::Upsert {
+                id: doc.id.clone(),
+                title: doc.title.clone(),
+                source: doc.source.clone(),
+                passages: passages.clone(),
+                vectors: Change::encode_vectors(vectors),
+            })?;
+        }
         self.apply_upsert(doc, passages, vectors);
         Ok(())
     }
 
+    /// Deletes an article; returns whether it existed.
+    pub fn remove(&mut self, id: &str) -> Result<bool> {
+        self.remove_with(id, false)
+    }
+
     /// [`Collection::remove`], made durable before it returns.
     pub fn remove_logged(&mut self, id: &str) -> Result<bool> {
+        self.remove_with(id, true)
+    }
+
+    fn remove_with(&mut self, id: &str, durable: bool) -> Result<bool> {
         if !self.docs.contains_key(id) {
             return Ok(false);
         }
         self.lock()?;
-        self.log(&Change::Remove { id: id.to_string() })?;
-        self.remove_slots(id);
-        self.dirty = true;
-        self.version += 1;
+        if durable {
+            self.log(&Change::Remove { id: id.to_string() })?;
+        }
+        self.apply_remove(id);
         Ok(true)
     }
 
@@ -460,10 +476,7 @@ impl Collection {
                 self.check_upsert(&doc, &passages, &vectors)?;
                 self.apply_upsert(doc, passages, &vectors);
             }
-            Change::Remove { id } => {
-                self.remove_slots(&id);
-                self.version += 1;
-            }
+            Change::Remove { id } => self.apply_remove(&id),
         }
         Ok(())
     }
@@ -507,16 +520,10 @@ impl Collection {
         self.version += 1;
     }
 
-    /// Deletes an article; returns whether it existed.
-    pub fn remove(&mut self, id: &str) -> Result<bool> {
-        if !self.docs.contains_key(id) {
-            return Ok(false);
-        }
-        self.lock()?;
+    fn apply_remove(&mut self, id: &str) {
         self.remove_slots(id);
         self.dirty = true;
         self.version += 1;
-        Ok(true)
     }
 
     fn remove_slots(&mut self, id: &str) {
@@ -534,10 +541,16 @@ impl Collection {
         k: usize,
         keep: &dyn Fn(&StoredPassage) -> bool,
     ) -> Vec<Hit> {
+        self.search_slots(query, k, &|slot| self.passage(slot).is_some_and(keep))
+    }
+
+    /// [`Collection::search`] with the filter on slots, for callers that keep their own
+    /// per-slot data. Only live slots are returned, whatever `keep` says.
+    pub fn search_slots(&self, query: &[f32], k: usize, keep: &dyn Fn(usize) -> bool) -> Vec<Hit> {
         if k == 0 || self.graph.is_empty() {
             return Vec::new();
         }
-        let live = |slot: usize| self.passage(slot).is_some_and(keep);
+        let live = |slot: usize| self.passage(slot).is_some() && keep(slot);
         self.graph
             .search(query, k, self.manifest.params.ef_search, &live)
             .into_iter()

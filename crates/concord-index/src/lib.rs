@@ -9,3 +9,4 @@ mod store;
 pub use changelog::LOG_FILE;
 pub use collection::{Collection, DocRecord, Hit, IndexParams, ModelStamp, StoredPassage};
 pub use graph::{dot, GraphParams, HnswGraph, UnitCosine};
+pub use store::{f32_from_le, f32_to_le};

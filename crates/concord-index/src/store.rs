@@ -68,8 +68,7 @@ pub fn write_vectors(path: &Path, data: &[f32]) -> Result<()> {
     if cfg!(target_endian = "little") {
         f.write_all(bytemuck::cast_slice(data))?;
     } else {
-        let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        f.write_all(&bytes)?;
+        f.write_all(&f32_to_le(data))?;
     }
     f.sync_all()?;
     Ok(())
@@ -88,8 +87,18 @@ pub fn read_vectors(path: &Path, expected_len: usize) -> Result<Vec<f32>> {
         expected_len * 4,
         expected_len
     );
-    Ok(bytes
+    Ok(f32_from_le(&bytes))
+}
+
+/// `data` as little-endian bytes.
+pub fn f32_to_le(data: &[f32]) -> Vec<u8> {
+    data.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Little-endian f32s from `bytes` (a trailing partial float is ignored).
+pub fn f32_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+        .collect()
 }

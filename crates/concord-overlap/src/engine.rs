@@ -125,7 +125,10 @@ pub struct Neighbourhoods {
     background: Vec<Background>,
     /// Cosines of each passage's nearest passages of other articles, best first.
     knn: Vec<Nearest>,
+    /// Script group of each slot.
     group: Vec<usize>,
+    /// Live slots per script group, as of the last derivation.
+    by_group: [Vec<usize>; GROUPS],
     lexicon: Lexicon,
     /// The collection version and slot epoch this was derived at.
     version: u64,
@@ -196,16 +199,16 @@ impl Neighbourhoods {
                 self.group[s] = script_group(&c.passage(s).expect("live slot").passage.text);
             }
         }
-        let by_group = slots_by_group(&all, &self.group);
-        let groups = &self.group;
+        self.by_group = slots_by_group(&all, &self.group);
+        let (groups, by_group) = (&self.group, &self.by_group);
         let computed: Vec<Derived> = slots
             .par_iter()
             .map(|&s| {
                 let p = c.passage(s).expect("live slot");
                 let v = c.vector(s);
                 let f = Features::new(&p.passage.text);
-                let bg = backgrounds(c, v, Some(&p.doc), groups[s], &by_group);
-                let knn = nearest_by_group(c, v, Some(&p.doc), &by_group);
+                let bg = backgrounds(c, v, Some(&p.doc), groups[s], by_group);
+                let knn = nearest_by_group(c, v, Some(&p.doc), groups, by_group);
                 (s, f, bg, knn)
             })
             .collect();
@@ -351,11 +354,10 @@ impl<'c> OverlapIndex<'c> {
     /// Passages matching a free `text` whose embedding is `vector`, best first.
     pub fn for_text(&self, text: &str, vector: &[f32], opts: &QueryOptions) -> Vec<PairMatch> {
         let features = Features::new(text);
-        let slots: Vec<usize> = self.collection.live_slots().collect();
         let group = script_group(text);
-        let by_group = slots_by_group(&slots, &self.n.group);
-        let bg = backgrounds(self.collection, vector, None, group, &by_group);
-        let knn = nearest_by_group(self.collection, vector, None, &by_group);
+        let (groups, by_group) = (&self.n.group, &self.n.by_group);
+        let bg = backgrounds(self.collection, vector, None, group, by_group);
+        let knn = nearest_by_group(self.collection, vector, None, groups, by_group);
         let hits = self.collection.search(vector, opts.candidates, &|_| true);
         let query = PassageRef {
             doc: String::new(),
@@ -534,15 +536,15 @@ fn nearest_by_group(
     c: &Collection,
     vector: &[f32],
     own: Option<&str>,
+    group: &[usize],
     by_group: &[Vec<usize>; GROUPS],
 ) -> Nearest {
-    let mixed = by_group.iter().filter(|g| !g.is_empty()).count() > 1;
     std::array::from_fn(|g| {
         if by_group[g].is_empty() {
             return Vec::new();
         }
-        c.search(vector, KNN, &|p| {
-            own.is_none_or(|d| p.doc != d) && (!mixed || script_group(&p.passage.text) == g)
+        c.search_slots(vector, KNN, &|s| {
+            group[s] == g && own.is_none_or(|d| c.passage(s).is_some_and(|p| p.doc != d))
         })
         .into_iter()
         .map(|h| h.cosine)

@@ -4,6 +4,7 @@
 mod engine;
 mod features;
 mod ingest;
+mod pairs;
 mod score;
 
 pub use engine::{
@@ -11,4 +12,5 @@ pub use engine::{
 };
 pub use features::{anchors, Features, Lexicon};
 pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
+pub use pairs::{distinct_texts, judge_text_pairs};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

@@ -67,11 +67,7 @@ pub async fn search(
     let k = s.check_k(req.k)?;
     let docs = req.docs;
     check_docs_exist(&s, docs.clone()).await?;
-    let v = s
-        .embed(vec![req.text], Prefix::Query)
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::internal("no embedding returned"))?;
+    let v = s.embed_one(req.text, Prefix::Query).await?;
     let results = s
         .blocking(move |live| {
             let c = live.read();
@@ -174,11 +170,7 @@ pub async fn overlaps(
     }
     let mut pairs = if let Some(text) = req.text {
         s.check_text(&text, "text")?;
-        let v = s
-            .embed(vec![text.clone()], Prefix::Passage)
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::internal("no embedding returned"))?;
+        let v = s.embed_one(text.clone(), Prefix::Passage).await?;
         s.blocking(move |live| live.overlaps(|ix| ix.for_text(&text, &v.vector, &opts)))
             .await?
     } else if let Some(doc) = req.doc_id {

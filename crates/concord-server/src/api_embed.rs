@@ -107,8 +107,7 @@ pub async fn openai_embeddings(
             object: "embedding",
             index,
             embedding: if base64 {
-                let bytes: Vec<u8> = e.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-                OpenAiVector::Base64(B64.encode(bytes))
+                OpenAiVector::Base64(B64.encode(concord_index::f32_to_le(&e.vector)))
             } else {
                 OpenAiVector::Float(e.vector)
             },

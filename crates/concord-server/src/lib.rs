@@ -134,21 +134,15 @@ async fn refuse_oversized(State(limit): State<usize>, req: Request, next: Next) 
 }
 
 async fn no_route(req: Request) -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::NOT_FOUND,
-        kind: "not_found",
-        message: format!("no route {} {}", req.method(), req.uri().path()),
-        retry_after: None,
-    }
+    ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path()))
 }
 
 async fn wrong_method(req: Request) -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        kind: "method_not_allowed",
-        message: format!("{} is not allowed on {}", req.method(), req.uri().path()),
-        retry_after: None,
-    }
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
 }
 
 fn router(state: Arc<AppState>, auth: Arc<Auth>) -> Router {

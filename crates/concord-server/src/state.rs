@@ -171,6 +171,14 @@ impl AppState {
         }
     }
 
+    /// [`AppState::embed`] for one text.
+    pub async fn embed_one(&self, text: String, prefix: Prefix) -> ApiResult<Embedding> {
+        self.embed(vec![text], prefix)
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::internal("no embedding returned"))
+    }
+
     /// Runs blocking work (collection reads and writes, overlap judging) off the runtime.
     pub async fn blocking<R: Send + 'static>(
         &self,
