@@ -7,52 +7,14 @@ mod support;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `concord serve` child, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
+use support::Server;
 
 impl Server {
-    fn start(collection: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_concord"));
-        cmd.args(["serve", "--port", "0", "--collection"])
-            .arg(collection)
-            .args(extra)
-            .current_dir(support::root())
-            .env_remove("CONCORD_MODEL")
-            .env_remove("CONCORD_API_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("concord serve exited before listening")
-                .unwrap();
-            if let Some(at) = line.find("on http://") {
-                break line[at + 3..].trim().to_string();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Server { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     /// `(status, headers we look at, body as JSON or Null)`.
     fn call(&self, method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> Reply {
         let mut req = agent().request(method, &self.url(path));
@@ -105,13 +67,6 @@ impl Server {
             assert!(Instant::now() < deadline, "concord serve did not stop");
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -388,8 +343,30 @@ fn every_endpoint_over_a_real_socket() {
     assert!(text.contains("concord_tokens_embedded_total"));
     assert!(text.contains("concord_batch_tokens_bucket"));
     assert!(text.contains("concord_queue_texts"));
+    // The clustering view of the page at `/`, cached until the collection changes.
+    let r = server.get("/clusters");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let view = &r.body;
+    let ids: Vec<&str> = view["clustering"]["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    let listed = server.get("/documents").body["total"].as_u64().unwrap();
+    assert_eq!(ids.len() as u64, listed);
+    assert!(view["heatmap"]["svg"].as_str().unwrap().contains("<svg"));
+    assert_eq!(
+        view["heatmap"]["order"].as_array().unwrap().len(),
+        ids.len()
+    );
+    assert_eq!(server.get("/clusters").body, r.body);
+    let page = agent().get(&server.url("/")).call().unwrap();
+    assert!(page.content_type().starts_with("text/html"));
+    assert!(page.into_string().unwrap().contains("/assets/viewer.js"));
     let r = server.get("/openapi.json");
     for path in [
+        "/clusters",
         "/search",
         "/overlaps",
         "/documents",
@@ -566,6 +543,28 @@ fn bad_requests_get_clear_errors_and_never_crash() {
         ("GET", "/documents/nope", Value::Null, 404, "not_found"),
         ("GET", "/search", Value::Null, 405, "method_not_allowed"),
         ("GET", "/no/such/route", Value::Null, 404, "not_found"),
+        ("GET", "/assets/nope.js", Value::Null, 404, "not_found"),
+        (
+            "GET",
+            "/clusters?min_label=related",
+            Value::Null,
+            422,
+            "validation",
+        ),
+        (
+            "GET",
+            "/clusters?min_label=most",
+            Value::Null,
+            422,
+            "validation",
+        ),
+        (
+            "GET",
+            "/clusters?colour=red",
+            Value::Null,
+            422,
+            "validation",
+        ),
     ];
     for (method, path, body, status, kind) in &json_cases {
         let body = (!body.is_null()).then_some(body);
@@ -685,7 +684,25 @@ fn bad_requests_get_clear_errors_and_never_crash() {
         &[("CONCORD_API_KEY", "env-key")],
     );
     assert_eq!(server.get("/documents").status, 401);
+    assert_eq!(server.get("/clusters").status, 401);
     assert_eq!(server.get("/health").status, 200);
+    // The page and its assets hold no data and stay open; the page asks for the key.
+    for path in [
+        "/",
+        "/assets/app.js",
+        "/assets/viewer.js",
+        "/assets/viewer.css",
+    ] {
+        let r = agent().get(&server.url(path)).call().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.into_string().unwrap().len() > 500, "{path}");
+    }
+    assert_eq!(
+        server
+            .call("GET", "/clusters", None, Some("env-key"))
+            .status,
+        200
+    );
     assert_eq!(
         server
             .call("GET", "/documents", None, Some("env-key"))

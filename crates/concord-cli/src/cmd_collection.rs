@@ -28,6 +28,13 @@ pub struct IngestArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     collection: CollectionArg,
+    #[command(flatten)]
+    pub inputs: InputArgs,
+}
+
+/// How article files are read and embedded.
+#[derive(Args)]
+pub struct InputArgs {
     /// Largest article accepted, in bytes.
     #[arg(long, default_value_t = ReadOptions::default().max_article_bytes)]
     max_article_bytes: usize,
@@ -106,40 +113,55 @@ pub struct RemoveArgs {
     collection: CollectionArg,
 }
 
-fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
+pub fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
     let c = Collection::open(dir)?;
     c.check_model(&model_stamp(embedder)?)?;
     Ok(c)
 }
 
 pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
+    let embedder = load_embedder(model)?;
+    ingest_paths(
+        &args.paths,
+        &args.inputs,
+        &embedder,
+        &args.collection.collection,
+    )?;
+    Ok(())
+}
+
+/// Reads every article under `paths` (all checked before the collection is touched),
+/// then adds them to the collection in `dir`, created if missing, with a progress bar.
+pub fn ingest_paths(
+    paths: &[PathBuf],
+    inputs: &InputArgs,
+    embedder: &Embedder,
+    dir: &Path,
+) -> Result<Collection> {
     let read = ReadOptions {
-        max_article_bytes: args.max_article_bytes,
+        max_article_bytes: inputs.max_article_bytes,
     };
-    // Every input is read and checked before the collection is touched.
     let mut articles = Vec::new();
-    for p in &args.paths {
+    for p in paths {
         match read_articles(p, &read) {
             Ok(a) => articles.extend(a),
-            Err(e) if args.skip_invalid => eprintln!("skipped: {e}"),
+            Err(e) if inputs.skip_invalid => eprintln!("skipped: {e}"),
             Err(e) => return Err(e).context("nothing was ingested"),
         }
     }
     if articles.is_empty() {
         bail!("no articles to ingest");
     }
-    let embedder = load_embedder(model)?;
-    let stamp = model_stamp(&embedder)?;
-    let mut collection =
-        Collection::open_or_create(&args.collection.collection, &stamp, IndexParams::default())?;
+    let stamp = model_stamp(embedder)?;
+    let mut collection = Collection::open_or_create(dir, &stamp, IndexParams::default())?;
     let opts = IngestOptions {
-        commit_every: args.commit_every,
+        commit_every: inputs.commit_every,
         ..Default::default()
     };
     let bar = ProgressBar::new(articles.len() as u64).with_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} articles, {msg} eta {eta}",
     )?);
-    let report = ingest(&embedder, &mut collection, &articles, &opts, &mut |p| {
+    let report = ingest(embedder, &mut collection, &articles, &opts, &mut |p| {
         bar.set_position(p.articles_done as u64);
         bar.set_message(format!("{} passages", p.passages_done));
     })?;
@@ -158,7 +180,7 @@ pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
         collection.doc_count(),
         collection.passage_count()
     );
-    Ok(())
+    Ok(collection)
 }
 
 pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {

@@ -5,6 +5,7 @@
 
 mod bench_devices;
 mod cmd_bench;
+mod cmd_cluster;
 mod cmd_collection;
 mod cmd_embed;
 mod cmd_eval;
@@ -57,6 +58,9 @@ enum Command {
     Docs(cmd_collection::DocsArgs),
     /// Delete articles from a collection.
     Remove(cmd_collection::RemoveArgs),
+    /// Group articles telling the same story and passages into cross-article claims;
+    /// writes clusters.json, pairs.csv and report.html.
+    Cluster(cmd_cluster::ClusterArgs),
     /// Serve a collection over HTTP (search, overlaps, documents, embeddings).
     Serve(cmd_serve::ServeArgs),
     /// Evaluate embeddings on labelled data.
@@ -96,6 +100,7 @@ fn main() -> Result<()> {
         Command::Overlaps(a) => cmd_collection::run_overlaps(a, model),
         Command::Docs(a) => cmd_collection::run_docs(a),
         Command::Remove(a) => cmd_collection::run_remove(a),
+        Command::Cluster(a) => cmd_cluster::run(a, model),
         Command::Serve(a) => cmd_serve::run(a, model),
         Command::Eval(c) => cmd_eval::run(c, model),
         Command::Bench(c) => cmd_bench::run(c, model),

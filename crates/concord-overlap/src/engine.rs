@@ -436,32 +436,38 @@ impl<'c> OverlapIndex<'c> {
     /// The passages of `a` and `b` paired one to one, strongest pairs first claimed,
     /// listed in the order of `a`.
     pub fn align(&self, a: &str, b: &str, opts: &QueryOptions) -> Vec<PairMatch> {
-        let mut pairs: Vec<PairMatch> = self
-            .all_pairs(Some(a), opts)
-            .into_iter()
-            .filter(|m| m.b.doc == b || m.a.doc == b)
-            .map(|mut m| {
-                if m.a.doc != a {
-                    std::mem::swap(&mut m.a, &mut m.b);
-                    m.evidence.shared = swap_spans(std::mem::take(&mut m.evidence.shared));
-                }
-                m
-            })
-            .collect();
-        sort_pairs(&mut pairs);
-        let (mut used_a, mut used_b) = (HashSet::new(), HashSet::new());
-        let mut out: Vec<PairMatch> = pairs
-            .into_iter()
-            .filter(|m| used_a.insert(m.a.passage.clone()) & used_b.insert(m.b.passage.clone()))
-            .collect();
-        out.sort_by_key(|m| m.a.start);
-        out
+        align_pairs(self.all_pairs(Some(a), opts), a, b)
     }
 
     /// Article pairs ranked by what they share, from the cross-article pairs.
     pub fn article_pairs(&self, opts: &QueryOptions) -> Vec<ArticlePair> {
         summarize(&self.all_pairs(None, opts))
     }
+}
+
+/// The pairs between articles `a` and `b` among `pairs`, oriented with `a`'s passage
+/// first and paired one to one (strongest pairs claim their passages first), listed in
+/// the order of `a`.
+pub fn align_pairs(pairs: impl IntoIterator<Item = PairMatch>, a: &str, b: &str) -> Vec<PairMatch> {
+    let mut pairs: Vec<PairMatch> = pairs
+        .into_iter()
+        .filter(|m| (m.a.doc == a && m.b.doc == b) || (m.a.doc == b && m.b.doc == a))
+        .map(|mut m| {
+            if m.a.doc != a {
+                std::mem::swap(&mut m.a, &mut m.b);
+                m.evidence.shared = swap_spans(std::mem::take(&mut m.evidence.shared));
+            }
+            m
+        })
+        .collect();
+    sort_pairs(&mut pairs);
+    let (mut used_a, mut used_b) = (HashSet::new(), HashSet::new());
+    let mut out: Vec<PairMatch> = pairs
+        .into_iter()
+        .filter(|m| used_a.insert(m.a.passage.clone()) & used_b.insert(m.b.passage.clone()))
+        .collect();
+    out.sort_by_key(|m| m.a.start);
+    out
 }
 
 /// Article pairs ranked by what their passage pairs share.

@@ -108,6 +108,7 @@ pub async fn metrics(State(s): S) -> impl IntoResponse {
         crate::api_collection::list_documents,
         crate::api_collection::get_document,
         crate::api_collection::delete_document,
+        crate::api_pages::clusters,
         crate::api_embed::openai_embeddings,
         crate::api_embed::tei_embed,
         crate::api_embed::tei_similarity,

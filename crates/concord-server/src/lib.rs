@@ -3,6 +3,7 @@
 //! - `api_collection`: search, overlaps and live documents;
 //! - `api_embed`: OpenAI and text-embeddings-inference embedding routes;
 //! - `api_ops`: health, info, metrics and the OpenAPI document;
+//! - `api_pages`: the browser page at `/`, its assets, and the clustering view;
 //! - `queue`: the one inference worker and its bounded, batching queue;
 //! - `state`: what handlers share; `error`: JSON errors; `metrics`: Prometheus.
 //!
@@ -12,6 +13,7 @@
 mod api_collection;
 mod api_embed;
 mod api_ops;
+mod api_pages;
 mod error;
 mod metrics;
 mod queue;
@@ -95,7 +97,8 @@ async fn guard(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Respo
     };
     let path = req.uri().path();
     let needed = match auth.protect {
-        Protect::All => path != "/health",
+        // The page and its assets hold no data; the page asks for the key itself.
+        Protect::All => path != "/health" && path != "/" && !path.starts_with("/assets/"),
         Protect::Writes => {
             path.starts_with("/documents") && !matches!(*req.method(), Method::GET | Method::HEAD)
         }
@@ -160,6 +163,9 @@ fn router(state: Arc<AppState>, auth: Arc<Auth>) -> Router {
         .route("/v1/embeddings", post(api_embed::openai_embeddings))
         .route("/embed", post(api_embed::tei_embed))
         .route("/similarity", post(api_embed::tei_similarity))
+        .route("/clusters", get(api_pages::clusters))
+        .route("/", get(api_pages::index))
+        .route("/assets/{name}", get(api_pages::asset))
         .route("/health", get(api_ops::health))
         .route("/info", get(api_ops::info))
         .route("/metrics", get(api_ops::metrics))
@@ -203,6 +209,7 @@ pub async fn serve(
         batch_tokens: opts.batch_tokens,
         max_queue: opts.max_queue,
         commit_after: opts.commit_after.max(1),
+        clusters: Default::default(),
     });
     let auth = Arc::new(Auth {
         key: opts.api_key.as_ref().map(|k| k.as_bytes().to_vec()),

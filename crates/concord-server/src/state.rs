@@ -99,6 +99,8 @@ pub struct AppState {
     pub max_queue: usize,
     /// Logged changes that trigger a commit.
     pub commit_after: usize,
+    /// The last clustering view served by `GET /clusters`.
+    pub clusters: crate::api_pages::ClustersCache,
 }
 
 impl AppState {

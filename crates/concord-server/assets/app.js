@@ -1,0 +1,108 @@
+// concord's page at `/`: browse the collection's articles, paste text to see which
+// passages agree or overlap, and open the heatmap and clusters (rendered by
+// viewer.js from GET /clusters). Talks only to this server's JSON API.
+"use strict";
+
+(() => {
+  const { el, marked, badge } = ConcordViewer;
+  const $ = (id) => document.getElementById(id);
+  const status = (text, isError) => {
+    $("status").textContent = text || "";
+    $("status").className = isError ? "error" : "muted";
+  };
+
+  // Calls the API; asks once for the key when the server wants one.
+  async function api(path, body) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const headers = {};
+      const key = sessionStorage.getItem("concord-key");
+      if (key) headers["Authorization"] = "Bearer " + key;
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const res = await fetch(path, { method: body === undefined ? "GET" : "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (res.status === 401 && attempt === 0) {
+        const k = window.prompt("This server needs an API key");
+        if (!k) break;
+        sessionStorage.setItem("concord-key", k);
+        continue;
+      }
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(data.error || `${res.status} ${res.statusText}`);
+      return data;
+    }
+    throw new Error("an API key is needed");
+  }
+
+  function guarded(f) {
+    return async (...args) => {
+      try {
+        status("working…");
+        await f(...args);
+        status("");
+      } catch (e) {
+        status(e.message, true);
+      }
+    };
+  }
+
+  const showDocument = guarded(async (id) => {
+    const d = await api("/documents/" + encodeURIComponent(id));
+    $("document").replaceChildren(
+      el("h2", {}, d.title ? `${d.title} (${d.id})` : d.id),
+      el("ol", { start: 0 }, d.passages.map((p) => el("li", {}, p.text)))
+    );
+  });
+
+  const loadDocuments = guarded(async () => {
+    const list = await api("/documents");
+    $("documents").tBodies[0].replaceChildren(
+      ...list.documents.map((d) =>
+        el("tr", {}, el("td", {}, el("a", { href: "#", class: "doc-link", onclick: (e) => { e.preventDefault(); showDocument(d.id); } }, d.title ? `${d.title} (${d.id})` : d.id)), el("td", {}, d.passages))
+      )
+    );
+    if (list.documents.length === 0) $("document").replaceChildren(el("p", { class: "muted" }, "The collection is empty: add articles with concord ingest or POST /documents."));
+  });
+
+  const find = guarded(async () => {
+    const text = $("query").value.trim();
+    if (!text) {
+      $("results").replaceChildren(el("p", { class: "muted" }, "Paste some text first."));
+      return;
+    }
+    const r = await api("/overlaps", { text, min_label: $("min-label").value });
+    $("results").replaceChildren(
+      r.pairs.length === 0
+        ? el("p", { class: "empty" }, "No passage of the collection matches at this level.")
+        : el(
+            "ol",
+            { id: "matches" },
+            r.pairs.map((m) =>
+              el(
+                "li",
+                { class: "match" },
+                badge(m.label),
+                ` ${m.score.toFixed(2)} `,
+                el("span", { class: "muted" }, m.b.passage),
+                el("blockquote", {}, marked(m.b.text, m.evidence.shared.map((s) => s.b)))
+              )
+            )
+          )
+    );
+  });
+
+  let mapLoaded = false;
+  const loadMap = guarded(async () => {
+    const view = await api("/clusters");
+    ConcordViewer.render($("view"), view);
+    mapLoaded = true;
+  });
+
+  function openTab(name) {
+    for (const b of document.querySelectorAll("header nav button")) b.classList.toggle("active", b.dataset.tab === name);
+    for (const t of ["articles", "search", "map"]) $("tab-" + t).hidden = t !== name;
+    if (name === "map" && !mapLoaded) loadMap();
+  }
+
+  for (const b of document.querySelectorAll("header nav button")) b.addEventListener("click", () => openTab(b.dataset.tab));
+  $("find").addEventListener("click", find);
+  loadDocuments();
+})();
