@@ -11,13 +11,7 @@ use std::process::Command;
 use support::Server;
 
 fn concord(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_concord"))
-        .args(args)
-        .current_dir(support::root())
-        .env_remove("CONCORD_MODEL")
-        .env_remove("CONCORD_COLLECTION")
-        .output()
-        .unwrap();
+    let out = support::concord(args);
     assert!(
         out.status.success(),
         "concord {args:?} failed:\n{}",

@@ -10,16 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn concord(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concord"))
-        .args(args)
-        .current_dir(support::root())
-        .env_remove("CONCORD_MODEL")
-        .env_remove("CONCORD_COLLECTION")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use support::concord;
 
 fn ok(out: Output) -> Output {
     assert!(

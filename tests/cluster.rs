@@ -3,17 +3,7 @@
 
 mod support;
 
-use std::process::{Command, Output};
-
-fn concord(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concord"))
-        .args(args)
-        .current_dir(support::root())
-        .env_remove("CONCORD_MODEL")
-        .env_remove("CONCORD_COLLECTION")
-        .output()
-        .unwrap()
-}
+use support::concord;
 
 #[test]
 fn cluster_refuses_what_it_cannot_do_and_writes_nothing() {

@@ -95,7 +95,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
         clustering.claims.len(),
         clustering.pairs().count()
     );
-    if let Some(p) = clustering.article_pairs.first() {
+    if let Some(p) = clustering.article_pairs.first().map(|p| &p.pair) {
         println!(
             "shares the most: {} <> {} ({} duplicate, {} overlap, {} agree)",
             p.a, p.b, p.duplicate, p.overlap, p.agree

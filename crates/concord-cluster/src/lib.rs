@@ -23,7 +23,9 @@
 pub mod report;
 
 use concord_index::Collection;
-use concord_overlap::{align_partition, summarize, Label, OverlapIndex, PairMatch, QueryOptions};
+use concord_overlap::{
+    align_partition, summarize, ArticlePair, Label, OverlapIndex, PairMatch, QueryOptions,
+};
 use petgraph::unionfind::UnionFind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -82,12 +84,9 @@ pub struct ClaimPassage {
 /// Two articles, what they share and their aligned passage pairs.
 #[derive(Debug, Clone, Serialize)]
 pub struct SharedArticles {
-    pub a: String,
-    pub b: String,
-    pub shared: f32,
-    pub duplicate: usize,
-    pub overlap: usize,
-    pub agree: usize,
+    /// The articles (`a` sorts first) and their pair counts per label.
+    #[serde(flatten)]
+    pub pair: ArticlePair,
     /// Passages of `a` and `b` paired one to one, in the order of `a`.
     pub aligned: Vec<PairMatch>,
     /// Their other pairs (a passage already aligned with a stronger partner); in
@@ -157,12 +156,7 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
                 .unwrap_or_default();
             let (aligned, unaligned) = align_partition(found, &p.a, &p.b);
             SharedArticles {
-                a: p.a.clone(),
-                b: p.b.clone(),
-                shared: p.shared,
-                duplicate: p.duplicate,
-                overlap: p.overlap,
-                agree: p.agree,
+                pair: p.clone(),
                 aligned,
                 unaligned,
             }

@@ -79,7 +79,7 @@ fn escape_html(s: &str) -> String {
 /// The heatmap of what article pairs share, articles ordered by cluster.
 pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
     let mut total: HashMap<&str, f32> = HashMap::new();
-    for p in &c.article_pairs {
+    for p in c.article_pairs.iter().map(|p| &p.pair) {
         *total.entry(&p.a).or_default() += p.shared;
         *total.entry(&p.b).or_default() += p.shared;
     }
@@ -103,7 +103,7 @@ pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
         .collect();
     let n = order.len();
     let mut values = vec![vec![0.0f32; n]; n];
-    for p in &c.article_pairs {
+    for p in c.article_pairs.iter().map(|p| &p.pair) {
         if let (Some(&i), Some(&j)) = (pos.get(p.a.as_str()), pos.get(p.b.as_str())) {
             values[i][j] = p.shared;
             values[j][i] = p.shared;
