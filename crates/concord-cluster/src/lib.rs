@@ -24,7 +24,8 @@ pub mod report;
 
 use concord_index::Collection;
 use concord_overlap::{
-    align_partition, summarize, ArticlePair, Label, OverlapIndex, PairMatch, QueryOptions,
+    align_partition, summarize, ArticlePair, Label, OverlapIndex, PairMatch, PassageRef,
+    QueryOptions,
 };
 use petgraph::unionfind::UnionFind;
 use serde::Serialize;
@@ -68,17 +69,7 @@ pub struct Claim {
     /// The best pair score within it.
     pub score: f32,
     pub articles: Vec<String>,
-    pub passages: Vec<ClaimPassage>,
-}
-
-/// A passage of a claim.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClaimPassage {
-    pub doc: String,
-    pub passage: String,
-    pub start: u32,
-    pub end: u32,
-    pub text: String,
+    pub passages: Vec<PassageRef>,
 }
 
 /// Two articles, what they share and their aligned passage pairs.
@@ -349,19 +340,8 @@ fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
         .zip(strongest)
         .filter_map(|(members, strongest)| {
             let (label, score) = strongest?;
-            let mut passages: Vec<ClaimPassage> = members
-                .into_iter()
-                .map(|i| {
-                    let p = refs[i];
-                    ClaimPassage {
-                        doc: p.doc.clone(),
-                        passage: p.passage.clone(),
-                        start: p.start,
-                        end: p.end,
-                        text: p.text.clone(),
-                    }
-                })
-                .collect();
+            let mut passages: Vec<PassageRef> =
+                members.into_iter().map(|i| refs[i].clone()).collect();
             passages.sort_by(|x, y| (&x.doc, x.start).cmp(&(&y.doc, y.start)));
             let articles: BTreeSet<String> = passages.iter().map(|p| p.doc.clone()).collect();
             Some(Claim {
@@ -518,7 +498,7 @@ pub fn write_pairs_csv<'p>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_overlap::{Evidence, PassageRef};
+    use concord_overlap::Evidence;
 
     fn side(doc: &str, index: u32) -> PassageRef {
         PassageRef {
