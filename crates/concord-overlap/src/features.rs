@@ -2,8 +2,12 @@
 //! hashed character bigrams (Latin words count as one unit) for weighted overlap,
 //! anchors (numbers and Latin names, the kind of token that pins a specific fact), and a
 //! document-frequency table that turns shared units into a measure of specificity.
+//!
+//! Chinese proper nouns with a Latin name (`concord_text::names`, when installed) add
+//! that name as an anchor and as a unit, so 愛彼迎 in one passage and Airbnb in another
+//! share it.
 
-use concord_text::{fold, Folded};
+use concord_text::{fold, names, Folded};
 use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -13,8 +17,11 @@ pub struct Features {
     pub folded: Folded,
     /// Sorted, unique hashes of unit bigrams (and of Latin/number units on their own).
     pub grams: Vec<u64>,
-    /// Sorted, unique numbers (`1.4`, `2025`) and Latin tokens (`h200`, `qwen`).
+    /// Sorted, unique numbers (`1.4`, `2025`) and Latin tokens (`h200`, `qwen`),
+    /// including the Latin names of Chinese proper nouns.
     pub anchors: Vec<String>,
+    /// Mostly Chinese text (see [`script_group`]).
+    pub chinese: bool,
 }
 
 impl Features {
@@ -34,17 +41,46 @@ impl Features {
                 .filter(|u| u.1 - u.0 > 1 || units.len() == 1)
                 .map(|&u| hash(&[unit(u)])),
         );
+        let mut anchors = anchors(text);
+        if let Some(bridge) = names::installed() {
+            // Each word is a unit, as in Latin text; a name of several words is also
+            // one anchor (and unit), so `silicon valley` counts as one name.
+            for name in bridge.names_in(chars) {
+                grams.extend(name.split(' ').map(name_gram));
+                grams.push(name_gram(&name));
+                anchors.push(name);
+            }
+        }
         grams.sort_unstable();
         grams.dedup();
-        let mut anchors = anchors(text);
         anchors.sort();
         anchors.dedup();
         Self {
             folded,
             grams,
             anchors,
+            chinese: script_group(text) == 0,
         }
     }
+}
+
+/// The gram of a Latin word (an anchor) on its own, as [`Features::grams`] holds it.
+pub fn name_gram(word: &str) -> u64 {
+    let chars: Vec<char> = word.chars().collect();
+    hash(&[&chars])
+}
+
+/// 0 for text mostly in Chinese characters (Han at least 30% of its letters), else 1.
+pub fn script_group(text: &str) -> usize {
+    let (mut han, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        if matches!(c, '\u{3400}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2fa1f}')
+        {
+            han += 1;
+        }
+    }
+    usize::from(han * 10 < letters * 3)
 }
 
 /// Units are ranges of folded characters: one CJK (or other non-ASCII) character, or a

@@ -8,10 +8,10 @@ mod pairs;
 mod score;
 
 pub use engine::{
-    align_pairs, align_partition, script_group, summarize, ArticlePair, Neighbourhoods,
-    OverlapIndex, PairMatch, PassageRef, QueryOptions,
+    align_pairs, align_partition, summarize, ArticlePair, Neighbourhoods, OverlapIndex, PairMatch,
+    PassageRef, QueryOptions,
 };
-pub use features::{anchors, Features, Lexicon};
+pub use features::{anchors, script_group, Features, Lexicon};
 pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
 pub use pairs::{distinct_texts, judge_text_pairs};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

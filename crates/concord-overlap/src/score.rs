@@ -5,7 +5,7 @@
 //! Thresholds were calibrated on the labelled pairs of `examples/articles/` and checked
 //! against `../shared/eval` (see benches/RESULTS.md); each one is named below.
 
-use crate::features::{Features, Lexicon};
+use crate::features::{name_gram, Features, Lexicon};
 use serde::{Deserialize, Serialize};
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 
@@ -70,6 +70,11 @@ const OVERLAP_MIN_RARE: f32 = 6.0;
 const OVERLAP_MIN_Z: f32 = 1.5;
 /// Shared numbers (two digits or more) that pin the same statistic across languages.
 const OVERLAP_MIN_NUMBERS: usize = 2;
+/// Shared rare names that pin the same entities in two Chinese passages (Latin words
+/// there are names and acronyms; Chinese names count through their Latin form), such
+/// as a company written in Latin letters in one and in characters in the other, and
+/// its CEO. Not for other scripts, where every word is a Latin token.
+const OVERLAP_MIN_NAMES: usize = 2;
 /// `agree` between mutual nearest neighbours: at least this z-score ...
 const AGREE_MUTUAL_MIN_Z: f32 = 2.0;
 /// ... and clearly closer than their usual nearest neighbours from other articles.
@@ -177,6 +182,15 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         .iter()
         .filter(|x| x.bytes().filter(u8::is_ascii_digit).count() >= 2)
         .count();
+    let names = if a.features.chinese && b.features.chinese {
+        anchors
+            .iter()
+            .filter(|x| !x.bytes().any(|c| c.is_ascii_digit()))
+            .filter(|x| lexicon.df(name_gram(x)) <= rare_df)
+            .count()
+    } else {
+        0
+    };
     let (fa, fb) = (&a.features.folded, &b.features.folded);
     let (mut copied, mut contained, mut moved, mut shared) = (0.0, 0.0, 0, Vec::new());
     if lexical > 0.1 && !fa.is_empty() && !fb.is_empty() {
@@ -218,7 +232,9 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             || (contained >= CONTAINED_RATIO && min_len >= CONTAINED_MIN_CHARS))
     {
         Some(Label::Duplicate)
-    } else if (rare >= OVERLAP_MIN_RARE || numbers >= OVERLAP_MIN_NUMBERS)
+    } else if (rare >= OVERLAP_MIN_RARE
+        || numbers >= OVERLAP_MIN_NUMBERS
+        || names >= OVERLAP_MIN_NAMES)
         && (z >= OVERLAP_MIN_Z || mutual)
     {
         Some(Label::Overlap)
@@ -363,6 +379,45 @@ mod tests {
         );
         assert_eq!(moved("新渡轮由本地船厂建造", "新渡轮由本市船厂建造"), 0);
         assert_eq!(moved("本文仅供参考", "本文仅供参考"), 0);
+    }
+
+    #[test]
+    fn two_rare_names_make_an_overlap_between_chinese_passages() {
+        concord_text::names::install(
+            concord_text::names::NameBridge::new(vec![("爱彼迎".into(), vec!["airbnb".into()])])
+                .unwrap(),
+        );
+        let a = Features::new("愛彼迎CEO公開承認，其客服系統在很大程度上依賴中國大模型。");
+        let b = Features::new("Airbnb CEO表示，公司正大量依賴Qwen，因其更快更好。");
+        assert!(a.anchors.contains(&"airbnb".to_string()), "{:?}", a.anchors);
+        let mut lexicon = Lexicon::default();
+        lexicon.add(&a);
+        lexicon.add(&b);
+        for i in 0..200 {
+            lexicon.add(&Features::new(&format!(
+                "第{i}段：港口的渡輪照常運行，乘客人數平穩。"
+            )));
+        }
+        let side = |f| Side {
+            text: "",
+            features: f,
+        };
+        let sem = |z| Semantic {
+            cosine: 0.9,
+            z,
+            margin: 1.0,
+            mutual: false,
+        };
+        let v = judge(side(&a), side(&b), &lexicon, sem(1.6));
+        assert_eq!(v.label, Some(Label::Overlap), "{:?}", v.evidence);
+        // Not without semantic support ...
+        let v = judge(side(&a), side(&b), &lexicon, sem(0.5));
+        assert_eq!(v.label, None, "{:?}", v.evidence);
+        // ... and not on one shared name.
+        let c = Features::new("愛彼迎公開承認，其客服系統在很大程度上依賴中國大模型。");
+        lexicon.add(&c);
+        let v = judge(side(&c), side(&b), &lexicon, sem(1.6));
+        assert_eq!(v.label, None, "{:?}", v.evidence);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Text handling for concord: reading articles from files, cutting them into passages
-//! with character offsets, and folding text (width, script, case) for lexical comparison.
+//! with character offsets, folding text (width, script, case) for lexical comparison,
+//! and the Latin names of Chinese proper nouns (`names`).
 
 mod article;
 mod fold;
+pub mod names;
 mod segment;
 
 pub use article::{read_articles, Article, ReadOptions, TextError};
