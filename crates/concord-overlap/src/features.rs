@@ -43,11 +43,10 @@ impl Features {
         );
         let mut anchors = anchors(text);
         if let Some(bridge) = names::installed() {
-            // Each word is a unit, as in Latin text; a name of several words is also
-            // one anchor (and unit), so `silicon valley` counts as one name.
+            // Each word is a unit, as in Latin text; a name of several words is one
+            // anchor, so `silicon valley` counts as one name.
             for name in bridge.names_in(chars) {
                 grams.extend(name.split(' ').map(name_gram));
-                grams.push(name_gram(&name));
                 anchors.push(name);
             }
         }
@@ -64,7 +63,7 @@ impl Features {
     }
 }
 
-/// The gram of a Latin word (an anchor) on its own, as [`Features::grams`] holds it.
+/// The gram of one Latin word on its own, as [`Features::grams`] holds it.
 pub fn name_gram(word: &str) -> u64 {
     let chars: Vec<char> = word.chars().collect();
     hash(&[&chars])

@@ -186,7 +186,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         anchors
             .iter()
             .filter(|x| !x.bytes().any(|c| c.is_ascii_digit()))
-            .filter(|x| lexicon.df(name_gram(x)) <= rare_df)
+            .filter(|x| x.split(' ').all(|w| lexicon.df(name_gram(w)) <= rare_df))
             .count()
     } else {
         0
