@@ -9,7 +9,8 @@
 //!
 //! Each size runs in its own child process, so its peak RSS is its own.
 
-use anyhow::{bail, Context, Result};
+use crate::memory;
+use anyhow::{bail, ensure, Context, Result};
 use concord_index::{Collection, DocRecord, IndexParams, ModelStamp};
 use concord_overlap::{OverlapIndex, QueryOptions};
 use concord_text::Passage;
@@ -17,7 +18,6 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
-use std::io::BufRead;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -49,46 +49,6 @@ struct Row {
     /// Passages of the largest claim.
     largest_claim: usize,
     clusters: usize,
-}
-
-fn rss_mib(field: &str) -> Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .with_context(|| format!("no {field} in /proc/self/status"))?;
-    let kib: f64 = line
-        .split_whitespace()
-        .nth(1)
-        .context("unreadable /proc/self/status")?
-        .parse()?;
-    Ok(kib / 1024.0)
-}
-
-/// Real sentences and their embeddings, as `concord embed` writes them.
-fn read_embedded(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
-    #[derive(Deserialize)]
-    struct Line {
-        text: String,
-        embedding: Vec<f32>,
-    }
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let (mut texts, mut vectors) = (Vec::new(), Vec::new());
-    for (i, l) in std::io::BufReader::new(file).lines().enumerate() {
-        let line: Line = serde_json::from_str(&l?).with_context(|| {
-            format!(
-                "{}:{}: expected {{\"text\", \"embedding\"}}",
-                path.display(),
-                i + 1
-            )
-        })?;
-        texts.push(line.text);
-        vectors.push(line.embedding);
-    }
-    if vectors.is_empty() {
-        bail!("{}: no embeddings", path.display());
-    }
-    Ok((texts, vectors))
 }
 
 /// Runs every size in a child process and prints the table.
@@ -146,7 +106,10 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     if shape.copies == 0 || shape.per_article == 0 {
         bail!("--copies and --per-article must be at least 1");
     }
-    let (texts, base) = read_embedded(embeddings)?;
+    let (texts, base) = crate::cmd_bench::read_embedded(embeddings)?;
+    if let Some(i) = texts.iter().position(String::is_empty) {
+        bail!("{}:{}: no `text` to copy", embeddings.display(), i + 1);
+    }
     let sources = passages.div_ceil(shape.copies);
     if sources > base.len() {
         bail!(
@@ -165,9 +128,9 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     };
     let mut rng = StdRng::seed_from_u64(7);
     let noise = Normal::new(0.0f32, shape.noise)?;
-    let rss_before = rss_mib("VmRSS:")?;
+    let rss_before = memory::rss_mib().context("reading /proc/self/status")?;
     // Only what follows counts towards the peak.
-    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")?;
+    ensure!(memory::reset_peak(), "could not reset the peak RSS");
 
     let t = Instant::now();
     let mut collection = Collection::create(dir.path(), &stamp, IndexParams::default())?;
@@ -224,7 +187,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
         pairs_s,
         cluster_s,
         rss_before_mib: rss_before,
-        peak_rss_mib: rss_mib("VmHWM:")?,
+        peak_rss_mib: memory::peak_mib().context("reading /proc/self/status")?,
         pairs: clustering.pairs().count(),
         claims: clustering.claims.len(),
         largest_claim: clustering

@@ -47,18 +47,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// Resets the process's peak RSS so the next reading covers only what follows.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 /// Samples the GPU's used memory every 100 ms until stopped; the peak, if any sample.
 struct DeviceMemory {
     stop: Arc<AtomicBool>,
@@ -120,7 +108,7 @@ fn run_device(
     repeats: usize,
     latency_runs: usize,
 ) -> Result<DeviceRun> {
-    reset_peak_rss();
+    crate::memory::reset_peak();
     let device = ComputeDevice::select(choice.device)?;
     let sampler = device.ordinal.map(DeviceMemory::start);
     let t0 = Instant::now();
@@ -183,7 +171,7 @@ fn run_device(
         load_s,
         budgets: runs,
         latency,
-        peak_host_mib: peak_rss_mib(),
+        peak_host_mib: crate::memory::peak_mib(),
         peak_device_mib: sampler.and_then(DeviceMemory::finish),
     })
 }

@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
 use concord_index::{GraphParams, HnswGraph};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -118,6 +119,34 @@ pub enum BenchCommand {
     },
 }
 
+/// The texts and embeddings of a JSONL file as `concord embed` writes it (`text` may
+/// be missing: it reads as empty).
+pub(crate) fn read_embedded(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(default)]
+        text: String,
+        embedding: Vec<f32>,
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let (mut texts, mut vectors) = (Vec::new(), Vec::new());
+    for (i, l) in BufReader::new(file).lines().enumerate() {
+        let line: Line = serde_json::from_str(&l?).with_context(|| {
+            format!(
+                "{}:{}: expected {{\"text\", \"embedding\"}}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        texts.push(line.text);
+        vectors.push(line.embedding);
+    }
+    if vectors.is_empty() {
+        bail!("{}: no embeddings", path.display());
+    }
+    Ok((texts, vectors))
+}
+
 fn stats(xs: &[f64]) -> (f64, f64, f64) {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
@@ -215,16 +244,7 @@ fn bench_recall(
     efs: &[usize],
     params: GraphParams,
 ) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut rows: Vec<Vec<f32>> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
-        let e: Vec<f32> = serde_json::from_value(v["embedding"].clone())
-            .with_context(|| format!("{}:{}: no `embedding` array", path.display(), i + 1))?;
-        rows.push(e);
-    }
+    let (_, rows) = read_embedded(path)?;
     if rows.len() <= queries || queries == 0 {
         bail!("{} vectors: need more than --queries {queries}", rows.len());
     }

@@ -14,6 +14,7 @@ mod cmd_model;
 mod cmd_serve;
 mod cmd_similar;
 mod input;
+mod memory;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

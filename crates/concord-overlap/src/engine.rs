@@ -25,7 +25,7 @@
 //! the collection has grown or shrunk by a quarter since the last full pass (so
 //! backgrounds and neighbours stay representative) or its slots were renumbered.
 
-use crate::features::{script_group, Features, Lexicon};
+use crate::features::{Features, Lexicon};
 use crate::score::{judge, Label, Semantic, Side, Verdict};
 use concord_index::{Collection, GraphParams, HnswGraph, StoredPassage};
 use rayon::prelude::*;
@@ -111,8 +111,8 @@ pub struct ArticlePair {
 type Background = [(f32, f32); GROUPS];
 /// Cosines of a passage's nearest passages of other articles, best first, per group.
 type Nearest = [Vec<f32>; GROUPS];
-/// Slot, features, background and nearest cosines of one passage.
-type Derived = (usize, Features, Background, Nearest);
+/// Slot, background and nearest cosines of one passage.
+type Derived = (usize, Background, Nearest);
 
 /// Per-passage data derived from a collection, indexed by slot.
 #[derive(Clone, Default)]
@@ -185,6 +185,7 @@ impl Neighbourhoods {
         self.full_at = slots.len();
     }
 
+    /// Derives `slots` (live passages not derived yet) against every live passage.
     fn derive(&mut self, c: &Collection, slots: &[usize]) {
         let all: Vec<usize> = c.live_slots().collect();
         let n = all
@@ -192,11 +193,18 @@ impl Neighbourhoods {
             .max()
             .map_or(0, |m| m + 1)
             .max(self.features.len());
+        // Features first: they give each new passage its script group, which the
+        // backgrounds and neighbours below need for every passage.
+        let features: Vec<Features> = slots
+            .par_iter()
+            .map(|&s| Features::new(&c.passage(s).expect("live slot").passage.text))
+            .collect();
         self.group.resize(n, 0);
-        for &s in &all {
-            if self.features.get(s).is_none_or(Option::is_none) {
-                self.group[s] = script_group(&c.passage(s).expect("live slot").passage.text);
-            }
+        self.features.resize(n, None);
+        for (&s, f) in slots.iter().zip(features) {
+            self.group[s] = f.script_group();
+            self.lexicon.add(&f);
+            self.features[s] = Some(f);
         }
         self.by_group = slots_by_group(&all, &self.group);
         self.graphs.insert(c, slots, &self.group, &self.by_group);
@@ -204,21 +212,17 @@ impl Neighbourhoods {
         let computed: Vec<Derived> = slots
             .par_iter()
             .map(|&s| {
-                let p = c.passage(s).expect("live slot");
+                let doc = &c.passage(s).expect("live slot").doc;
                 let v = c.vector(s);
-                let f = Features::new(&p.passage.text);
-                let bg = backgrounds(c, v, Some(&p.doc), groups[s], by_group);
-                let knn = graphs.nearest(c, v, Some(&p.doc));
-                (s, f, bg, knn)
+                let bg = backgrounds(c, v, Some(doc), groups[s], by_group);
+                let knn = graphs.nearest(c, v, Some(doc));
+                (s, bg, knn)
             })
             .collect();
-        self.features.resize(n, None);
         self.background
             .resize(n, [(PRIOR_MEAN, PRIOR_STD), (PRIOR_MEAN, PRIOR_STD)]);
         self.knn.resize(n, Nearest::default());
-        for (s, f, bg, knn) in computed {
-            self.lexicon.add(&f);
-            self.features[s] = Some(f);
+        for (s, bg, knn) in computed {
             self.background[s] = bg;
             self.knn[s] = knn;
         }
@@ -358,7 +362,7 @@ impl<'c> OverlapIndex<'c> {
     /// Passages matching a free `text` whose embedding is `vector`, best first.
     pub fn for_text(&self, text: &str, vector: &[f32], opts: &QueryOptions) -> Vec<PairMatch> {
         let features = Features::new(text);
-        let group = script_group(text);
+        let group = features.script_group();
         let bg = backgrounds(self.collection, vector, None, group, &self.n.by_group);
         let knn = self.n.graphs.nearest(self.collection, vector, None);
         let hits = self.collection.search(vector, opts.candidates, &|_| true);

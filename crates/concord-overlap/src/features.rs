@@ -61,6 +61,11 @@ impl Features {
             chinese: script_group(text) == 0,
         }
     }
+
+    /// 0 for mostly Chinese text, else 1 (see [`script_group`]).
+    pub fn script_group(&self) -> usize {
+        usize::from(!self.chinese)
+    }
 }
 
 /// The gram of one Latin word on its own, as [`Features::grams`] holds it.
