@@ -9,7 +9,8 @@
 //! and packed into batches under a token budget.
 
 use crate::config::{BertConfig, TOKENIZER_FILE};
-use crate::model::{l2_normalize, BertEncoder};
+use crate::cpu_encoder::CpuEncoder;
+use crate::model::{check_batch, l2_normalize, BertEncoder};
 use crate::tokenizer::{E5Tokenizer, Prefix};
 use crate::weights::{EncoderWeights, WeightsFormat};
 use anyhow::{Context, Result};
@@ -38,8 +39,27 @@ pub struct Progress {
     pub tokens_total: usize,
 }
 
+/// Which forward pass runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The fused CPU pass ([`crate::cpu_encoder`]); the default on the CPU.
+    FusedCpu,
+    /// The candle graph ([`crate::model`]); the only choice on a GPU, and the
+    /// reference the fused pass is tested and benchmarked against on the CPU.
+    Candle,
+}
+
+enum Encoder {
+    FusedCpu(CpuEncoder),
+    Candle(BertEncoder),
+}
+
 pub struct Embedder {
-    encoder: BertEncoder,
+    encoder: Encoder,
+    cfg: BertConfig,
+    device: Device,
+    dtype: DType,
+    format: WeightsFormat,
     tokenizer: E5Tokenizer,
     dir: PathBuf,
     bos: u32,
@@ -57,6 +77,20 @@ impl Embedder {
     /// Loads the model directory `dir` onto `device`, computing in f32 on the CPU and
     /// in f16 on a GPU.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let engine = if device.is_cpu() {
+            Engine::FusedCpu
+        } else {
+            Engine::Candle
+        };
+        Self::load_engine(dir, device, engine)
+    }
+
+    /// Loads with a chosen forward pass (the fused one exists on the CPU only).
+    pub fn load_engine(dir: &Path, device: &Device, engine: Engine) -> Result<Self> {
+        anyhow::ensure!(
+            engine == Engine::Candle || device.is_cpu(),
+            "the fused forward pass runs on the CPU only"
+        );
         let dtype = if device.is_cpu() {
             DType::F32
         } else {
@@ -68,8 +102,19 @@ impl Embedder {
             .with_context(|| format!("loading weights from {}", dir.display()))?;
         let window = cfg.max_position_embeddings - 2;
         let (bos, eos) = (tokenizer.bos, tokenizer.eos);
+        let format = weights.format;
+        let encoder = match engine {
+            Engine::FusedCpu => Encoder::FusedCpu(CpuEncoder::new(cfg.clone(), weights)?),
+            Engine::Candle => {
+                Encoder::Candle(BertEncoder::new(cfg.clone(), weights, device.clone(), dtype))
+            }
+        };
         Ok(Self {
-            encoder: BertEncoder::new(cfg, weights, device.clone(), dtype),
+            encoder,
+            cfg,
+            device: device.clone(),
+            dtype,
+            format,
             tokenizer,
             dir: dir.to_path_buf(),
             bos,
@@ -79,7 +124,14 @@ impl Embedder {
     }
 
     pub fn dim(&self) -> usize {
-        self.encoder.config().hidden_size
+        self.cfg.hidden_size
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.encoder {
+            Encoder::FusedCpu(_) => Engine::FusedCpu,
+            Encoder::Candle(_) => Engine::Candle,
+        }
     }
 
     pub fn model_dir(&self) -> &Path {
@@ -87,16 +139,25 @@ impl Embedder {
     }
 
     pub fn weights_format(&self) -> WeightsFormat {
-        self.encoder.weights().format
+        self.format
     }
 
     pub fn device(&self) -> &Device {
-        self.encoder.device()
+        &self.device
     }
 
     /// The precision the encoder computes in.
     pub fn dtype(&self) -> DType {
-        self.encoder.dtype()
+        self.dtype
+    }
+
+    /// Mean-pooled states of a packed batch, `[lens.len() * H]` row-major.
+    fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+        check_batch(&self.cfg, ids, lens)?;
+        match &self.encoder {
+            Encoder::FusedCpu(e) => e.mean_pooled(ids, lens),
+            Encoder::Candle(e) => Ok(e.mean_pooled(ids, lens)?.flatten_all()?.to_vec1()?),
+        }
     }
 
     pub fn tokenizer(&self) -> &E5Tokenizer {
@@ -186,8 +247,8 @@ impl Embedder {
             let batch = &windows[start..end];
             let ids: Vec<u32> = batch.iter().flat_map(|w| w.ids.iter().copied()).collect();
             let lens: Vec<usize> = batch.iter().map(|w| w.ids.len()).collect();
-            let pooled: Vec<Vec<f32>> = self.encoder.mean_pooled(&ids, &lens)?.to_vec2()?;
-            for (w, row) in batch.iter().zip(pooled) {
+            let pooled = self.mean_pooled(&ids, &lens)?;
+            for (w, row) in batch.iter().zip(pooled.chunks_exact(dim)) {
                 let acc = &mut sums[w.text * dim..(w.text + 1) * dim];
                 for (a, r) in acc.iter_mut().zip(row) {
                     *a += w.weight * r;

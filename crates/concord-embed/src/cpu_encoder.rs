@@ -1,0 +1,284 @@
+//! The BERT forward pass on the CPU, fused: what the embedder runs when the device
+//! is the CPU (the candle graph of [`crate::model`] runs on GPUs).
+//!
+//! The sequences of a batch are packed into one `[T, H]` matrix with no padding.
+//! Per layer there are four GEMMs (`gemm`, the crate candle's CPU matmul calls, over
+//! the rayon pool) and four row kernels ([`crate::kernels`]) that carry the biases,
+//! GELU and the residual layer norms, so no activation is copied or reshaped.
+//! Attention runs per (sequence, head) on strided views of the packed q/k/v rows:
+//! no gather into a padded block, no mask, no transposes. The 1/sqrt(head_dim)
+//! scale is folded into the query weights at load. Activation buffers are kept
+//! between calls, so a steady stream of batches allocates nothing.
+
+use crate::config::BertConfig;
+use crate::kernels::{self, Norm};
+use crate::weights::EncoderWeights;
+use anyhow::{ensure, Result};
+use candle_core::quantized::QTensor;
+use candle_core::{Device, Tensor};
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+struct Layer {
+    /// `[3H, H]`, rows: query (pre-scaled), key, value.
+    qkv_w: Vec<f32>,
+    qkv_b: Vec<f32>,
+    out_w: Vec<f32>,
+    out_b: Vec<f32>,
+    attn_ln: (Vec<f32>, Vec<f32>),
+    up_w: Vec<f32>,
+    up_b: Vec<f32>,
+    down_w: Vec<f32>,
+    down_b: Vec<f32>,
+    out_ln: (Vec<f32>, Vec<f32>),
+}
+
+/// Activation buffers of one forward pass, grown to the largest batch seen.
+#[derive(Default)]
+struct Workspace {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    proj: Vec<f32>,
+    mid: Vec<f32>,
+}
+
+pub struct CpuEncoder {
+    cfg: BertConfig,
+    word: QTensor,
+    position: Vec<f32>,
+    token_type0: Vec<f32>,
+    emb_ln: (Vec<f32>, Vec<f32>),
+    layers: Vec<Layer>,
+    workspace: Mutex<Workspace>,
+}
+
+fn host(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// A buffer of exactly `len` floats; old contents are left (every user overwrites).
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
+/// A raw pointer that attention tasks share to write disjoint blocks of one matrix.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: every task writes a block (its sequence's rows x its head's columns) that no
+// other task touches, and the owner waits for all tasks before reading.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+/// `dst[m, n] = lhs[m, k] * rhs[k, n]` (overwriting `dst`) on row/column strides.
+///
+/// # Safety
+/// The pointers must address every element the shapes and strides reach.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: (*mut f32, usize),
+    lhs: (*const f32, usize, usize),
+    rhs: (*const f32, usize, usize),
+    par: Parallelism,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.0,
+        1,
+        dst.1 as isize,
+        false,
+        lhs.0,
+        lhs.2 as isize,
+        lhs.1 as isize,
+        rhs.0,
+        rhs.2 as isize,
+        rhs.1 as isize,
+        0.0,
+        1.0,
+        false,
+        false,
+        false,
+        par,
+    )
+}
+
+/// `out[T, N] = x[T, K] * w[N, K]^T` over all threads.
+fn linear(out: &mut [f32], x: &[f32], w: &[f32], k: usize) {
+    let n = w.len() / k;
+    let t = x.len() / k;
+    debug_assert_eq!(out.len(), t * n);
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: x is [t, k] row-major, w is [n, k] row-major (read as its transpose:
+    // row stride 1, column stride k), out is [t, n]; the asserts above bound them.
+    unsafe {
+        matmul(
+            (t, n, k),
+            (out.as_mut_ptr(), n),
+            (x.as_ptr(), k, 1),
+            (w.as_ptr(), 1, k),
+            par,
+        )
+    }
+}
+
+impl CpuEncoder {
+    /// Takes the weights out of their candle tensors (the tensors are dropped).
+    pub fn new(cfg: BertConfig, w: EncoderWeights) -> Result<Self> {
+        ensure!(
+            cfg.hidden_size.is_multiple_of(cfg.num_attention_heads),
+            "hidden size is not a multiple of the head count"
+        );
+        let h = cfg.hidden_size;
+        let scale = 1.0 / (cfg.head_dim() as f32).sqrt();
+        let mut layers = Vec::with_capacity(w.layers.len());
+        for l in &w.layers {
+            let mut qkv_w = host(&l.qkv_w)?;
+            let mut qkv_b = host(&l.qkv_b)?;
+            qkv_w[..h * h].iter_mut().for_each(|v| *v *= scale);
+            qkv_b[..h].iter_mut().for_each(|v| *v *= scale);
+            layers.push(Layer {
+                qkv_w,
+                qkv_b,
+                out_w: host(&l.attn_out_w)?,
+                out_b: host(&l.attn_out_b)?,
+                attn_ln: (host(&l.attn_ln_w)?, host(&l.attn_ln_b)?),
+                up_w: host(&l.up_w)?,
+                up_b: host(&l.up_b)?,
+                down_w: host(&l.down_w)?,
+                down_b: host(&l.down_b)?,
+                out_ln: (host(&l.out_ln_w)?, host(&l.out_ln_b)?),
+            });
+        }
+        Ok(Self {
+            position: host(&w.position)?,
+            token_type0: host(&w.token_type0)?,
+            emb_ln: (host(&w.emb_ln_w)?, host(&w.emb_ln_b)?),
+            word: w.word,
+            layers,
+            cfg,
+            workspace: Mutex::new(Workspace::default()),
+        })
+    }
+
+    /// Mean-pooled final hidden states, `[lens.len() * H]` row-major, for packed
+    /// sequences (checked by the caller: lengths add up, ids in the vocabulary).
+    pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+        let h = self.cfg.hidden_size;
+        let inter = self.cfg.intermediate_size;
+        let eps = self.cfg.layer_norm_eps as f32;
+        let t = ids.len();
+        let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        let ws = &mut *guard;
+
+        // Embeddings: word row + position row + token type 0, then layer norm.
+        let word = self
+            .word
+            .embedding(&Tensor::from_slice(ids, t, &Device::Cpu)?)?;
+        let x = sized(&mut ws.x, t * h);
+        x.copy_from_slice(&host(&word)?);
+        let positions = lens.iter().flat_map(|&l| 0..l);
+        for (row, p) in x.chunks_exact_mut(h).zip(positions) {
+            let pos = &self.position[p * h..(p + 1) * h];
+            for ((v, a), b) in row.iter_mut().zip(pos).zip(&self.token_type0) {
+                *v += a + b;
+            }
+        }
+        kernels::layer_norm(x, norm(&self.emb_ln, eps));
+
+        for layer in &self.layers {
+            let x = &mut ws.x[..t * h];
+            let qkv = sized(&mut ws.qkv, t * 3 * h);
+            linear(qkv, x, &layer.qkv_w, h);
+            kernels::add_bias(qkv, &layer.qkv_b);
+            let ctx = sized(&mut ws.ctx, t * h);
+            self.attention(ctx, qkv, lens);
+            let proj = sized(&mut ws.proj, t * h);
+            linear(proj, ctx, &layer.out_w, h);
+            kernels::residual_norm(x, proj, &layer.out_b, norm(&layer.attn_ln, eps));
+            let mid = sized(&mut ws.mid, t * inter);
+            linear(mid, x, &layer.up_w, h);
+            kernels::bias_gelu(mid, &layer.up_b);
+            linear(proj, mid, &layer.down_w, inter);
+            kernels::residual_norm(x, proj, &layer.down_b, norm(&layer.out_ln, eps));
+        }
+
+        // Mean over each sequence's rows, specials included.
+        let x = &ws.x[..t * h];
+        let mut pooled = vec![0f32; lens.len() * h];
+        let mut start = 0;
+        for (out, &l) in pooled.chunks_exact_mut(h).zip(lens) {
+            for row in x[start * h..(start + l) * h].chunks_exact(h) {
+                out.iter_mut().zip(row).for_each(|(o, v)| *o += v);
+            }
+            out.iter_mut().for_each(|o| *o /= l as f32);
+            start += l;
+        }
+        Ok(pooled)
+    }
+
+    /// Scaled dot-product attention of each sequence over its own tokens, one task
+    /// per (sequence, head). `qkv` is `[T, 3H]` (biases added, queries scaled);
+    /// `ctx` receives `[T, H]`.
+    fn attention(&self, ctx: &mut [f32], qkv: &[f32], lens: &[usize]) {
+        let h = self.cfg.hidden_size;
+        let heads = self.cfg.num_attention_heads;
+        let hd = self.cfg.head_dim();
+        let starts: Vec<usize> = lens
+            .iter()
+            .scan(0, |s, &l| {
+                let start = *s;
+                *s += l;
+                Some(start)
+            })
+            .collect();
+        let out = SharedOut(ctx.as_mut_ptr());
+        let tasks: Vec<(usize, usize)> = (0..lens.len())
+            .flat_map(|s| (0..heads).map(move |head| (s, head)))
+            .collect();
+        tasks.into_par_iter().for_each_init(Vec::new, |scores, (s, head)| {
+            let (start, l) = (starts[s], lens[s]);
+            let scores = sized(scores, l * l);
+            let q = &qkv[start * 3 * h + head * hd..];
+            let k = &q[h..];
+            let v = &q[2 * h..];
+            let out = out;
+            // SAFETY: q, k and v address rows start..start+l of the [T, 3H] qkv matrix
+            // (row stride 3H) at this head's columns; scores is [l, l]; the output
+            // block is rows start..start+l, columns head*hd.. of the [T, H] ctx, which
+            // only this task writes (see SharedOut).
+            unsafe {
+                matmul(
+                    (l, l, hd),
+                    (scores.as_mut_ptr(), l),
+                    (q.as_ptr(), 3 * h, 1),
+                    (k.as_ptr(), 1, 3 * h),
+                    Parallelism::None,
+                );
+                kernels::softmax_rows(scores, l);
+                matmul(
+                    (l, hd, l),
+                    (out.0.add(start * h + head * hd), h),
+                    (scores.as_ptr(), l, 1),
+                    (v.as_ptr(), 3 * h, 1),
+                    Parallelism::None,
+                );
+            }
+        });
+    }
+}
+
+fn norm((gamma, beta): &(Vec<f32>, Vec<f32>), eps: f32) -> Norm<'_> {
+    Norm { gamma, beta, eps }
+}
