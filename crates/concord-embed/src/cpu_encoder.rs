@@ -54,6 +54,18 @@ pub struct CpuEncoder {
     workspace: Mutex<Workspace>,
 }
 
+/// `[N, K]` row-major to `[K, N]` row-major.
+fn transposed(w: Vec<f32>, k: usize) -> Vec<f32> {
+    let n = w.len() / k;
+    let mut t = vec![0f32; w.len()];
+    for (j, row) in w.chunks_exact(k).enumerate() {
+        for (kk, v) in row.iter().enumerate() {
+            t[kk * n + j] = *v;
+        }
+    }
+    t
+}
+
 fn host(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
@@ -133,7 +145,7 @@ fn linear(out: &mut [f32], x: &[f32], w: &[f32], k: usize) {
             (t, n, k),
             (out.as_mut_ptr(), n),
             (x.as_ptr(), k, 1),
-            (w.as_ptr(), 1, k),
+            (w.as_ptr(), n, 1),
             par,
         )
     }
@@ -154,15 +166,16 @@ impl CpuEncoder {
             let mut qkv_b = host(&l.qkv_b)?;
             qkv_w[..h * h].iter_mut().for_each(|v| *v *= scale);
             qkv_b[..h].iter_mut().for_each(|v| *v *= scale);
+            let inter = cfg.intermediate_size;
             layers.push(Layer {
-                qkv_w,
+                qkv_w: transposed(qkv_w, h),
                 qkv_b,
-                out_w: host(&l.attn_out_w)?,
+                out_w: transposed(host(&l.attn_out_w)?, h),
                 out_b: host(&l.attn_out_b)?,
                 attn_ln: (host(&l.attn_ln_w)?, host(&l.attn_ln_b)?),
-                up_w: host(&l.up_w)?,
+                up_w: transposed(host(&l.up_w)?, h),
                 up_b: host(&l.up_b)?,
-                down_w: host(&l.down_w)?,
+                down_w: transposed(host(&l.down_w)?, inter),
                 down_b: host(&l.down_b)?,
                 out_ln: (host(&l.out_ln_w)?, host(&l.out_ln_b)?),
             });
