@@ -101,3 +101,70 @@ fn unknown_runs_fuse_like_sentencepiece() {
     fused.dedup_by(|a, b| *a == unk && *b == unk);
     assert_eq!(fused, ours);
 }
+
+/// concord's compact Unigram gives `tokenizers`' own Unigram's ids on every text of
+/// ../shared/eval (Chinese in both scripts, English, German, French, Spanish and
+/// more), the corpus, and strings built to hit the edges: unknown characters
+/// alone and in runs, emoji, control characters, literal special tokens, long
+/// repeats, empty input.
+#[test]
+fn compact_unigram_equals_tokenizers_unigram() {
+    let path = support::model_dir().join("tokenizer.json");
+    let reference = tokenizers::Tokenizer::from_file(&path).unwrap();
+    let compact = E5Tokenizer::from_file(&path).unwrap();
+    let mut texts = support::corpus_paragraphs();
+    let eval = support::root().join("../shared/eval");
+    let sets = std::fs::read_dir(&eval).unwrap().map(|e| e.unwrap().path());
+    for set in sets.filter(|p| p.is_dir()) {
+        for file in std::fs::read_dir(set).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == "tsv") {
+                for line in std::fs::read_to_string(&file).unwrap().lines() {
+                    texts.extend(
+                        line.split('\t')
+                            .filter(|c| c.parse::<f64>().is_err())
+                            .map(str::to_string),
+                    );
+                }
+            }
+        }
+    }
+    assert!(texts.len() > 20_000, "only {} texts", texts.len());
+    texts.extend(
+        [
+            "",
+            " ",
+            "𓀀",
+            "a𓀀b𓀁𓀂c",
+            "😀😃 emoji 🇹🇼 flags",
+            "tab\tnew\nline\u{0}nul\u{7}bell",
+            "<s> literal </s> <unk> <pad> <mask>",
+            "ーーーーーーーーーーーーーーーーーーーーーーーーーーーーーーーーーー",
+            "ＡＢＣ　全形　空白",
+            "  many   spaces   ",
+            "نص عربي مع English و中文",
+        ]
+        .map(String::from),
+    );
+    let mut differ = 0;
+    for t in &texts {
+        for prefix in [Prefix::Passage, Prefix::Query] {
+            let want = reference
+                .encode_fast(format!("{}{t}", prefix.as_str()), false)
+                .unwrap()
+                .get_ids()
+                .to_vec();
+            let got = compact.content_ids(t, prefix).unwrap();
+            if got != want {
+                differ += 1;
+                eprintln!("{t:?}: tokenizers {want:?}, concord {got:?}");
+            }
+        }
+    }
+    assert_eq!(
+        differ,
+        0,
+        "{differ} of {} encodings differ",
+        2 * texts.len()
+    );
+}

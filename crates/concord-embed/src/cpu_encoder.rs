@@ -92,6 +92,17 @@ struct SharedOut(*mut f32);
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
+impl SharedOut {
+    /// The element `offset` floats in (a method, so closures capture the wrapper,
+    /// not its bare pointer field).
+    ///
+    /// # Safety
+    /// `offset` must lie inside the matrix.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
+
 /// `dst[m, n] = lhs[m, k] * rhs[k, n]` (overwriting `dst`) on row/column strides.
 ///
 /// # Safety
@@ -273,7 +284,6 @@ impl CpuEncoder {
                 let q = &qkv[start * 3 * h + head * hd..];
                 let k = &q[h..];
                 let v = &q[2 * h..];
-                let out = out;
                 // SAFETY: q, k and v address rows start..start+l of the [T, 3H] qkv matrix
                 // (row stride 3H) at this head's columns; scores is [l, l]; the output
                 // block is rows start..start+l, columns head*hd.. of the [T, H] ctx, which
@@ -289,7 +299,7 @@ impl CpuEncoder {
                     kernels::softmax_rows(scores, l);
                     matmul(
                         (l, hd, l),
-                        (out.0.add(start * h + head * hd), h),
+                        (out.at(start * h + head * hd), h),
                         (scores.as_ptr(), l, 1),
                         (v.as_ptr(), 3 * h, 1),
                         Parallelism::None,

