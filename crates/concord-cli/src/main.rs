@@ -84,8 +84,11 @@ fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
-        // candle's CPU kernels size their parallelism from rayon's global pool.
+        // Both pools get the same size: rayon's (the fused CPU pass, gemm, candle's
+        // matmul) and candle's own worker pool (its element-wise and quantised
+        // kernels), which otherwise sizes itself from the machine.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()?;
