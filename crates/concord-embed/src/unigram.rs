@@ -211,27 +211,26 @@ impl Model for CompactUnigram {
     }
 }
 
-/// The vocabulary of a `tokenizer.json` Unigram model: pieces, `<unk>` id, byte fallback.
-pub fn unigram_vocab(model: &serde_json::Value) -> Result<(Vec<(String, f64)>, usize, bool)> {
-    if model["type"] != "Unigram" {
-        bail!("tokenizer model is {}, not Unigram", model["type"]);
+impl CompactUnigram {
+    /// The `model` object of a `tokenizer.json` (type `Unigram`).
+    pub fn from_json(model: &serde_json::Value) -> Result<Self> {
+        if model["type"] != "Unigram" {
+            bail!("tokenizer model is {}, not Unigram", model["type"]);
+        }
+        let vocab = model["vocab"]
+            .as_array()
+            .ok_or_else(|| anyhow!("Unigram model without a vocab"))?;
+        let pieces = vocab
+            .iter()
+            .map(|e| match (e[0].as_str(), e[1].as_f64()) {
+                (Some(p), Some(s)) => Ok((p.to_string(), s)),
+                _ => Err(anyhow!("vocab entry {e} is not [piece, score]")),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let unk = model["unk_id"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("Unigram model without unk_id"))? as usize;
+        let byte_fallback = model["byte_fallback"].as_bool().unwrap_or(false);
+        Self::new(pieces, unk, byte_fallback)
     }
-    let vocab = model["vocab"]
-        .as_array()
-        .ok_or_else(|| anyhow!("Unigram model without a vocab"))?;
-    let pieces = vocab
-        .iter()
-        .map(|e| match (e[0].as_str(), e[1].as_f64()) {
-            (Some(p), Some(s)) => Ok((p.to_string(), s)),
-            _ => Err(anyhow!("vocab entry {e} is not [piece, score]")),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let unk = model["unk_id"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("Unigram model without unk_id"))? as usize;
-    Ok((
-        pieces,
-        unk,
-        model["byte_fallback"].as_bool().unwrap_or(false),
-    ))
 }
