@@ -12,6 +12,7 @@
 
 use crate::config::BertConfig;
 use crate::kernels::{self, Norm};
+use crate::model::check_batch;
 use crate::weights::EncoderWeights;
 use anyhow::{ensure, Result};
 use candle_core::quantized::QTensor;
@@ -20,8 +21,10 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::Mutex;
 
+/// A layer's weights. Projections are stored transposed, `[in, out]` row-major (the
+/// layout `gemm` reads without repacking); biases and norms as they come.
 struct Layer {
-    /// `[3H, H]`, rows: query (pre-scaled), key, value.
+    /// `[H, 3H]`: query (pre-scaled), key and value columns.
     qkv_w: Vec<f32>,
     qkv_b: Vec<f32>,
     out_w: Vec<f32>,
@@ -138,19 +141,22 @@ unsafe fn matmul(
     )
 }
 
-/// `out[T, N] = x[T, K] * w[N, K]^T` over all threads.
+/// `out[T, N] = x[T, K] * w[K, N]` over all threads.
 fn linear(out: &mut [f32], x: &[f32], w: &[f32], k: usize) {
     let n = w.len() / k;
     let t = x.len() / k;
-    debug_assert_eq!(out.len(), t * n);
+    assert!(
+        out.len() == t * n && x.len() == t * k && w.len() == k * n,
+        "linear: shapes do not match"
+    );
     let threads = rayon::current_num_threads();
     let par = if threads > 1 {
         Parallelism::Rayon(threads)
     } else {
         Parallelism::None
     };
-    // SAFETY: x is [t, k] row-major, w is [n, k] row-major (read as its transpose:
-    // row stride 1, column stride k), out is [t, n]; the asserts above bound them.
+    // SAFETY: x is [t, k], w is [k, n] and out is [t, n], all row-major; the assert
+    // above checks the lengths.
     unsafe {
         matmul(
             (t, n, k),
@@ -202,9 +208,11 @@ impl CpuEncoder {
         })
     }
 
-    /// Mean-pooled final hidden states, `[lens.len() * H]` row-major, for packed
-    /// sequences (checked by the caller: lengths add up, ids in the vocabulary).
+    /// Mean-pooled final hidden states, `[lens.len() * H]` row-major, for the packed
+    /// sequences `ids[0..lens[0]]`, `ids[lens[0]..lens[0]+lens[1]]`, ...
     pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+        // Attention's raw views rely on these bounds.
+        check_batch(&self.cfg, ids, lens)?;
         let h = self.cfg.hidden_size;
         let inter = self.cfg.intermediate_size;
         let eps = self.cfg.layer_norm_eps as f32;
