@@ -22,7 +22,9 @@ fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+    // t holds n = round(x / ln 2) in its low mantissa bits.
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
     let r = x - n * LN2_HI - n * LN2_LO;
     // e^r on |r| <= ln2/2: Taylor to degree 7 (truncation below 1e-8).
     let p = 1.0
@@ -30,7 +32,9 @@ fn exp(x: f32) -> f32 {
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n built from t's bits in integer lanes (n + 127 is in 1..=254 after the
+    // clamp); `n as i32` would be a saturating conversion the compiler leaves scalar.
+    let scale = f32::from_bits(t.to_bits().wrapping_add(127) << 23);
     p * scale
 }
 

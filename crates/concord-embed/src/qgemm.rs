@@ -17,7 +17,6 @@
 //! offset back out exactly.
 
 use anyhow::{ensure, Result};
-use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Inputs per quantisation block.
@@ -156,36 +155,10 @@ pub struct QuantActs {
     start: Vec<i32>,
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl", "x86_64+avx2+fma"))]
-fn quantize_rows(x: &[f32], q: &mut [i8], scale: &mut [f32], start: &mut [i32]) {
-    for (((x, q), d), s) in x
-        .chunks_exact(BLOCK)
-        .zip(q.chunks_exact_mut(BLOCK))
-        .zip(scale.iter_mut())
-        .zip(start.iter_mut())
-    {
-        let mut amax = [0f32; 8];
-        for c in x.chunks_exact(8) {
-            for (a, v) in amax.iter_mut().zip(c) {
-                *a = a.max(v.abs());
-            }
-        }
-        let amax = amax.iter().fold(0f32, |m, v| m.max(*v));
-        *d = amax / 127.0;
-        let inv = if amax > 0.0 { 1.0 / *d } else { 0.0 };
-        let mut sum = 0i32;
-        for (o, v) in q.iter_mut().zip(x) {
-            let r = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i32;
-            *o = r as i8;
-            sum += r;
-        }
-        *s = -OFFSET * sum;
-    }
-}
-
 impl QuantActs {
     /// Quantises `x`, `[rows, k]` row-major (`k` a multiple of 32).
     pub fn quantize(&mut self, x: &[f32], k: usize) {
+        assert!(available(), "the 8-bit kernel needs AVX-512 VNNI");
         assert!(
             k.is_multiple_of(BLOCK) && x.len().is_multiple_of(k),
             "activations are not rows of 32s"
@@ -202,7 +175,14 @@ impl QuantActs {
             .zip(self.q[..rows * k].par_chunks_mut(per_task * k))
             .zip(self.scale[..rows * nb].par_chunks_mut(per_task * nb))
             .zip(self.start[..rows * nb].par_chunks_mut(per_task * nb))
-            .for_each(|(((x, q), d), s)| quantize_rows(x, q, d, s));
+            .for_each(|(((x, q), d), s)| {
+                // SAFETY: `available()` holds; the four slices are whole blocks of the
+                // same rows.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    avx512::quantize_rows(x, q, d, s)
+                }
+            });
     }
 }
 
@@ -265,8 +245,37 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{QuantActs, QuantWeights, BLOCK, LANES, PANEL_BLOCK};
+    use super::{QuantActs, QuantWeights, BLOCK, LANES, OFFSET, PANEL_BLOCK};
     use std::arch::x86_64::*;
+
+    /// Quantises whole rows: each block of 32 to `round(x / d)` with
+    /// `d = max|x| / 127` (ties to even, the processor's default rounding), its scale
+    /// `d` and its start `-128 * sum`.
+    ///
+    /// # Safety
+    /// `x` and `q` must hold the same number of whole blocks, `scale` and `start` one
+    /// entry per block, and the processor must have AVX-512 F and BW.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn quantize_rows(
+        x: &[f32],
+        q: &mut [i8],
+        scale: &mut [f32],
+        start: &mut [i32],
+    ) {
+        for (b, (d, s)) in scale.iter_mut().zip(start.iter_mut()).enumerate() {
+            let lo = _mm512_loadu_ps(x.as_ptr().add(b * BLOCK));
+            let hi = _mm512_loadu_ps(x.as_ptr().add(b * BLOCK + 16));
+            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+            *d = amax / 127.0;
+            let inv = _mm512_set1_ps(if amax > 0.0 { 1.0 / *d } else { 0.0 });
+            let qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, inv));
+            let qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));
+            *s = -OFFSET * _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
+            let out = q.as_mut_ptr().add(b * BLOCK);
+            _mm_storeu_si128(out.cast(), _mm512_cvtsepi32_epi8(qlo));
+            _mm_storeu_si128(out.add(16).cast(), _mm512_cvtsepi32_epi8(qhi));
+        }
+    }
 
     /// Rows `row..row+M` of the output at panels `panel..panel+V`, written to `dst`
     /// (the output element at that row and the panel's first column).
@@ -426,6 +435,9 @@ mod tests {
 
     #[test]
     fn activations_round_like_q8_0() {
+        if !available() {
+            return;
+        }
         let x: Vec<f32> = (0..32).map(|i| i as f32 - 12.5).collect();
         let mut qx = QuantActs::default();
         qx.quantize(&x, 32);
