@@ -140,7 +140,7 @@ fn fused_f32_pass_equals_the_candle_graph() {
 fn fused_int8_pass_is_batch_independent_and_near_f32() {
     let dir = support::model_dir();
     let cpu = candle_core::Device::Cpu;
-    if concord_embed::CpuPrecision::best() != concord_embed::CpuPrecision::Int8 {
+    if !concord_embed::qgemm::available() {
         eprintln!("this processor lacks AVX-512 VNNI: the 8-bit pass is not used here");
         assert!(Embedder::load_engine(&dir, &cpu, Engine::FusedInt8).is_err());
         return;

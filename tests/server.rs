@@ -205,6 +205,12 @@ fn every_endpoint_over_a_real_socket() {
     let r = server.get("/info");
     assert_eq!(r.body["dimension"], 384);
     assert_eq!(r.body["device"], "cpu");
+    let engine = if concord_embed::qgemm::available() {
+        "fused-int8"
+    } else {
+        "fused-f32"
+    };
+    assert_eq!(r.body["engine"], engine);
     assert_eq!(r.body["collection"]["documents"], 3);
 
     // Search: a ferry question finds a ferry passage, and the docs filter holds.

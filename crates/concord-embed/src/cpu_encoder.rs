@@ -2,8 +2,8 @@
 //! is the CPU (the candle graph of [`crate::model`] runs on GPUs).
 //!
 //! The sequences of a batch are packed into one `[T, H]` matrix with no padding.
-//! Per layer there are four GEMMs (`gemm`, the crate candle's CPU matmul calls, over
-//! the rayon pool) and four row kernels ([`crate::kernels`]) that carry the biases,
+//! Per layer there are four projections over the rayon pool and four row kernels
+//! ([`crate::kernels`]) that carry the biases,
 //! GELU and the residual layer norms, so no activation is copied or reshaped.
 //! Attention runs per (sequence, head) on strided views of the packed q/k/v rows:
 //! no gather into a padded block, no mask, no transposes. The 1/sqrt(head_dim)
@@ -11,8 +11,9 @@
 //! between calls, so a steady stream of batches allocates nothing.
 //!
 //! The projections run in one of two precisions ([`CpuPrecision`]): 8-bit integers
-//! on processors with AVX-512 VNNI ([`crate::qgemm`], the default there), f32
-//! elsewhere.
+//! on processors with AVX-512 VNNI ([`crate::qgemm`], the default there), f32 with
+//! `gemm` (the crate candle's CPU matmul calls) elsewhere. Attention's products are
+//! f32 `gemm` calls in both.
 
 use crate::config::BertConfig;
 use crate::kernels::{self, Norm};
@@ -36,9 +37,14 @@ pub enum CpuPrecision {
 }
 
 impl CpuPrecision {
-    /// The fastest this processor runs: [`Self::Int8`] where it has AVX-512 VNNI.
-    pub fn best() -> Self {
-        if qgemm::available() {
+    /// The fastest this processor runs for a model of `cfg`'s shapes: [`Self::Int8`]
+    /// where it has AVX-512 VNNI and the projections come in whole blocks.
+    pub fn best(cfg: &BertConfig) -> Self {
+        if qgemm::available()
+            && qgemm::fits(3 * cfg.hidden_size, cfg.hidden_size)
+            && qgemm::fits(cfg.intermediate_size, cfg.hidden_size)
+            && qgemm::fits(cfg.hidden_size, cfg.intermediate_size)
+        {
             Self::Int8
         } else {
             Self::F32

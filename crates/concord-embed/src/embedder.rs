@@ -55,9 +55,9 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// What [`Embedder::load`] runs on `device`.
-    pub fn default_for(device: &Device) -> Self {
-        match (device.is_cpu(), CpuPrecision::best()) {
+    /// What [`Embedder::load`] runs on `device` for a model of `cfg`'s shapes.
+    pub fn default_for(device: &Device, cfg: &BertConfig) -> Self {
+        match (device.is_cpu(), CpuPrecision::best(cfg)) {
             (false, _) => Engine::Candle,
             (true, CpuPrecision::Int8) => Engine::FusedInt8,
             (true, CpuPrecision::F32) => Engine::FusedF32,
@@ -99,10 +99,12 @@ struct Window {
 }
 
 impl Embedder {
-    /// Loads the model directory `dir` onto `device`, computing in f32 on the CPU and
-    /// in f16 on a GPU.
+    /// Loads the model directory `dir` onto `device`: on the CPU the fused pass, with
+    /// 8-bit projections where the processor has AVX-512 VNNI and in f32 elsewhere; on
+    /// a GPU the candle graph in f16.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_engine(dir, device, Engine::default_for(device))
+        let engine = Engine::default_for(device, &BertConfig::load(dir)?);
+        Self::load_engine(dir, device, engine)
     }
 
     /// Loads with a chosen forward pass (the fused one exists on the CPU only, its

@@ -46,6 +46,11 @@ pub fn available() -> bool {
     }
 }
 
+/// Whether an `n`-output, `k`-input projection comes in the kernel's whole blocks.
+pub fn fits(n: usize, k: usize) -> bool {
+    n.is_multiple_of(LANES) && k.is_multiple_of(BLOCK)
+}
+
 /// A `[k, n]` projection (inputs x outputs) in the kernel's layout: for each panel of
 /// 16 output columns, block of 32 inputs and group of 4 inputs, 16 columns x 4 bytes.
 pub struct QuantWeights {
@@ -87,7 +92,7 @@ impl QuantWeights {
     /// it). Needs `n` a multiple of 16 and `k` of 32.
     pub fn from_rows(w: &[f32], n: usize, k: usize) -> Result<Self> {
         ensure!(
-            n.is_multiple_of(LANES) && k.is_multiple_of(BLOCK) && w.len() == n * k,
+            fits(n, k) && w.len() == n * k,
             "an 8-bit projection needs outputs in 16s and inputs in 32s (got {n} x {k})"
         );
         let nb = k / BLOCK;

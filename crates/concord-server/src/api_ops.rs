@@ -44,6 +44,8 @@ pub struct Info {
     pub dimension: usize,
     /// `cpu` or `cuda:N`.
     pub device: String,
+    /// The forward pass: `fused-int8` or `fused-f32` on the CPU, `candle` on a GPU.
+    pub engine: &'static str,
     pub weights: String,
     /// Token budget of one inference batch.
     pub max_batch_tokens: usize,
@@ -77,6 +79,7 @@ pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
         model_dir: s.embedder.model_dir().display().to_string(),
         dimension: s.embedder.dim(),
         device: s.device.clone(),
+        engine: s.embedder.engine().label(),
         weights: format!("{:?}", s.embedder.weights_format()),
         max_batch_tokens: s.batch_tokens,
         max_queue: s.max_queue,
