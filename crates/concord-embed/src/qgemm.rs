@@ -187,6 +187,9 @@ impl QuantActs {
                 unsafe {
                     avx512::quantize_rows(x, q, d, s)
                 }
+                // Off x86_64 `available()` is false and the assert above stops first.
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = (x, q, d, s);
             });
     }
 }
@@ -243,6 +246,9 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
                     (_, false) => avx512::tile::<1, 1>(x, row, w, panel, dst),
                 }
             }
+            // Off x86_64 `available()` is false and the assert above stops first.
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = (base, wide);
             row += m;
         }
     });
