@@ -19,6 +19,7 @@ use crate::config::BertConfig;
 use crate::kernels::{self, Norm};
 use crate::model::check_batch;
 use crate::qgemm::{self, QuantActs, QuantWeights};
+use crate::shared_out::SharedOut;
 use crate::weights::EncoderWeights;
 use anyhow::{ensure, Result};
 use candle_core::quantized::QTensor;
@@ -165,25 +166,6 @@ thread_local! {
     /// Each worker's attention score block, kept for the thread's life (up to
     /// 512 x 512 floats) so tasks do not allocate.
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A raw pointer that attention tasks share to write disjoint blocks of one matrix.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: every task writes a block (its sequence's rows x its head's columns) that no
-// other task touches, and the owner waits for all tasks before reading.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The element `offset` floats in (a method, so closures capture the wrapper,
-    /// not its bare pointer field).
-    ///
-    /// # Safety
-    /// `offset` must lie inside the matrix.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        self.0.add(offset)
-    }
 }
 
 /// `dst[m, n] = lhs[m, k] * rhs[k, n]` (overwriting `dst`) on row/column strides.
@@ -369,7 +351,9 @@ impl CpuEncoder {
                 Some(start)
             })
             .collect();
-        let out = SharedOut(ctx.as_mut_ptr());
+        // SAFETY: each (sequence, head) task writes only its own block (below), and
+        // `for_each` returns after every task has finished.
+        let out = unsafe { SharedOut::new(ctx) };
         let tasks: Vec<(usize, usize)> = (0..lens.len())
             .flat_map(|s| (0..heads).map(move |head| (s, head)))
             .collect();

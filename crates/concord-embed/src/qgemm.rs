@@ -16,6 +16,7 @@
 //! added and each block's dot product starts from `-128 * sum(x)`, which takes the
 //! offset back out exactly.
 
+use crate::shared_out::SharedOut;
 use anyhow::{ensure, Result};
 use rayon::prelude::*;
 
@@ -194,22 +195,6 @@ impl QuantActs {
     }
 }
 
-/// A raw pointer tasks share to write disjoint tiles of the output.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: every task writes its own rows x columns tile, which no other task touches,
-// and `matmul` returns only after all tasks have finished.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// # Safety
-    /// `offset` must lie inside the output.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        self.0.add(offset)
-    }
-}
-
 /// `out[rows, n] = x[rows, k] * w[k, n]` over the rayon pool.
 pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
     assert!(available(), "the 8-bit kernel needs AVX-512 VNNI");
@@ -220,7 +205,9 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
     let panels = w.n / LANES;
     let pairs = panels.div_ceil(2);
     let chunks = x.rows.div_ceil(TASK_ROWS);
-    let base = SharedOut(out.as_mut_ptr());
+    // SAFETY: each task writes only its own rows x panels tile (below), and
+    // `for_each` returns after every task has finished.
+    let base = unsafe { SharedOut::new(out) };
     (0..chunks * pairs).into_par_iter().for_each(|task| {
         let (chunk, pair) = (task / pairs, task % pairs);
         let rows = chunk * TASK_ROWS..x.rows.min((chunk + 1) * TASK_ROWS);
