@@ -1,6 +1,6 @@
 //! Projections in 8-bit integers for the fused CPU pass ([`crate::cpu_encoder`]), on
-//! processors with AVX-512 VNNI (`vpdpbusd`: 64 byte products a cycle, four times
-//! what f32 FMAs give).
+//! processors with AVX-512 VNNI (`vpdpbusd`: 64 byte products an instruction, where
+//! an f32 FMA of the same width does 16).
 //!
 //! - **Weights** are held per output column in blocks of 32 inputs: signed 8-bit
 //!   integers and one f32 scale a block. Weights that came from a `Q4_0` file are
