@@ -57,10 +57,27 @@ pub enum Engine {
 impl Engine {
     /// What [`Embedder::load`] runs on `device` for a model of `cfg`'s shapes.
     pub fn default_for(device: &Device, cfg: &BertConfig) -> Self {
-        match (device.is_cpu(), CpuPrecision::best(cfg)) {
-            (false, _) => Engine::Candle,
-            (true, CpuPrecision::Int8) => Engine::FusedInt8,
-            (true, CpuPrecision::F32) => Engine::FusedF32,
+        if device.is_cpu() {
+            Self::fused(CpuPrecision::best(cfg))
+        } else {
+            Engine::Candle
+        }
+    }
+
+    /// The precision of a fused CPU engine's projections.
+    fn cpu_precision(self) -> Option<CpuPrecision> {
+        match self {
+            Engine::FusedInt8 => Some(CpuPrecision::Int8),
+            Engine::FusedF32 => Some(CpuPrecision::F32),
+            Engine::Candle => None,
+        }
+    }
+
+    /// The fused CPU pass in `precision`.
+    fn fused(precision: CpuPrecision) -> Self {
+        match precision {
+            CpuPrecision::Int8 => Engine::FusedInt8,
+            CpuPrecision::F32 => Engine::FusedF32,
         }
     }
 
@@ -126,15 +143,11 @@ impl Embedder {
         let window = cfg.max_position_embeddings - 2;
         let (bos, eos) = (tokenizer.bos, tokenizer.eos);
         let format = weights.format;
-        let encoder = match engine {
-            Engine::FusedInt8 | Engine::FusedF32 => {
-                let precision = match engine {
-                    Engine::FusedInt8 => CpuPrecision::Int8,
-                    _ => CpuPrecision::F32,
-                };
+        let encoder = match engine.cpu_precision() {
+            Some(precision) => {
                 Encoder::FusedCpu(Box::new(CpuEncoder::new(cfg.clone(), weights, precision)?))
             }
-            Engine::Candle => Encoder::Candle(Box::new(BertEncoder::new(
+            None => Encoder::Candle(Box::new(BertEncoder::new(
                 cfg.clone(),
                 weights,
                 device.clone(),
@@ -161,10 +174,7 @@ impl Embedder {
 
     pub fn engine(&self) -> Engine {
         match &self.encoder {
-            Encoder::FusedCpu(e) => match e.precision() {
-                CpuPrecision::Int8 => Engine::FusedInt8,
-                CpuPrecision::F32 => Engine::FusedF32,
-            },
+            Encoder::FusedCpu(e) => Engine::fused(e.precision()),
             Encoder::Candle(_) => Engine::Candle,
         }
     }

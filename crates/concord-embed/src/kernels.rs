@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 /// Rows handed to one rayon task: large enough that scheduling is noise, small
 /// enough that a short batch still splits over the cores.
-const ROWS_PER_TASK: usize = 16;
+pub(crate) const ROWS_PER_TASK: usize = 16;
 
 /// e^x, flushed to the smallest normal below -87 and saturating above 88.
 #[inline(always)]

@@ -16,6 +16,7 @@
 //! added and each block's dot product starts from `-128 * sum(x)`, which takes the
 //! offset back out exactly.
 
+use crate::kernels::ROWS_PER_TASK;
 use crate::shared_out::SharedOut;
 use anyhow::{ensure, Result};
 use rayon::prelude::*;
@@ -63,6 +64,13 @@ pub struct QuantWeights {
     scales: Vec<f32>,
 }
 
+/// Where the weight of input `i` to output `o` sits in [`QuantWeights::data`]: its
+/// panel of 16 outputs, block of 32 inputs, group of 4 inputs, column, byte.
+fn byte_at(nb: usize, i: usize, o: usize) -> usize {
+    let (panel, c, b, j) = (o / LANES, o % LANES, i / BLOCK, i % BLOCK);
+    (panel * nb + b) * PANEL_BLOCK + (j / 4) * LANES * 4 + c * 4 + j % 4
+}
+
 /// Quantises one block of weights to integers in [-127, 127] and returns its scale.
 /// A block on a grid of at most 8 steps either side of zero (a dequantised `Q4_0`
 /// block) is kept exactly.
@@ -99,17 +107,18 @@ impl QuantWeights {
         let nb = k / BLOCK;
         let mut data = vec![0u8; n * k];
         let mut scales = vec![0f32; n * nb];
-        data.par_chunks_mut(nb * PANEL_BLOCK)
+        let panel_bytes = nb * PANEL_BLOCK;
+        data.par_chunks_mut(panel_bytes)
             .zip(scales.par_chunks_mut(nb * LANES))
             .enumerate()
             .for_each(|(panel, (data, scales))| {
                 let mut q = [0i8; BLOCK];
                 for c in 0..LANES {
-                    let row = &w[(panel * LANES + c) * k..][..k];
-                    for (b, block) in row.chunks_exact(BLOCK).enumerate() {
+                    let o = panel * LANES + c;
+                    for (b, block) in w[o * k..][..k].chunks_exact(BLOCK).enumerate() {
                         scales[b * LANES + c] = quantize_weight_block(block, &mut q);
-                        for (i, v) in q.iter().enumerate() {
-                            let at = b * PANEL_BLOCK + (i / 4) * LANES * 4 + c * 4 + i % 4;
+                        for (j, v) in q.iter().enumerate() {
+                            let at = byte_at(nb, b * BLOCK + j, o) - panel * panel_bytes;
                             data[at] = (*v as i32 + OFFSET) as u8;
                         }
                     }
@@ -134,17 +143,12 @@ impl QuantWeights {
         self.k
     }
 
-    pub fn outputs(&self) -> usize {
-        self.n
-    }
-
     /// The weight of input `i` to output `o`, as the kernel sees it.
-    pub fn weight(&self, i: usize, o: usize) -> f32 {
+    #[cfg(test)]
+    fn weight(&self, i: usize, o: usize) -> f32 {
         let nb = self.k / BLOCK;
-        let (panel, c, b, j) = (o / LANES, o % LANES, i / BLOCK, i % BLOCK);
-        let at = (panel * nb + b) * PANEL_BLOCK + (j / 4) * LANES * 4 + c * 4 + j % 4;
-        let q = self.data[at] as i32 - OFFSET;
-        q as f32 * self.scales[(panel * nb + b) * LANES + c]
+        let q = self.data[byte_at(nb, i, o)] as i32 - OFFSET;
+        q as f32 * self.scales[((o / LANES) * nb + i / BLOCK) * LANES + o % LANES]
     }
 }
 
@@ -176,11 +180,11 @@ impl QuantActs {
         self.q.resize(rows * k, 0);
         self.scale.resize(rows * nb, 0.0);
         self.start.resize(rows * nb, 0);
-        let per_task = 16;
+        let per_task = ROWS_PER_TASK;
         x.par_chunks(per_task * k)
-            .zip(self.q[..rows * k].par_chunks_mut(per_task * k))
-            .zip(self.scale[..rows * nb].par_chunks_mut(per_task * nb))
-            .zip(self.start[..rows * nb].par_chunks_mut(per_task * nb))
+            .zip(self.q.par_chunks_mut(per_task * k))
+            .zip(self.scale.par_chunks_mut(per_task * nb))
+            .zip(self.start.par_chunks_mut(per_task * nb))
             .for_each(|(((x, q), d), s)| {
                 // SAFETY: `available()` holds; the four slices are whole blocks of the
                 // same rows.
