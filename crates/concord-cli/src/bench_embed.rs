@@ -86,6 +86,18 @@ fn median(xs: &[f64]) -> f64 {
     stats(xs).1
 }
 
+/// `v` with three significant figures (at least `min_decimals` decimals), so that a
+/// small ratio or a sub-millisecond time never prints as zero.
+fn sig3(v: f64, min_decimals: usize) -> String {
+    let magnitude = if v > 0.0 && v.is_finite() {
+        v.log10().floor() as i32
+    } else {
+        0
+    };
+    let decimals = (2 - magnitude).clamp(min_decimals as i32, 9) as usize;
+    format!("{v:.decimals$}")
+}
+
 /// Installs the missing baselines with benches/setup-baselines.sh.
 fn ensure_installed(python: &Path, baselines: &[Baseline]) -> Result<()> {
     let missing: Vec<&str> = baselines
@@ -314,7 +326,7 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
         let single: Vec<String> = (0..picked.len())
             .map(|i| {
                 let v: Vec<f64> = rounds.iter().map(|r| r.single_ms[i]).collect();
-                format!("{:.1}", median(&v))
+                sig3(median(&v), 1)
             })
             .collect();
         let peak = peak.map_or("n/a".to_string(), |p| format!("{p:.0}"));
@@ -366,14 +378,32 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
                     .map(|(r, o)| o.single_ms[i] / r.single_ms[i])
                     .collect();
                 let (lo, med, hi) = stats(&v);
-                format!("{lo:.2} / {med:.2} / {hi:.2}")
+                format!("{} / {} / {}", sig3(lo, 2), sig3(med, 2), sig3(hi, 2))
             })
             .collect();
         println!(
-            "| {} | {lo:.2} / {med:.2} / {hi:.2} | {} |",
+            "| {} | {} / {} / {} | {} |",
             b.label(),
+            sig3(lo, 2),
+            sig3(med, 2),
+            sig3(hi, 2),
             single.join(" ; ")
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sig3;
+
+    #[test]
+    fn small_figures_keep_three_significant_digits() {
+        assert_eq!(sig3(5.514, 2), "5.51");
+        assert_eq!(sig3(0.31, 2), "0.310");
+        assert_eq!(sig3(0.0039, 2), "0.00390");
+        assert_eq!(sig3(1162.94, 1), "1162.9");
+        assert_eq!(sig3(0.04321, 1), "0.0432");
+        assert_eq!(sig3(0.0, 2), "0.00");
+    }
 }
