@@ -11,14 +11,14 @@
 //! between calls, so a steady stream of batches allocates nothing.
 //!
 //! The projections run in one of two precisions ([`CpuPrecision`]): 8-bit integers
-//! on processors with AVX-512 VNNI ([`crate::qgemm`], the default there), f32 with
-//! `gemm` (the crate candle's CPU matmul calls) elsewhere. Attention's products are
-//! f32 `gemm` calls in both.
+//! on processors with AVX-512 VNNI or AVX2 ([`crate::qgemm`], the default there), f32
+//! with `gemm` (the crate candle's CPU matmul calls) elsewhere. Attention's products
+//! are f32 `gemm` calls in both.
 
 use crate::config::BertConfig;
 use crate::kernels::{self, Norm};
 use crate::model::check_batch;
-use crate::qgemm::{self, QuantActs, QuantWeights};
+use crate::qgemm::{self, Kernel, QuantActs, QuantWeights};
 use crate::shared_out::SharedOut;
 use crate::weights::EncoderWeights;
 use anyhow::{ensure, Result};
@@ -31,24 +31,34 @@ use std::sync::Mutex;
 /// The precision of the projections (attention, norms and GELU are f32 in both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuPrecision {
-    /// 8-bit weights and activations in blocks of 32 with f32 scales, on AVX-512 VNNI.
-    Int8,
+    /// 8-bit weights and activations in blocks of 32 with f32 scales, on one of the
+    /// integer kernels.
+    Int8(Kernel),
     /// f32 throughout.
     F32,
 }
 
 impl CpuPrecision {
     /// The fastest this processor runs for a model of `cfg`'s shapes: [`Self::Int8`]
-    /// where it has AVX-512 VNNI and the projections come in whole blocks.
+    /// where it has an integer kernel and the projections come in whole blocks.
     pub fn best(cfg: &BertConfig) -> Self {
-        if qgemm::available()
-            && qgemm::fits(3 * cfg.hidden_size, cfg.hidden_size)
-            && qgemm::fits(cfg.intermediate_size, cfg.hidden_size)
-            && qgemm::fits(cfg.hidden_size, cfg.intermediate_size)
-        {
-            Self::Int8
-        } else {
-            Self::F32
+        match Kernel::best() {
+            Some(kernel)
+                if qgemm::fits(3 * cfg.hidden_size, cfg.hidden_size)
+                    && qgemm::fits(cfg.intermediate_size, cfg.hidden_size)
+                    && qgemm::fits(cfg.hidden_size, cfg.intermediate_size) =>
+            {
+                Self::Int8(kernel)
+            }
+            _ => Self::F32,
+        }
+    }
+
+    /// `int8 (avx2)`, `f32`: for logs, `model info` and benchmarks.
+    pub fn label(self) -> String {
+        match self {
+            Self::Int8(kernel) => format!("int8 ({})", kernel.label()),
+            Self::F32 => "f32".to_string(),
         }
     }
 }
@@ -80,9 +90,9 @@ impl Projection {
                     inputs,
                 }
             }
-            CpuPrecision::Int8 => {
+            CpuPrecision::Int8(kernel) => {
                 // Scaled through the block scales, so a 4-bit grid stays exact.
-                let mut q = QuantWeights::from_rows(&w, outputs, inputs)?;
+                let mut q = QuantWeights::from_rows(&w, outputs, inputs, kernel)?;
                 q.scale_columns(0..scaled, scale);
                 Projection::Int8(q)
             }
@@ -94,7 +104,7 @@ impl Projection {
         match self {
             Projection::F32 { w, inputs } => linear(out, x, w, *inputs),
             Projection::Int8(w) => {
-                acts.quantize(x, w.inputs());
+                acts.quantize(x, w.inputs(), w.kernel());
                 qgemm::matmul(out, acts, w);
             }
         }
@@ -237,10 +247,13 @@ impl CpuEncoder {
             cfg.hidden_size.is_multiple_of(cfg.num_attention_heads),
             "hidden size is not a multiple of the head count"
         );
-        ensure!(
-            precision == CpuPrecision::F32 || qgemm::available(),
-            "8-bit projections need a processor with AVX-512 VNNI"
-        );
+        if let CpuPrecision::Int8(kernel) = precision {
+            ensure!(
+                kernel.supported(),
+                "8-bit projections on the {} kernel need a processor with it",
+                kernel.label()
+            );
+        }
         let h = cfg.hidden_size;
         let inter = cfg.intermediate_size;
         let scale = 1.0 / (cfg.head_dim() as f32).sqrt();

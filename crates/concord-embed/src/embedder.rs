@@ -13,6 +13,7 @@ use crate::cpu_encoder::{CpuEncoder, CpuPrecision};
 use crate::model::{l2_normalize, BertEncoder};
 use crate::tokenizer::{E5Tokenizer, Prefix};
 use crate::weights::{EncoderWeights, WeightsFormat};
+use crate::{isa, qgemm};
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
@@ -44,8 +45,9 @@ pub struct Progress {
 /// Which forward pass runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// The fused CPU pass ([`crate::cpu_encoder`]) with 8-bit integer projections:
-    /// the default on processors with AVX-512 VNNI.
+    /// The fused CPU pass ([`crate::cpu_encoder`]) with 8-bit integer projections,
+    /// on the best kernel the processor has: the default on processors with AVX-512
+    /// VNNI or AVX2.
     FusedInt8,
     /// The fused CPU pass in f32: the default on other processors.
     FusedF32,
@@ -64,10 +66,13 @@ impl Engine {
         }
     }
 
-    /// The precision of a fused CPU engine's projections.
+    /// The precision of a fused CPU engine's projections (`FusedInt8` on the best
+    /// kernel there is; without one, loading says so).
     fn cpu_precision(self) -> Option<CpuPrecision> {
         match self {
-            Engine::FusedInt8 => Some(CpuPrecision::Int8),
+            Engine::FusedInt8 => Some(CpuPrecision::Int8(
+                qgemm::Kernel::best().unwrap_or(qgemm::Kernel::Avx2),
+            )),
             Engine::FusedF32 => Some(CpuPrecision::F32),
             Engine::Candle => None,
         }
@@ -76,7 +81,7 @@ impl Engine {
     /// The fused CPU pass in `precision`.
     fn fused(precision: CpuPrecision) -> Self {
         match precision {
-            CpuPrecision::Int8 => Engine::FusedInt8,
+            CpuPrecision::Int8(_) => Engine::FusedInt8,
             CpuPrecision::F32 => Engine::FusedF32,
         }
     }
@@ -117,20 +122,31 @@ struct Window {
 
 impl Embedder {
     /// Loads the model directory `dir` onto `device`: on the CPU the fused pass, with
-    /// 8-bit projections where the processor has AVX-512 VNNI and in f32 elsewhere; on
-    /// a GPU the candle graph in f16.
+    /// 8-bit projections where the processor has AVX-512 VNNI or AVX2 and in f32
+    /// elsewhere; on a GPU the candle graph in f16.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let engine = Engine::default_for(device, &BertConfig::load(dir)?);
         Self::load_engine(dir, device, engine)
     }
 
     /// Loads with a chosen forward pass (the fused one exists on the CPU only, its
-    /// 8-bit form on processors with AVX-512 VNNI).
+    /// 8-bit form on processors with AVX-512 VNNI or AVX2).
     pub fn load_engine(dir: &Path, device: &Device, engine: Engine) -> Result<Self> {
         anyhow::ensure!(
             engine == Engine::Candle || device.is_cpu(),
             "the fused forward pass runs on the CPU only"
         );
+        Self::load_with(dir, device, engine.cpu_precision())
+    }
+
+    /// Loads the fused CPU pass in a chosen precision and kernel.
+    pub fn load_cpu(dir: &Path, precision: CpuPrecision) -> Result<Self> {
+        Self::load_with(dir, &Device::Cpu, Some(precision))
+    }
+
+    /// The fused CPU pass in `precision`, or the candle graph where it is `None`.
+    fn load_with(dir: &Path, device: &Device, precision: Option<CpuPrecision>) -> Result<Self> {
+        isa::check_env()?;
         let dtype = if device.is_cpu() {
             DType::F32
         } else {
@@ -143,7 +159,7 @@ impl Embedder {
         let window = cfg.max_position_embeddings - 2;
         let (bos, eos) = (tokenizer.bos, tokenizer.eos);
         let format = weights.format;
-        let encoder = match engine.cpu_precision() {
+        let encoder = match precision {
             Some(precision) => {
                 Encoder::FusedCpu(Box::new(CpuEncoder::new(cfg.clone(), weights, precision)?))
             }
@@ -176,6 +192,14 @@ impl Embedder {
         match &self.encoder {
             Encoder::FusedCpu(e) => Engine::fused(e.precision()),
             Encoder::Candle(_) => Engine::Candle,
+        }
+    }
+
+    /// The fused CPU pass's precision and kernel; `None` for the candle graph.
+    pub fn cpu_precision(&self) -> Option<CpuPrecision> {
+        match &self.encoder {
+            Encoder::FusedCpu(e) => Some(e.precision()),
+            Encoder::Candle(_) => None,
         }
     }
 

