@@ -182,6 +182,50 @@ fn concord_model_env_selects_the_model() {
     assert_eq!(info["weights"], "Gguf");
 }
 
+/// `CONCORD_MAX_CPU_ISA` lowers the instruction set of every CPU kernel: what
+/// `model info` reports follows it, the vectors stay those of the full processor
+/// (each level's kernels are real code paths, run here end to end), and a value it
+/// does not know is an error, not ignored.
+#[test]
+fn the_cpu_instruction_set_can_be_capped() {
+    let text = "第一段:河水上漲,渡輪停航。\nthe ferry stopped running after the river rose\n";
+    let full = jsonl(&concord(&["embed"], text.as_bytes(), &[]));
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let mut levels = vec![("baseline", "baseline", "fused-f32", None)];
+    if avx2 {
+        levels.push(("avx2", "avx2", "fused-int8", Some("avx2")));
+    }
+    for (cap, isa, engine, kernel) in levels {
+        let env = [("CONCORD_MAX_CPU_ISA", Path::new(cap))];
+        let out = concord(&["model", "info"], b"", &env);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(info["cpu_isa"], isa);
+        assert_eq!(info["engine"], engine);
+        assert_eq!(info["int8_kernel"].as_str(), kernel);
+        let capped = jsonl(&concord(&["embed"], text.as_bytes(), &env));
+        for (a, b) in capped.iter().zip(&full) {
+            let c = support::cosine(&vector(a), &vector(b));
+            assert!(c > 0.999, "{cap}: cosine {c} to the uncapped vector");
+        }
+    }
+    let out = concord(
+        &["model", "info"],
+        b"",
+        &[("CONCORD_MAX_CPU_ISA", Path::new("avx3"))],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected avx512, avx2 or baseline"), "{err}");
+}
+
 #[test]
 fn fetch_is_idempotent() {
     let out = concord(&["model", "fetch"], b"", &[]);

@@ -205,12 +205,17 @@ fn every_endpoint_over_a_real_socket() {
     let r = server.get("/info");
     assert_eq!(r.body["dimension"], 384);
     assert_eq!(r.body["device"], "cpu");
-    let engine = if concord_embed::qgemm::available() {
-        "fused-int8"
-    } else {
-        "fused-f32"
-    };
-    assert_eq!(r.body["engine"], engine);
+    match concord_embed::qgemm::Kernel::best() {
+        Some(kernel) => {
+            assert_eq!(r.body["engine"], "fused-int8");
+            assert_eq!(r.body["int8_kernel"], kernel.label());
+        }
+        None => {
+            assert_eq!(r.body["engine"], "fused-f32");
+            assert!(r.body["int8_kernel"].is_null());
+        }
+    }
+    assert_eq!(r.body["cpu_isa"], concord_embed::isa::current().label());
     assert_eq!(r.body["collection"]["documents"], 3);
 
     // Search: a ferry question finds a ferry passage, and the docs filter holds.

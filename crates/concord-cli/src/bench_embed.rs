@@ -8,7 +8,7 @@
 //! fp32) in a throwaway virtualenv that `benches/setup-baselines.sh` creates on
 //! demand; `candle` is concord's own candle graph on the CPU, the engine the fused
 //! pass replaced, and `f32` the fused pass in f32, what the 8-bit projections
-//! replaced on processors with AVX-512 VNNI. Peak RSS is each process's high-water
+//! replaced on processors with AVX-512 VNNI or AVX2. Peak RSS is each process's high-water
 //! mark over its timed part (reset after model load and warm-up), for concord over
 //! all its rounds.
 
@@ -301,10 +301,11 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
 
     println!(
         "corpus: {} passages, {tokens} tokens (passage: prefix); model load {load_s:.2} s; \
-         {} threads; batch budget {} tokens; {} rounds; single texts of {} tokens, \
-         median of {} calls each",
+         {} threads; {} kernels; batch budget {} tokens; {} rounds; single texts of {} \
+         tokens, median of {} calls each",
         texts.len(),
         rayon::current_num_threads(),
+        concord_embed::isa::current().label(),
         opts.batch_tokens,
         ours.len(),
         picked
@@ -338,12 +339,15 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
             single.join(" / "),
         );
     };
-    let ours_label = match embedder.engine() {
-        Engine::FusedInt8 => "concord, fused CPU pass (8-bit projections)",
-        Engine::FusedF32 => Baseline::FusedF32.label(),
-        Engine::Candle => Baseline::Candle.label(),
+    let ours_label = match embedder.int8_kernel() {
+        Some(kernel) => format!(
+            "concord, fused CPU pass (8-bit projections on {})",
+            kernel.label()
+        ),
+        None if embedder.engine() == Engine::FusedF32 => Baseline::FusedF32.label().into(),
+        None => Baseline::Candle.label().into(),
     };
-    row(ours_label, &ours, our_peak);
+    row(&ours_label, &ours, our_peak);
     if in_process.iter().any(Option::is_some) {
         println!("(in-process baselines share concord's process: concord's peak includes them)");
     }

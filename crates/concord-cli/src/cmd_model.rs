@@ -121,11 +121,15 @@ pub fn load_embedder_onto(model: Option<&str>, device: &ComputeDevice) -> Result
     let dir = source::resolve(model)?;
     let embedder = Embedder::load(&dir, &device.device)?;
     tracing::info!(
-        "model {} on {} ({:?}, {} engine)",
+        "model {} on {} ({:?}, {} engine, {} kernels{})",
         dir.display(),
         device.label,
         embedder.dtype(),
-        embedder.engine().label()
+        embedder.engine().label(),
+        concord_embed::isa::current().label(),
+        embedder
+            .int8_kernel()
+            .map_or(String::new(), |k| format!(", 8-bit on {}", k.label()))
     );
     Ok(embedder)
 }
@@ -177,6 +181,8 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
                 "device": device.label,
                 "dtype": format!("{:?}", embedder.dtype()),
                 "engine": embedder.engine().label(),
+                "cpu_isa": concord_embed::isa::current().label(),
+                "int8_kernel": embedder.int8_kernel().map(|k| k.label()),
                 "source": manifest.map(|m| m.source),
             });
             println!("{}", serde_json::to_string_pretty(&info)?);

@@ -203,6 +203,14 @@ impl Embedder {
         }
     }
 
+    /// The integer kernel of the 8-bit projections, if they run.
+    pub fn int8_kernel(&self) -> Option<qgemm::Kernel> {
+        match self.cpu_precision() {
+            Some(CpuPrecision::Int8(kernel)) => Some(kernel),
+            _ => None,
+        }
+    }
+
     pub fn model_dir(&self) -> &Path {
         &self.dir
     }

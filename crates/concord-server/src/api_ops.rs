@@ -46,6 +46,11 @@ pub struct Info {
     pub device: String,
     /// The forward pass: `fused-int8` or `fused-f32` on the CPU, `candle` on a GPU.
     pub engine: &'static str,
+    /// The instruction set of the CPU kernels: `avx512`, `avx2` or `baseline`
+    /// (the processor's best, or lower where `CONCORD_MAX_CPU_ISA` caps it).
+    pub cpu_isa: &'static str,
+    /// The integer kernel of `fused-int8`: `avx512-vnni` or `avx2`.
+    pub int8_kernel: Option<&'static str>,
     pub weights: String,
     /// Token budget of one inference batch.
     pub max_batch_tokens: usize,
@@ -80,6 +85,8 @@ pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
         dimension: s.embedder.dim(),
         device: s.device.clone(),
         engine: s.embedder.engine().label(),
+        cpu_isa: concord_embed::isa::current().label(),
+        int8_kernel: s.embedder.int8_kernel().map(|k| k.label()),
         weights: format!("{:?}", s.embedder.weights_format()),
         max_batch_tokens: s.batch_tokens,
         max_queue: s.max_queue,
