@@ -98,6 +98,12 @@ fn sig3(v: f64, min_decimals: usize) -> String {
     format!("{v:.decimals$}")
 }
 
+/// Ratios over rounds as `min / median / max`.
+fn spread(ratios: &[f64]) -> String {
+    let (lo, med, hi) = stats(ratios);
+    format!("{} / {} / {}", sig3(lo, 2), sig3(med, 2), sig3(hi, 2))
+}
+
 /// Installs the missing baselines with benches/setup-baselines.sh.
 fn ensure_installed(python: &Path, baselines: &[Baseline]) -> Result<()> {
     let missing: Vec<&str> = baselines
@@ -373,7 +379,6 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
             .zip(&ours)
             .map(|(r, o)| r.seconds / o.seconds)
             .collect();
-        let (lo, med, hi) = stats(&ratios);
         let single: Vec<String> = (0..picked.len())
             .map(|i| {
                 let v: Vec<f64> = rounds
@@ -381,16 +386,13 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
                     .zip(&ours)
                     .map(|(r, o)| o.single_ms[i] / r.single_ms[i])
                     .collect();
-                let (lo, med, hi) = stats(&v);
-                format!("{} / {} / {}", sig3(lo, 2), sig3(med, 2), sig3(hi, 2))
+                spread(&v)
             })
             .collect();
         println!(
-            "| {} | {} / {} / {} | {} |",
+            "| {} | {} | {} |",
             b.label(),
-            sig3(lo, 2),
-            sig3(med, 2),
-            sig3(hi, 2),
+            spread(&ratios),
             single.join(" ; ")
         );
     }

@@ -57,25 +57,17 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// What [`Embedder::load`] runs on `device` for a model of `cfg`'s shapes.
-    pub fn default_for(device: &Device, cfg: &BertConfig) -> Self {
-        if device.is_cpu() {
-            Self::fused(CpuPrecision::best(cfg))
-        } else {
-            Engine::Candle
-        }
-    }
-
     /// The precision of a fused CPU engine's projections (`FusedInt8` on the best
-    /// kernel there is; without one, loading says so).
-    fn cpu_precision(self) -> Option<CpuPrecision> {
-        match self {
+    /// kernel the processor has); `None` for the candle graph.
+    fn cpu_precision(self) -> Result<Option<CpuPrecision>> {
+        Ok(match self {
             Engine::FusedInt8 => Some(CpuPrecision::Int8(
-                qgemm::Kernel::best().unwrap_or(qgemm::Kernel::Avx2),
+                qgemm::Kernel::best()
+                    .context("8-bit projections need a processor with AVX-512 VNNI or AVX2")?,
             )),
             Engine::FusedF32 => Some(CpuPrecision::F32),
             Engine::Candle => None,
-        }
+        })
     }
 
     /// The fused CPU pass in `precision`.
@@ -125,8 +117,9 @@ impl Embedder {
     /// 8-bit projections where the processor has AVX-512 VNNI or AVX2 and in f32
     /// elsewhere; on a GPU the candle graph in f16.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let engine = Engine::default_for(device, &BertConfig::load(dir)?);
-        Self::load_engine(dir, device, engine)
+        let cfg = BertConfig::load(dir)?;
+        let precision = device.is_cpu().then(|| CpuPrecision::best(&cfg));
+        Self::load_with(dir, device, cfg, precision)
     }
 
     /// Loads with a chosen forward pass (the fused one exists on the CPU only, its
@@ -136,23 +129,28 @@ impl Embedder {
             engine == Engine::Candle || device.is_cpu(),
             "the fused forward pass runs on the CPU only"
         );
-        Self::load_with(dir, device, engine.cpu_precision())
+        Self::load_with(dir, device, BertConfig::load(dir)?, engine.cpu_precision()?)
     }
 
     /// Loads the fused CPU pass in a chosen precision and kernel.
     pub fn load_cpu(dir: &Path, precision: CpuPrecision) -> Result<Self> {
-        Self::load_with(dir, &Device::Cpu, Some(precision))
+        Self::load_with(dir, &Device::Cpu, BertConfig::load(dir)?, Some(precision))
     }
 
-    /// The fused CPU pass in `precision`, or the candle graph where it is `None`.
-    fn load_with(dir: &Path, device: &Device, precision: Option<CpuPrecision>) -> Result<Self> {
+    /// The model of `cfg` in `dir`: the fused CPU pass in `precision`, or the candle
+    /// graph where it is `None`.
+    fn load_with(
+        dir: &Path,
+        device: &Device,
+        cfg: BertConfig,
+        precision: Option<CpuPrecision>,
+    ) -> Result<Self> {
         isa::check_env()?;
         let dtype = if device.is_cpu() {
             DType::F32
         } else {
             DType::F16
         };
-        let cfg = BertConfig::load(dir)?;
         let tokenizer = E5Tokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
         let weights = EncoderWeights::load(dir, &cfg, device, dtype)
             .with_context(|| format!("loading weights from {}", dir.display()))?;

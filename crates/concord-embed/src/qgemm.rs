@@ -201,6 +201,15 @@ impl QuantWeights {
         self.kernel
     }
 
+    /// Where the kernels read panel `panel`: its bytes and its block scales.
+    fn panel_at(&self, panel: usize) -> (*const u8, *const f32) {
+        let nb = self.k / BLOCK;
+        (
+            self.data[panel * nb * PANEL_BLOCK..].as_ptr(),
+            self.scales[panel * nb * LANES..].as_ptr(),
+        )
+    }
+
     /// Multiplies the output columns `cols` by `factor` (through their scales, so
     /// the integers stay exact).
     pub fn scale_columns(&mut self, cols: std::ops::Range<usize>, factor: f32) {
@@ -295,6 +304,14 @@ impl QuantActs {
                 #[cfg(not(target_arch = "x86_64"))]
                 let _ = (x, q, d, s);
             });
+    }
+
+    /// Where the kernels read row `row`: its bytes and its block scales.
+    fn row_at(&self, row: usize) -> (*const u8, *const f32) {
+        (
+            self.q[row * self.k..].as_ptr(),
+            self.scale[row * (self.k / BLOCK)..].as_ptr(),
+        )
     }
 
     /// The signed value of activation `i` of `row`, as quantised.
@@ -427,12 +444,9 @@ mod avx512 {
         dst: *mut f32,
     ) {
         let (k, nb) = (w.k, w.k / BLOCK);
-        let xq = x.q.as_ptr().add(row * k);
-        let xs = x.scale.as_ptr().add(row * nb);
-        let x0 = x.start.as_ptr().add(row * nb);
-        debug_assert!(x.start.len() == x.rows * nb);
-        let wd = w.data.as_ptr().add(panel * nb * PANEL_BLOCK);
-        let ws = w.scales.as_ptr().add(panel * nb * LANES);
+        let (xq, xs) = x.row_at(row);
+        let x0 = x.start[row * nb..].as_ptr();
+        let (wd, ws) = w.panel_at(panel);
         let mut acc = [[_mm512_setzero_ps(); V]; M];
         for b in 0..nb {
             let mut dot = [[_mm512_setzero_si512(); V]; M];
@@ -525,11 +539,9 @@ mod avx2 {
         dst: *mut f32,
     ) {
         let (k, nb) = (w.k, w.k / BLOCK);
-        let xq = x.q.as_ptr().add(row * k);
-        let xs = x.scale.as_ptr().add(row * nb);
-        let wd = w.data.as_ptr().add(panel * nb * PANEL_BLOCK);
-        let ws = w.scales.as_ptr().add(panel * nb * LANES);
-        let w0 = w.start.as_ptr().add(panel * nb * LANES);
+        let (xq, xs) = x.row_at(row);
+        let (wd, ws) = w.panel_at(panel);
+        let w0 = w.start[panel * nb * LANES..].as_ptr();
         let ones = _mm256_set1_epi16(1);
         // The f32 sums live in `dst` (in L1) between blocks: sixteen registers hold
         // the eight dot products and what feeds them, not eight more accumulators.
