@@ -332,7 +332,7 @@ pub fn run_docs(args: DocsArgs) -> Result<()> {
 }
 
 pub fn run_remove(args: RemoveArgs) -> Result<()> {
-    let mut c = Collection::open(&args.collection.collection)?;
+    let mut c = Collection::open_writable(&args.collection.collection)?;
     let mut missing = Vec::new();
     for id in &args.ids {
         if !c.remove(id)? {

@@ -9,6 +9,11 @@
 //! DIR/lock                  held by the one process allowed to write
 //! ```
 //!
+//! A writer takes the lock before it reads anything ([`Collection::open_writable`]);
+//! a handle opened for reading takes it at its first change and then replays whatever
+//! the change log gained since it was read, so a change another writer logged (and
+//! acknowledged) before it stopped is never folded away unseen.
+//!
 //! A commit writes a complete new generation folder, syncs it, then swaps the manifest
 //! with a rename; only then are older generations removed. A process killed at any
 //! point leaves the previous manifest and the generation it names intact.
@@ -148,10 +153,12 @@ pub struct Collection {
 }
 
 impl Collection {
-    /// Opens the collection in `dir`, or creates an empty one for `model`.
+    /// Opens the collection in `dir` for writing, or creates an empty one for `model`.
+    /// Either way the write lock is held before anything is read: a collection another
+    /// process is writing is refused at once.
     pub fn open_or_create(dir: &Path, model: &ModelStamp, params: IndexParams) -> Result<Self> {
         if dir.join(MANIFEST).exists() {
-            let c = Self::open(dir)?;
+            let c = Self::open_writable(dir)?;
             c.check_model(model)?;
             Ok(c)
         } else {
@@ -187,7 +194,7 @@ impl Collection {
             version: 0,
             slot_epoch: 0,
         };
-        c.lock()?;
+        c.lock = Some(take_lock(dir)?);
         ensure!(
             !dir.join(MANIFEST).exists(),
             "{} already holds a collection",
@@ -195,6 +202,16 @@ impl Collection {
         );
         c.changes.clear()?;
         c.commit()?;
+        Ok(c)
+    }
+
+    /// Opens an existing collection for writing: takes the write lock first (refusing at
+    /// once if another process holds it), then reads the generation and replays the log.
+    pub fn open_writable(dir: &Path) -> Result<Self> {
+        read_manifest(dir)?; // a clear error for a folder that holds no collection
+        let lock = take_lock(dir)?;
+        let mut c = Self::open(dir)?;
+        c.lock = Some(lock);
         Ok(c)
     }
 
@@ -263,16 +280,22 @@ impl Collection {
             version: 0,
             slot_epoch: 0,
         };
-        for (seq, change) in records {
-            if seq <= c.manifest.log_seq {
-                continue; // already part of the generation
-            }
-            c.apply(change)
-                .with_context(|| format!("replaying change {seq} of {}", dir.display()))?;
-            c.seq = seq;
-            c.logged += 1;
-        }
+        c.replay(records)?;
         Ok(c)
+    }
+
+    /// Applies the logged changes this handle has not seen yet (those after `self.seq`).
+    fn replay(&mut self, records: Vec<(u64, Change)>) -> Result<()> {
+        for (seq, change) in records {
+            if seq <= self.seq {
+                continue; // already part of the generation, or already replayed
+            }
+            self.apply(change)
+                .with_context(|| format!("replaying change {seq} of {}", self.dir.display()))?;
+            self.seq = seq;
+            self.logged += 1;
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -582,20 +605,8 @@ impl Collection {
         if self.lock.is_some() {
             return Ok(());
         }
-        let path = self.dir.join(LOCK);
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        if f.try_lock().is_err() {
-            bail!(
-                "{} is being changed by another concord process; try again when it is done",
-                self.dir.display()
-            );
-        }
-        // Another writer may have committed since this process read the collection.
+        let f = take_lock(&self.dir)?;
+        // Another writer may have committed since this process read the collection ...
         if let Ok(m) = read_manifest(&self.dir) {
             ensure!(
                 m.generation == self.manifest.generation,
@@ -603,6 +614,13 @@ impl Collection {
                 self.dir.display()
             );
         }
+        // ... or logged changes and stopped without committing them: they were
+        // acknowledged, so they are replayed here before this handle changes anything.
+        let (changes, records) = ChangeLog::read(&self.dir)?;
+        // Every change goes through here before it is applied, so nothing this handle
+        // did is overtaken by the replay.
+        self.replay(records)?;
+        self.changes = changes;
         self.lock = Some(f);
         Ok(())
     }
@@ -733,6 +751,25 @@ fn graph_params(p: &IndexParams) -> GraphParams {
         max_connections: p.max_connections,
         ef_construction: p.ef_construction,
     }
+}
+
+/// Takes the collection's write lock, or says who holds it.
+fn take_lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if f.try_lock().is_err() {
+        bail!(
+            "{} is being changed by another concord process (a running `concord serve` holds it \
+             until it stops); try again when it is done, or send the change to the server's API",
+            dir.display()
+        );
+    }
+    Ok(f)
 }
 
 fn generation_dir(g: u64) -> String {

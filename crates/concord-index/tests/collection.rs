@@ -47,6 +47,7 @@ fn parts(id: &str, seeds: &[u64]) -> (DocRecord, Vec<Passage>, Vec<f32>) {
             end: 1,
             text: format!("{id} passage {i} seed {s}"),
             section: None,
+            paragraph: None,
         })
         .collect();
     let vectors: Vec<f32> = seeds.iter().flat_map(|&s| unit(s)).collect();
@@ -203,6 +204,7 @@ fn one_writer_at_a_time_and_one_model_per_collection() {
         end: 1,
         text: "x".into(),
         section: None,
+        paragraph: None,
     };
     let doc = DocRecord {
         id: "bad".into(),
@@ -330,4 +332,61 @@ fn a_corrupt_record_before_good_ones_fails_the_open() {
         format!("{err:#}").contains("corrupt change record"),
         "{err:#}"
     );
+}
+
+/// Issue 15, defect 1: a CLI writer opened the collection while the server was logging
+/// changes; the server was killed (its lock goes with it) before committing. The CLI's
+/// commit used to fold only the log it had read at open and then empty the log, losing
+/// every change the server acknowledged after that.
+#[test]
+fn a_writer_after_a_crashed_writer_keeps_the_changes_it_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("col");
+    let mut server = Collection::create(&path, &stamp(), IndexParams::default()).unwrap();
+    let log_change = |c: &mut Collection, i: u64| {
+        let (doc, passages, vectors) = parts(&format!("posted-{i:02}"), &[100 + i]);
+        c.upsert_logged(doc, passages, &vectors).unwrap();
+    };
+    for i in 0..3 {
+        log_change(&mut server, i);
+    }
+    // The CLI reads the collection while the server runs ...
+    let mut cli = Collection::open(&path).unwrap();
+    assert_eq!(cli.doc_count(), 3);
+    // ... the server acknowledges ten more, then dies without committing.
+    for i in 3..13 {
+        log_change(&mut server, i);
+    }
+    drop(server);
+    article(&mut cli, "from-cli", &[1, 2]);
+    cli.commit().unwrap();
+    drop(cli);
+
+    let c = Collection::open(&path).unwrap();
+    let ids: Vec<&str> = c.docs().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids.len(), 14, "acknowledged changes were lost: {ids:?}");
+    assert!(ids.contains(&"posted-12") && ids.contains(&"from-cli"));
+}
+
+/// A writer takes the lock before reading: while another process holds it, opening for
+/// writes fails at once (before a caller spends time embedding) and names the cause.
+#[test]
+fn opening_for_writes_refuses_a_locked_collection_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("col");
+    let mut server = Collection::create(&path, &stamp(), IndexParams::default()).unwrap();
+    server.lock_for_writes().unwrap();
+    for open in [
+        Collection::open_writable(&path).err(),
+        Collection::open_or_create(&path, &stamp(), IndexParams::default()).err(),
+    ] {
+        let e = open.expect("a locked collection was opened for writes");
+        assert!(e.to_string().contains("concord serve"), "{e}");
+    }
+    drop(server);
+    let mut c = Collection::open_writable(&path).unwrap();
+    article(&mut c, "a", &[1]);
+    c.commit().unwrap();
+    let e = Collection::open_writable(&dir.path().join("nothing")).err().unwrap();
+    assert!(e.to_string().contains("not a concord collection"), "{e}");
 }
