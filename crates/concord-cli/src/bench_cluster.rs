@@ -155,6 +155,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
                 end: offset + len,
                 text: texts[s].clone(),
                 section: None,
+                paragraph: None,
             });
             offset += len + 2;
         }

@@ -59,6 +59,8 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
     let opts = QueryOptions {
         min_label: args.min_label,
         candidates: args.candidates.max(1),
+
+        ..Default::default()
     };
     let index = OverlapIndex::new(&collection);
     let clustering = cluster(&index, &opts);

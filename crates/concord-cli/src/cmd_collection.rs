@@ -244,6 +244,8 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
     let opts = QueryOptions {
         min_label: args.min_label,
         candidates: args.candidates.max(1),
+
+        ..Default::default()
     };
     let limit = args.limit.unwrap_or(usize::MAX);
     let mut out = BufWriter::new(std::io::stdout().lock());

@@ -47,6 +47,12 @@ pub enum EvalCommand {
         #[arg(long, default_value_t = 0.999)]
         min_cosine: f32,
     },
+    /// The engine's default output against the labelled development stories:
+    /// recall per grade and precision, on the held-out stories unless told otherwise.
+    Gold(crate::cmd_gold::GoldArgs),
+    /// The pair judge's training rows (CSV): candidate pairs of the training stories,
+    /// and labelled PAWS-X / STS-B pairs, with their signals.
+    JudgeFeatures(crate::cmd_gold::FeatureArgs),
 }
 
 pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
@@ -61,13 +67,15 @@ pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
             min_cosine,
         } => golden(model, &fixture, min_cosine),
         EvalCommand::Labels { files, limit } => labels(model, &files, limit),
+        EvalCommand::Gold(args) => crate::cmd_gold::run_gold(args, model),
+        EvalCommand::JudgeFeatures(args) => crate::cmd_gold::run_features(args, model),
     }
 }
 
 fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
     let embedder = load_embedder(model)?;
-    println!("| file | gold | pairs | none | related | agree | overlap | duplicate |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| file | gold | pairs | none | boilerplate | related | agree | conflict | overlap | duplicate |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for file in files {
         let set = read_pairs(file)?;
         let labelled: Vec<_> = set
@@ -81,8 +89,8 @@ fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
             .map(|p| (p.0.as_str(), p.1.as_str()))
             .collect();
         let verdicts = judge_text_pairs(&embedder, &pairs)?;
-        // gold class -> counts of [none, related, agree, overlap, duplicate]
-        let mut tally: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+        // gold class -> counts of none, then each label from the weakest
+        let mut tally: BTreeMap<String, [usize; 7]> = BTreeMap::new();
         for ((_, _, gold), v) in labelled.iter().zip(&verdicts) {
             let class = match set.kind {
                 LabelKind::Binary => format!("{gold:.0}"),

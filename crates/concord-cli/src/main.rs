@@ -11,6 +11,7 @@ mod cmd_cluster;
 mod cmd_collection;
 mod cmd_embed;
 mod cmd_eval;
+mod cmd_gold;
 mod cmd_model;
 mod cmd_serve;
 mod cmd_similar;

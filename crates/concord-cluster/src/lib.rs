@@ -11,7 +11,8 @@
 //!   not one claim;
 //! - **article clusters** come from average-linkage agglomerative clustering (kodama)
 //!   of the articles, where two articles are linked as strongly as the pairs between
-//!   them: a `duplicate` or `overlap` pair counts 1 and an `agree` pair one half. A
+//!   them: a `duplicate` or `overlap` pair counts 1, an `agree` or `conflict` pair (the
+//!   same point, agreed or disputed) one half, and `boilerplate` nothing. A
 //!   cluster holds articles linked, on average, by at least one overlapping or
 //!   duplicated passage (or two agreeing ones); no other threshold is involved.
 //!
@@ -216,8 +217,8 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
 fn link_weight(label: Label) -> f64 {
     match label {
         Label::Duplicate | Label::Overlap => 1.0,
-        Label::Agree => 0.5,
-        Label::Related => 0.0,
+        Label::Agree | Label::Conflict => 0.5,
+        Label::Related | Label::Boilerplate => 0.0,
     }
 }
 
@@ -507,6 +508,7 @@ mod tests {
             start: index * 10,
             end: index * 10 + 9,
             text: format!("passage {index} of {doc}"),
+            ..Default::default()
         }
     }
 
@@ -525,8 +527,7 @@ mod tests {
                 copied: 0.0,
                 moved: 0,
                 rare_shared: 0.0,
-                anchors: Vec::new(),
-                shared: Vec::new(),
+                ..Default::default()
             },
         }
     }

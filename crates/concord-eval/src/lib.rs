@@ -1,6 +1,9 @@
 //! Labelled similarity sets (`text1<TAB>text2<TAB>score|label` TSV) and their metrics:
 //! Spearman correlation for graded scores, ROC-AUC and best-threshold accuracy for
-//! binary labels. Also the benchmark workload: a corpus directory's passages.
+//! binary labels. Also the benchmark workload: a corpus directory's passages, and the
+//! labelled development stories (`gold`).
+
+pub mod gold;
 
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};

@@ -3,8 +3,19 @@
 //! collection; two articles aligned passage by passage; and the article pairs that share
 //! the most.
 //!
-//! Candidates come from the HNSW index (the `k` nearest passages of other articles);
-//! each is then judged by [`crate::score::judge`]. The semantic signal is a z-score:
+//! Passages are claims (sentences or clauses, see `concord_text::segment`); each side of
+//! a reported pair also carries its paragraph as context.
+//!
+//! Candidates come from two retrievers, merged: the HNSW index (the `k` nearest passages
+//! of other articles) and the lexical postings of rare grams (passages of other articles
+//! sharing at least [`LEXICAL_MIN_SHARED`] rare character bigrams, numbers or names), so
+//! a shared figure, name or quote is a candidate however far apart the embeddings are.
+//! Each candidate is then judged by [`crate::score::judge`].
+//!
+//! A free text that is a verbatim span of an ingested paragraph (six CJK characters or
+//! three words and up, in either script) finds that paragraph's passages directly, on
+//! folded text, as `duplicate` (the whole passage) or `overlap` (part of it), with the
+//! span's offsets. The semantic signal is a z-score:
 //! the cosine measured against each passage's background, the mean and spread of its
 //! cosines to a fixed sample of other articles' passages, so a topical corpus where
 //! every cosine is high does not make everything agree.
@@ -31,7 +42,7 @@ use concord_index::{Collection, GraphParams, HnswGraph, StoredPassage};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Passages sampled from other articles to estimate a passage's background.
@@ -57,6 +68,16 @@ const MUTUAL_RANK: usize = 2;
 /// faster at 20k passages, and changed 17 of 176,891 judged pairs (benches/RESULTS.md).
 const GROUP_EF_CONSTRUCTION: usize = 64;
 
+/// Passages of other articles sharing at least this many rare grams are candidates.
+const LEXICAL_MIN_SHARED: usize = 3;
+/// Lexical candidates kept per passage (those sharing the most rare grams).
+const LEXICAL_CANDIDATES: usize = 16;
+/// A gram is rare enough to retrieve by when at most this share of passages hold it.
+const LEXICAL_RARE_SHARE: f32 = 0.01;
+/// Shortest verbatim quote looked up on folded text: CJK characters, or Latin words.
+const QUOTE_MIN_CJK: usize = 6;
+const QUOTE_MIN_WORDS: usize = 3;
+
 /// Query options.
 #[derive(Debug, Clone)]
 pub struct QueryOptions {
@@ -64,6 +85,8 @@ pub struct QueryOptions {
     pub min_label: Label,
     /// Candidates drawn from the index per passage.
     pub candidates: usize,
+    /// Also report `boilerplate` pairs (apart from findings; below every `min_label`).
+    pub boilerplate: bool,
 }
 
 impl Default for QueryOptions {
@@ -71,18 +94,35 @@ impl Default for QueryOptions {
         Self {
             min_label: Label::Agree,
             candidates: 24,
+            boilerplate: false,
         }
     }
 }
 
-/// One side of a reported pair.
-#[derive(Debug, Clone, Serialize)]
+impl QueryOptions {
+    fn keeps(&self, label: Label) -> bool {
+        label >= self.min_label || (self.boilerplate && label == Label::Boilerplate)
+    }
+}
+
+/// One side of a reported pair: a claim, and the paragraph it sits in.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PassageRef {
     pub doc: String,
+    /// The article's title, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     pub passage: String,
+    /// Character offsets of the claim in the article.
     pub start: u32,
     pub end: u32,
     pub text: String,
+    /// Position of the paragraph among the article's paragraphs.
+    pub paragraph: u32,
+    /// Character offset of the paragraph in the article, and its text (the claim is
+    /// `context[start - context_start .. end - context_start]`).
+    pub context_start: u32,
+    pub context: String,
 }
 
 /// A judged pair of passages from different articles.
@@ -100,11 +140,32 @@ pub struct PairMatch {
 pub struct ArticlePair {
     pub a: String,
     pub b: String,
-    /// Sum of pair scores weighted by label (duplicate 1, overlap 1, agree 0.5).
+    /// Sum of pair scores weighted by label (duplicate 1, overlap 1, agree and conflict
+    /// 0.5; boilerplate 0).
     pub shared: f32,
     pub duplicate: usize,
     pub overlap: usize,
     pub agree: usize,
+    pub conflict: usize,
+}
+
+/// Articles up to this many passages are searched whole to rank a pair within them.
+const RANK_MAX_PASSAGES: usize = 1024;
+
+/// The signals of a pair that come from its two articles (see [`Semantic`]).
+#[derive(Debug, Clone, Copy)]
+struct ArticleSignals {
+    affinity: f32,
+    best: u8,
+    gap: f32,
+}
+
+/// What an article holds, for [`Neighbourhoods::affinity`].
+#[derive(Clone, Default)]
+struct DocGrams {
+    slots: Vec<usize>,
+    grams: Vec<u64>,
+    anchors: Vec<u64>,
 }
 
 /// Mean and spread of a passage's cosines to unrelated passages, per script group.
@@ -129,6 +190,14 @@ pub struct Neighbourhoods {
     /// in it until the next full derivation and are filtered out).
     graphs: GroupGraphs,
     lexicon: Lexicon,
+    /// Slots holding each gram, for lexical candidates (removed slots are dropped).
+    postings: HashMap<u64, Vec<usize>>,
+    /// Per article: the slots it had when derived, and the grams and the anchors
+    /// (numbers and names, hashed) of all its passages, each sorted and unique, for the
+    /// affinity of two articles.
+    doc_grams: HashMap<String, DocGrams>,
+    /// Articles holding each gram or anchor (their hashes do not collide in practice).
+    doc_df: HashMap<u64, u32>,
     /// The collection version and slot epoch this was derived at.
     version: u64,
     slot_epoch: u64,
@@ -164,6 +233,11 @@ impl Neighbourhoods {
             if c.passage(s).is_none() {
                 if let Some(f) = self.features[s].take() {
                     self.lexicon.remove(&f);
+                    for g in &f.grams {
+                        if let Some(list) = self.postings.get_mut(g) {
+                            list.retain(|&x| x != s);
+                        }
+                    }
                     self.knn[s] = Nearest::default();
                 }
             }
@@ -173,6 +247,7 @@ impl Neighbourhoods {
             .filter(|&s| self.features.get(s).is_none_or(Option::is_none))
             .collect();
         self.derive(c, &new);
+        self.derive_docs(c);
         self.version = c.version();
     }
 
@@ -180,6 +255,7 @@ impl Neighbourhoods {
         *self = Self::default();
         let slots: Vec<usize> = c.live_slots().collect();
         self.derive(c, &slots);
+        self.derive_docs(c);
         self.version = c.version();
         self.slot_epoch = c.slot_epoch();
         self.full_at = slots.len();
@@ -204,6 +280,9 @@ impl Neighbourhoods {
         for (&s, f) in slots.iter().zip(features) {
             self.group[s] = f.script_group();
             self.lexicon.add(&f);
+            for &g in &f.grams {
+                self.postings.entry(g).or_default().push(s);
+            }
             self.features[s] = Some(f);
         }
         self.by_group = slots_by_group(&all, &self.group);
@@ -227,12 +306,117 @@ impl Neighbourhoods {
             self.knn[s] = knn;
         }
     }
+
+    /// Brings the per-article grams up to date: articles whose passages changed are
+    /// derived again, removed ones dropped.
+    fn derive_docs(&mut self, c: &Collection) {
+        let gone: Vec<String> = self
+            .doc_grams
+            .keys()
+            .filter(|id| c.doc(id).is_none())
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(old) = self.doc_grams.remove(&id) {
+                self.count_doc(&old, false);
+            }
+        }
+        for d in c.docs() {
+            if self.doc_grams.get(&d.id).is_some_and(|g| g.slots == d.slots) {
+                continue;
+            }
+            let features: Vec<&Features> = d
+                .slots
+                .iter()
+                .filter_map(|&s| self.features.get(s).and_then(Option::as_ref))
+                .collect();
+            let sorted = |mut v: Vec<u64>| {
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let doc = DocGrams {
+                slots: d.slots.clone(),
+                grams: sorted(features.iter().flat_map(|f| f.grams.iter().copied()).collect()),
+                anchors: sorted(
+                    features
+                        .iter()
+                        .flat_map(|f| &f.anchors)
+                        .filter(|a| a.chars().count() >= 2)
+                        .map(|a| crate::features::name_gram(a))
+                        .collect(),
+                ),
+            };
+            self.count_doc(&doc, true);
+            if let Some(old) = self.doc_grams.insert(d.id.clone(), doc) {
+                self.count_doc(&old, false);
+            }
+        }
+    }
+
+    /// Adds an article's grams and anchors to the article frequencies, or takes them out.
+    fn count_doc(&mut self, doc: &DocGrams, add: bool) {
+        for g in doc.grams.iter().chain(&doc.anchors) {
+            let n = self.doc_df.entry(*g).or_default();
+            if add {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.doc_df.remove(g);
+                }
+            }
+        }
+    }
+
+    /// How much two articles have in common as a whole: the share of the smaller one's
+    /// weight (IDF over articles) found in the other, over their grams when both are in
+    /// one script group, else over their anchors (numbers and names, which survive
+    /// translation). Two reports of one event share its names, places and figures; two
+    /// of one topic share only its vocabulary.
+    pub fn affinity(&self, a: &str, b: &str) -> f32 {
+        let (Some(da), Some(db)) = (self.doc_grams.get(a), self.doc_grams.get(b)) else {
+            return 0.0;
+        };
+        let group = |d: &DocGrams| {
+            let chinese = d.slots.iter().filter(|&&s| self.group.get(s) == Some(&0)).count();
+            usize::from(chinese * 2 < d.slots.len())
+        };
+        let (ga, gb) = if group(da) == group(db) {
+            (&da.grams, &db.grams)
+        } else {
+            (&da.anchors, &db.anchors)
+        };
+        let n = self.doc_grams.len().max(2) as f32;
+        let idf = |g: &u64| (1.0 + n / self.doc_df.get(g).copied().unwrap_or(1).max(1) as f32).ln();
+        let weight = |gs: &[u64]| gs.iter().map(idf).sum::<f32>();
+        let (mut i, mut j, mut shared) = (0, 0, 0.0f32);
+        while i < ga.len() && j < gb.len() {
+            match ga[i].cmp(&gb[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    shared += idf(&ga[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        let denom = weight(ga).min(weight(gb));
+        if denom > 0.0 {
+            shared / denom
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Overlap queries over a collection and its [`Neighbourhoods`].
 pub struct OverlapIndex<'c> {
     collection: &'c Collection,
     n: Cow<'c, Neighbourhoods>,
+    /// Affinities of article pairs computed so far (see [`Neighbourhoods::affinity`]).
+    affinity: std::sync::Mutex<HashMap<(String, String), f32>>,
 }
 
 impl<'c> OverlapIndex<'c> {
@@ -241,6 +425,7 @@ impl<'c> OverlapIndex<'c> {
         Self {
             collection,
             n: Cow::Owned(Neighbourhoods::build(collection)),
+            affinity: Default::default(),
         }
     }
 
@@ -249,6 +434,7 @@ impl<'c> OverlapIndex<'c> {
         n.is_current(collection).then_some(Self {
             collection,
             n: Cow::Borrowed(n),
+            affinity: Default::default(),
         })
     }
 
@@ -261,7 +447,13 @@ impl<'c> OverlapIndex<'c> {
     }
 
     /// The embedding signals of a pair, from each side's background and neighbours.
-    fn semantic(&self, cosine: f32, a: ((f32, f32), &[f32]), b: ((f32, f32), &[f32])) -> Semantic {
+    fn semantic(
+        &self,
+        cosine: f32,
+        a: ((f32, f32), &[f32]),
+        b: ((f32, f32), &[f32]),
+        article: ArticleSignals,
+    ) -> Semantic {
         let ((bga, knna), (bgb, knnb)) = (a, b);
         let mean = (bga.0 + bgb.0) / 2.0;
         let std = ((bga.1 * bga.1 + bgb.1 * bgb.1) / 2.0).sqrt();
@@ -278,6 +470,9 @@ impl<'c> OverlapIndex<'c> {
             z: (cosine - mean) / std,
             margin: cosine / ((base(knna, bga) + base(knnb, bgb)) / 2.0),
             mutual: within(knna) && within(knnb),
+            affinity: article.affinity,
+            best_in_article: article.best as f32,
+            article_gap: article.gap,
         }
     }
 
@@ -287,8 +482,50 @@ impl<'c> OverlapIndex<'c> {
         self.judge_slots(a, b, cosine)
     }
 
+    /// [`Neighbourhoods::affinity`] of two articles, computed once per pair.
+    fn doc_affinity(&self, a: &str, b: &str) -> f32 {
+        let key = if a <= b { (a, b) } else { (b, a) };
+        let key = (key.0.to_string(), key.1.to_string());
+        let mut cache = self.affinity.lock().unwrap_or_else(|e| e.into_inner());
+        *cache
+            .entry(key)
+            .or_insert_with(|| self.n.affinity(a, b))
+    }
+
+    /// How `vector` (at `cosine` from the passage in `slot`) ranks among the passages of
+    /// `slot`'s article: whether none is closer, and by how much it beats the next one.
+    fn rank_in_article(&self, vector: &[f32], slot: usize, cosine: f32) -> (bool, f32) {
+        let doc = &self.passage(slot).doc;
+        let Some(d) = self.collection.doc(doc).filter(|d| d.slots.len() <= RANK_MAX_PASSAGES) else {
+            return (false, 0.0);
+        };
+        let next = d
+            .slots
+            .iter()
+            .filter(|&&s| s != slot)
+            .map(|&s| concord_index::dot(vector, self.collection.vector(s)))
+            .fold(f32::NEG_INFINITY, f32::max);
+        if next == f32::NEG_INFINITY {
+            return (true, 0.0);
+        }
+        (cosine >= next, cosine - next)
+    }
+
+    /// The signals of a pair that come from its two articles.
+    fn article_signals(&self, a: usize, b: usize, cosine: f32) -> ArticleSignals {
+        let (pa, pb) = (self.passage(a), self.passage(b));
+        let (best_a, gap_a) = self.rank_in_article(self.collection.vector(a), b, cosine);
+        let (best_b, gap_b) = self.rank_in_article(self.collection.vector(b), a, cosine);
+        ArticleSignals {
+            affinity: self.doc_affinity(&pa.doc, &pb.doc),
+            best: u8::from(best_a) + u8::from(best_b),
+            gap: (gap_a + gap_b) / 2.0,
+        }
+    }
+
     fn judge_slots(&self, a: usize, b: usize, cosine: f32) -> Verdict {
         let (pa, pb) = (self.passage(a), self.passage(b));
+        let article = self.article_signals(a, b, cosine);
         judge(
             Side {
                 text: &pa.passage.text,
@@ -309,19 +546,159 @@ impl<'c> OverlapIndex<'c> {
                     self.n.background[b][self.n.group[a]],
                     &self.n.knn[b][self.n.group[a]],
                 ),
+                article,
             ),
         )
     }
 
     fn reference(&self, slot: usize) -> PassageRef {
         let p = self.passage(slot);
+        let (context_start, context) = self.context(slot);
         PassageRef {
             doc: p.doc.clone(),
+            title: self.collection.doc(&p.doc).and_then(|d| d.title.clone()),
             passage: p.id(),
             start: p.passage.start,
             end: p.passage.end,
             text: p.passage.text.clone(),
+            paragraph: p.passage.paragraph(),
+            context_start,
+            context,
         }
+    }
+
+    /// The slots of the paragraph holding `slot`, in order.
+    fn paragraph_slots(&self, slot: usize) -> Vec<usize> {
+        let p = self.passage(slot);
+        let para = p.passage.paragraph();
+        self.collection
+            .doc(&p.doc)
+            .map(|d| {
+                d.slots
+                    .iter()
+                    .copied()
+                    .filter(|&s| self.passage(s).passage.paragraph() == para)
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![slot])
+    }
+
+    /// The paragraph holding `slot`: its offset in the article and its text, rebuilt
+    /// from its passages (a space where the article had whitespace between them).
+    fn context(&self, slot: usize) -> (u32, String) {
+        let slots = self.paragraph_slots(slot);
+        let mut text = String::new();
+        let mut end = None;
+        for s in &slots {
+            let p = &self.passage(*s).passage;
+            if end.is_some_and(|e| p.start > e) {
+                text.push(' ');
+            }
+            text.push_str(&p.text);
+            end = Some(p.end);
+        }
+        let start = slots.first().map_or(0, |&s| self.passage(s).passage.start);
+        (start, text)
+    }
+
+    /// Passages of other articles than `own` sharing the most rare grams with
+    /// `features` (at least [`LEXICAL_MIN_SHARED`]).
+    fn lexical_candidates(&self, features: &Features, own: Option<&str>) -> Vec<usize> {
+        let rare = ((self.n.lexicon.passages() as f32 * LEXICAL_RARE_SHARE).ceil() as u32).max(3);
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        for g in &features.grams {
+            if self.n.lexicon.df(*g) > rare {
+                continue;
+            }
+            for &s in self.n.postings.get(g).into_iter().flatten() {
+                *shared.entry(s).or_default() += 1;
+            }
+        }
+        let mut found: Vec<(usize, usize)> = shared
+            .into_iter()
+            .filter(|&(s, n)| {
+                n >= LEXICAL_MIN_SHARED
+                    && self
+                        .collection
+                        .passage(s)
+                        .is_some_and(|p| own.is_none_or(|d| p.doc != d))
+            })
+            .collect();
+        found.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        found.truncate(LEXICAL_CANDIDATES);
+        found.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Candidates for the passage in `slot`, from other articles, each once with its
+    /// cosine: its nearest passages in each script group (a translation sits further
+    /// from its source than unrelated text of the source's own language, so each
+    /// language is searched on its own) and its lexical candidates.
+    fn candidates(&self, slot: usize, opts: &QueryOptions) -> Vec<(usize, f32)> {
+        let own = &self.passage(slot).doc;
+        let v = self.collection.vector(slot);
+        let mut out: Vec<(usize, f32)> = (0..GROUPS)
+            .flat_map(|g| {
+                self.n
+                    .graphs
+                    .nearest_in(self.collection, g, v, Some(own), opts.candidates)
+            })
+            .collect();
+        let features = self.n.features[slot].as_ref().expect("live slot");
+        for s in self.lexical_candidates(features, Some(own)) {
+            if !out.iter().any(|&(x, _)| x == s) {
+                out.push((s, concord_index::dot(v, self.collection.vector(s))));
+            }
+        }
+        out
+    }
+
+    /// Passages of paragraphs that contain `text` verbatim after folding (script,
+    /// width, case; punctuation and spaces ignored), each with the span of it they hold
+    /// (in characters of the passage's text, like every evidence span).
+    fn quoted(&self, text: &str) -> Vec<(usize, crate::score::Span)> {
+        let q = concord_text::fold(text).chars;
+        let cjk = q.iter().filter(|c| !c.is_ascii()).count();
+        let words = text
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count();
+        if q.is_empty() || (cjk < QUOTE_MIN_CJK && (cjk > 0 || words < QUOTE_MIN_WORDS)) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for d in self.collection.docs() {
+            for para in d.slots.chunk_by(|&x, &y| {
+                self.passage(x).passage.paragraph() == self.passage(y).passage.paragraph()
+            }) {
+                // The paragraph's folded text; for each character, its slot and place.
+                let mut hay = Vec::new();
+                let mut at = Vec::new();
+                for &s in para {
+                    let f = &self.n.features[s].as_ref().expect("live slot").folded;
+                    hay.extend_from_slice(&f.chars);
+                    at.extend((0..f.chars.len()).map(|k| (s, k)));
+                }
+                let hits = hay.windows(q.len()).enumerate().filter(|(_, w)| *w == &q[..]);
+                for (first, _) in hits {
+                    let span = &at[first..first + q.len()];
+                    for piece in span.chunk_by(|x, y| x.0 == y.0) {
+                        let slot = piece[0].0;
+                        let sp = &self.passage(slot).passage;
+                        let f = &self.n.features[slot].as_ref().expect("live slot").folded;
+                        let (a, b) = f.original_span(piece[0].1, piece[piece.len() - 1].1 + 1);
+                        out.push((
+                            slot,
+                            crate::score::Span {
+                                start: a,
+                                end: b,
+                                text: sp.text.chars().skip(a).take(b - a).collect(),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn pair(&self, a: usize, b: usize, v: Verdict) -> Option<PairMatch> {
@@ -348,15 +725,37 @@ impl<'c> OverlapIndex<'c> {
     /// The slots of other articles' passages that match the passage in `slot` at
     /// `opts.min_label` or above, with their verdicts.
     fn verdicts_for_slot(&self, slot: usize, opts: &QueryOptions) -> Vec<(usize, Verdict)> {
-        let own = &self.passage(slot).doc;
-        self.collection
-            .search(self.collection.vector(slot), opts.candidates, &|p| {
-                &p.doc != own
-            })
+        self.candidates(slot, opts)
             .into_iter()
-            .map(|h| (h.slot, self.judge_slots(slot, h.slot, h.cosine)))
-            .filter(|(_, v)| v.label.is_some_and(|l| l >= opts.min_label))
+            .map(|(b, cosine)| (b, self.judge_slots(slot, b, cosine)))
+            .filter(|(_, v)| v.label.is_some_and(|l| opts.keeps(l)))
             .collect()
+    }
+
+    /// Every candidate pair with one side in `slots`, each pair once as `(a, b)` with
+    /// `a < b`, judged.
+    fn judged_candidates(&self, slots: &[usize], opts: &QueryOptions) -> Vec<(usize, usize, Verdict)> {
+        let mut pairs: Vec<(usize, usize, f32)> = slots
+            .par_iter()
+            .flat_map_iter(|&s| {
+                self.candidates(s, opts)
+                    .into_iter()
+                    .map(move |(b, cos)| (s.min(b), s.max(b), cos))
+            })
+            .collect();
+        pairs.sort_by_key(|&(a, b, _)| (a, b));
+        pairs.dedup_by_key(|&mut (a, b, _)| (a, b));
+        pairs
+            .into_par_iter()
+            .map(|(a, b, cos)| (a, b, self.judge_slots(a, b, cos)))
+            .collect()
+    }
+
+    /// Every candidate pair of the collection with its verdict, whatever the label:
+    /// what the judge is trained and evaluated on.
+    pub fn candidate_verdicts(&self, opts: &QueryOptions) -> Vec<(usize, usize, Verdict)> {
+        let slots: Vec<usize> = self.collection.live_slots().collect();
+        self.judged_candidates(&slots, opts)
     }
 
     /// Passages matching a free `text` whose embedding is `vector`, best first.
@@ -365,38 +764,82 @@ impl<'c> OverlapIndex<'c> {
         let group = features.script_group();
         let bg = backgrounds(self.collection, vector, None, group, &self.n.by_group);
         let knn = self.n.graphs.nearest(self.collection, vector, None);
-        let hits = self.collection.search(vector, opts.candidates, &|_| true);
+        let mut candidates: Vec<(usize, f32)> = self
+            .collection
+            .search(vector, opts.candidates, &|_| true)
+            .into_iter()
+            .map(|h| (h.slot, h.cosine))
+            .collect();
+        for s in self.lexical_candidates(&features, None) {
+            if !candidates.iter().any(|&(x, _)| x == s) {
+                candidates.push((s, concord_index::dot(vector, self.collection.vector(s))));
+            }
+        }
+        let quoted = self.quoted(text);
+        for &(s, _) in &quoted {
+            if !candidates.iter().any(|&(x, _)| x == s) {
+                candidates.push((s, concord_index::dot(vector, self.collection.vector(s))));
+            }
+        }
+        let n = text.chars().count();
         let query = PassageRef {
             doc: String::new(),
+            title: None,
             passage: String::new(),
             start: 0,
-            end: text.chars().count() as u32,
+            end: n as u32,
             text: text.to_string(),
+            paragraph: 0,
+            context_start: 0,
+            context: text.to_string(),
         };
-        let mut out: Vec<PairMatch> = hits
+        let mut out: Vec<PairMatch> = candidates
             .into_iter()
-            .filter_map(|h| {
-                let pb = self.passage(h.slot);
-                let v = judge(
+            .filter_map(|(slot, cosine)| {
+                let pb = self.passage(slot);
+                let (best, gap) = self.rank_in_article(vector, slot, cosine);
+                let mut v = judge(
                     Side {
                         text,
                         features: &features,
                     },
                     Side {
                         text: &pb.passage.text,
-                        features: self.n.features[h.slot].as_ref().expect("live slot"),
+                        features: self.n.features[slot].as_ref().expect("live slot"),
                     },
                     &self.n.lexicon,
                     self.semantic(
-                        h.cosine,
-                        (bg[self.n.group[h.slot]], &knn[self.n.group[h.slot]]),
-                        (self.n.background[h.slot][group], &self.n.knn[h.slot][group]),
+                        cosine,
+                        (bg[self.n.group[slot]], &knn[self.n.group[slot]]),
+                        (self.n.background[slot][group], &self.n.knn[slot][group]),
+                        // A free text has no article around it: asking about a claim
+                        // is taken as asking about its event, and only the passage's
+                        // side of the in-article ranking exists.
+                        ArticleSignals {
+                            affinity: 1.0,
+                            best: 2 * u8::from(best),
+                            gap,
+                        },
                     ),
                 );
-                let label = v.label.filter(|l| *l >= opts.min_label)?;
+                // A verbatim quote is found whatever the judge makes of the rest.
+                if let Some((_, span)) = quoted.iter().find(|(s, _)| *s == slot) {
+                    let whole = span.start == 0 && span.end == pb.passage.text.chars().count();
+                    v.label = Some(if whole { Label::Duplicate } else { Label::Overlap });
+                    v.score = 1.0;
+                    v.evidence.shared = vec![crate::score::SharedSpan {
+                        a: crate::score::Span {
+                            start: 0,
+                            end: n,
+                            text: text.to_string(),
+                        },
+                        b: span.clone(),
+                    }];
+                }
+                let label = v.label.filter(|l| opts.keeps(*l))?;
                 Some(PairMatch {
                     a: query.clone(),
-                    b: self.reference(h.slot),
+                    b: self.reference(slot),
                     label,
                     score: v.score,
                     evidence: v.evidence,
@@ -419,20 +862,9 @@ impl<'c> OverlapIndex<'c> {
                 .unwrap_or_default(),
             None => self.collection.live_slots().collect(),
         };
-        // A pair found from both sides is judged twice; it is built once.
-        let found: Vec<Vec<(usize, usize, Verdict)>> = slots
-            .par_iter()
-            .map(|&s| {
-                self.verdicts_for_slot(s, opts)
-                    .into_iter()
-                    .map(|(b, v)| (s, b, v))
-                    .collect()
-            })
-            .collect();
-        let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for (a, b, v) in found.into_iter().flatten() {
-            if !seen.insert((a.min(b), a.max(b))) {
+        for (a, b, v) in self.judged_candidates(&slots, opts) {
+            if !v.label.is_some_and(|l| opts.keeps(l)) {
                 continue;
             }
             let Some(mut m) = self.pair(a, b, v) else {
@@ -514,6 +946,7 @@ pub fn summarize(pairs: &[PairMatch]) -> Vec<ArticlePair> {
             duplicate: 0,
             overlap: 0,
             agree: 0,
+            conflict: 0,
         });
         match m.label {
             Label::Duplicate => {
@@ -528,7 +961,11 @@ pub fn summarize(pairs: &[PairMatch]) -> Vec<ArticlePair> {
                 e.agree += 1;
                 e.shared += 0.5 * m.score;
             }
-            Label::Related => {}
+            Label::Conflict => {
+                e.conflict += 1;
+                e.shared += 0.5 * m.score;
+            }
+            Label::Related | Label::Boilerplate => {}
         }
     }
     let mut out: Vec<ArticlePair> = by.into_values().filter(|p| p.shared > 0.0).collect();
@@ -605,17 +1042,31 @@ impl GroupGraphs {
     /// Per group, the cosines of the live passages nearest to `vector` outside
     /// article `own`, best first.
     fn nearest(&self, c: &Collection, vector: &[f32], own: Option<&str>) -> Nearest {
-        let ef = c.params().ef_search;
-        std::array::from_fn(|g| match &self.0[g] {
-            None => Vec::new(),
-            Some(graph) => graph
-                .search(vector, KNN, ef, &|s| {
-                    c.passage(s).is_some_and(|p| own.is_none_or(|d| p.doc != d))
-                })
+        std::array::from_fn(|g| {
+            self.nearest_in(c, g, vector, own, KNN)
                 .into_iter()
                 .map(|(_, cosine)| cosine)
-                .collect(),
+                .collect()
         })
+    }
+
+    /// The `k` live passages of group `g` nearest to `vector` outside article `own`,
+    /// with their cosines, best first.
+    fn nearest_in(
+        &self,
+        c: &Collection,
+        g: usize,
+        vector: &[f32],
+        own: Option<&str>,
+        k: usize,
+    ) -> Vec<(usize, f32)> {
+        let ef = c.params().ef_search.max(k);
+        match &self.0[g] {
+            None => Vec::new(),
+            Some(graph) => graph.search(vector, k, ef, &|s| {
+                c.passage(s).is_some_and(|p| own.is_none_or(|d| p.doc != d))
+            }),
+        }
     }
 }
 

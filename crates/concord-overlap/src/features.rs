@@ -6,8 +6,13 @@
 //! Chinese proper nouns with a Latin name (`concord_text::names`, when installed) add
 //! that name as an anchor and as a unit, so 愛彼迎 in one passage and Airbnb in another
 //! share it.
+//!
+//! Also marked per passage, for the pair judge: negation, the direction words of a few
+//! opposed concepts (rise/fall, confirm/deny, support/oppose...) in Chinese and English,
+//! and whether the passage reads as boilerplate (reprint and copyright notices,
+//! disclaimers, share and subscribe prompts, editor lines).
 
-use concord_text::{fold, names, Folded};
+use concord_text::{fold, is_boilerplate, names, Folded};
 use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -22,7 +27,51 @@ pub struct Features {
     pub anchors: Vec<String>,
     /// Mostly Chinese text (see [`script_group`]).
     pub chinese: bool,
+    /// Says "not", "no", "denied"...
+    pub negated: bool,
+    /// Bit `2k` (`2k + 1`): the passage uses a word for the first (second) pole of
+    /// opposed concept `k` of [`OPPOSED`].
+    pub poles: u32,
+    /// Reads as a notice, disclaimer or prompt rather than reporting (see [`BOILERPLATE`]).
+    pub boilerplate: bool,
 }
+
+/// Opposed concepts: words for each pole, folded (Simplified, lower case). A pair whose
+/// sides take opposite poles of one concept may contradict each other.
+pub const OPPOSED: &[(&[&str], &[&str])] = &[
+    (
+        &["增加", "上升", "上涨", "提高", "增长", "扩大", "攀升", "rise", "rose", "increase", "higher", "grew", "growth", "surge"],
+        &["减少", "下降", "下跌", "降低", "下滑", "缩小", "萎缩", "fall", "fell", "decrease", "lower", "decline", "drop", "shrank"],
+    ),
+    (
+        &["承认", "证实", "确认", "confirm", "admit", "acknowledg"],
+        &["否认", "驳斥", "澄清", "deny", "denied", "denies", "reject"],
+    ),
+    (
+        &["支持", "赞成", "赞同", "利好", "support", "favour", "favor", "backed", "welcome"],
+        &["反对", "批评", "质疑", "利空", "oppose", "criticis", "criticiz", "condemn", "doubt"],
+    ),
+    (
+        &["成功", "有效", "安全", "达标", "success", "effective", "safe", "passed"],
+        &["失败", "无效", "危险", "超标", "fail", "ineffective", "unsafe", "dangerous"],
+    ),
+    (
+        &["乐观", "看好", "强劲", "optimis", "strong", "boost"],
+        &["悲观", "看淡", "疲软", "担忧", "pessimis", "weak", "hurt", "harm"],
+    ),
+    (
+        &["赢", "胜", "领先", "win", "won", "lead", "ahead"],
+        &["输", "败", "落后", "lose", "lost", "behind", "trail"],
+    ),
+];
+
+/// Negation words, folded. Chinese ones are matched as substrings, English as words.
+const NEGATION_ZH: &[&str] = &["不", "没有", "未", "并非", "无法", "否认", "从未", "毫无"];
+const NEGATION_EN: &[&str] = &[
+    "not", "no", "never", "none", "nor", "denied", "denies", "deny", "didnt", "doesnt",
+    "isnt", "wasnt", "wont", "cannot", "cant", "without",
+];
+
 
 impl Features {
     pub fn new(text: &str) -> Self {
@@ -54,11 +103,38 @@ impl Features {
         grams.dedup();
         anchors.sort();
         anchors.dedup();
+        let flat = folded.as_string();
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+            .map(|w| w.to_lowercase().replace(['\'', '’'], ""))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let has = |m: &str| {
+            if m.is_ascii() {
+                words.iter().any(|w| w.starts_with(m))
+            } else {
+                flat.contains(m)
+            }
+        };
+        let negated = NEGATION_ZH.iter().any(|m| flat.contains(m))
+            || words.iter().any(|w| NEGATION_EN.contains(&w.as_str()));
+        let mut poles = 0u32;
+        for (k, (up, down)) in OPPOSED.iter().enumerate() {
+            if up.iter().any(|m| has(m)) {
+                poles |= 1 << (2 * k);
+            }
+            if down.iter().any(|m| has(m)) {
+                poles |= 1 << (2 * k + 1);
+            }
+        }
         Self {
+            boilerplate: is_boilerplate(&flat),
             folded,
             grams,
             anchors,
             chinese: script_group(text) == 0,
+            negated,
+            poles,
         }
     }
 

@@ -1,9 +1,10 @@
-//! The overlap engine: ingesting articles into a collection, and finding which passages
-//! of different articles duplicate, overlap or agree with each other.
+//! The overlap engine: ingesting articles into a collection, and finding which claims
+//! of different articles duplicate, overlap, agree with or contradict each other.
 
 mod engine;
 mod features;
 mod ingest;
+mod judge;
 mod pairs;
 mod score;
 
@@ -12,6 +13,7 @@ pub use engine::{
     PassageRef, QueryOptions,
 };
 pub use features::{anchors, script_group, Features, Lexicon};
+pub use judge::{PairFeatures, PairJudge, Probabilities, CLASSES, FEATURES};
 pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
 pub use pairs::{distinct_texts, judge_text_pairs};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

@@ -45,6 +45,7 @@ pub fn judge_text_pairs(embedder: &Embedder, pairs: &[(&str, &str)]) -> Result<V
             end: t.chars().count() as u32,
             text: t.to_string(),
             section: None,
+            paragraph: None,
         };
         let id = format!("t{i}");
         let doc = DocRecord {

@@ -1,22 +1,34 @@
 //! Judging one pair of passages: the signals (embedding similarity relative to each
 //! passage's own neighbourhood, IDF-weighted lexical overlap on folded text, shared rare
-//! phrases and anchors, an alignment of the folded texts) and the label they earn.
+//! phrases and anchors, clashing figures, negation and opposed direction words, an
+//! alignment of the folded texts) and the label they earn.
 //!
-//! Thresholds were calibrated on the labelled pairs of `examples/articles/` and checked
-//! against `../shared/eval` (see benches/RESULTS.md); each one is named below.
+//! Two labels follow from the text alone: `duplicate` (the same text, possibly in the
+//! other script: long common runs, same figures, nothing moved) and `boilerplate` (both
+//! sides are notices, see [`concord_text::is_boilerplate`]; a notice never agrees with
+//! reporting). Every other pair is labelled by the trained judge ([`crate::judge`]):
+//! its most probable class, with `related` for a pair it calls `none` that is still
+//! unusually close for its neighbourhood.
 
-use crate::features::{name_gram, Features, Lexicon};
+use crate::features::{name_gram, Features, Lexicon, OPPOSED};
+use crate::judge::{PairFeatures, PairJudge, Probabilities};
 use serde::{Deserialize, Serialize};
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 
-/// How strongly two passages correspond, weakest first.
+/// What two passages share. The order (weakest first) is the order of `min_label`;
+/// `boilerplate` sits below everything and is reported apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Label {
+    /// Both sides are notices, disclaimers or prompts, not reporting.
+    Boilerplate,
     /// Semantically close for their neighbourhood, without a shared claim.
     Related,
     /// The same claim or judgement in other words.
     Agree,
+    /// The same point, opposed or contradictory: other figures for the same thing,
+    /// one denies what the other affirms, opposite judgements.
+    Conflict,
     /// The same specific fact, number, quote or event.
     Overlap,
     /// The same text, possibly in the other Chinese script or width.
@@ -24,28 +36,40 @@ pub enum Label {
 }
 
 impl Label {
+    pub const ALL: [Label; 6] = [
+        Label::Duplicate,
+        Label::Overlap,
+        Label::Conflict,
+        Label::Agree,
+        Label::Related,
+        Label::Boilerplate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Label::Boilerplate => "boilerplate",
             Label::Related => "related",
             Label::Agree => "agree",
+            Label::Conflict => "conflict",
             Label::Overlap => "overlap",
             Label::Duplicate => "duplicate",
         }
+    }
+
+    /// Whether the pair is a finding: the passages share or dispute a claim.
+    pub fn is_finding(self) -> bool {
+        self >= Label::Agree
     }
 }
 
 impl std::str::FromStr for Label {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "related" => Ok(Label::Related),
-            "agree" => Ok(Label::Agree),
-            "overlap" => Ok(Label::Overlap),
-            "duplicate" => Ok(Label::Duplicate),
-            _ => Err(format!(
-                "unknown label {s:?} (expected duplicate, overlap, agree or related)"
-            )),
-        }
+        Label::ALL.into_iter().find(|l| l.as_str() == s).ok_or_else(|| {
+            format!(
+                "unknown label {s:?} (expected duplicate, overlap, conflict, agree, related or boilerplate)"
+            )
+        })
     }
 }
 
@@ -64,23 +88,8 @@ const MOVED_MIN_CHARS: usize = 2;
 const RUN_MIN_CHARS: usize = 4;
 /// A gram is rare when at most this share of passages (and at least 2) contain it.
 const RARE_SHARE: f32 = 0.02;
-/// Shared rare grams that make a shared specific fact (about a six-character phrase).
-const OVERLAP_MIN_RARE: f32 = 6.0;
-/// Semantic support an overlap needs: the passages must also be about the same thing.
-const OVERLAP_MIN_Z: f32 = 1.5;
-/// Shared numbers (two digits or more) that pin the same statistic across languages.
-const OVERLAP_MIN_NUMBERS: usize = 2;
-/// Shared rare names that pin the same entities in two Chinese passages (Latin words
-/// there are names and acronyms; Chinese names count through their Latin form), such
-/// as a company written in Latin letters in one and in characters in the other, and
-/// its CEO. Not for other scripts, where every word is a Latin token.
-const OVERLAP_MIN_NAMES: usize = 2;
-/// `agree` between mutual nearest neighbours: at least this z-score ...
-const AGREE_MUTUAL_MIN_Z: f32 = 2.0;
-/// ... and clearly closer than their usual nearest neighbours from other articles.
-const AGREE_MUTUAL_MIN_MARGIN: f32 = 1.01;
-/// `agree` without mutuality needs a clearly exceptional similarity.
-const AGREE_MIN_Z: f32 = 3.5;
+/// Shared numbers count from two digits up (a lone digit is too common to pin a fact).
+const NUMBER_MIN_DIGITS: usize = 2;
 /// ... and for `related`.
 const RELATED_MIN_Z: f32 = 2.0;
 
@@ -100,7 +109,7 @@ pub struct SharedSpan {
 }
 
 /// Why a pair got its label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// Cosine similarity of the embeddings.
     pub cosine: f32,
@@ -122,14 +131,30 @@ pub struct Evidence {
     pub anchors: Vec<String>,
     /// Longest common runs of text, longest first.
     pub shared: Vec<SharedSpan>,
+    /// Numbers (two digits and up) each side has and the other lacks.
+    #[serde(default)]
+    pub numbers_clash: usize,
+    /// One side negates and the other does not.
+    #[serde(default)]
+    pub negation_differs: bool,
+    /// The sides take opposite poles of one concept (rise/fall, confirm/deny...).
+    #[serde(default)]
+    pub opposed: bool,
+    /// What the trained judge gives each class (absent for rule labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Probabilities>,
 }
 
 /// The verdict on one pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub label: Option<Label>,
-    /// Strength of the correspondence in [0, 1], for ranking.
+    /// Strength of the correspondence in [0, 1], for ranking: the judge's probability
+    /// that the pair is a finding, or the copied share for rule labels.
     pub score: f32,
+    /// The signals the judge read (for training and inspection).
+    #[serde(skip)]
+    pub features: PairFeatures,
     pub evidence: Evidence,
 }
 
@@ -143,6 +168,14 @@ pub struct Semantic {
     pub margin: f32,
     /// Whether each side is among the other's two nearest passages of other articles.
     pub mutual: bool,
+    /// How much the two passages' articles share as a whole (see
+    /// [`crate::Neighbourhoods::affinity`]): one event or only one topic.
+    pub affinity: f32,
+    /// How many sides (0-2) find the other the closest passage of its article.
+    pub best_in_article: f32,
+    /// The cosine over the next-closest passage of the other article, averaged over
+    /// both sides (negative when another passage there is closer).
+    pub article_gap: f32,
 }
 
 /// What is known about one side of a pair.
@@ -158,6 +191,9 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         z,
         margin,
         mutual,
+        affinity,
+        best_in_article,
+        article_gap,
     } = sem;
     let rare_df = ((lexicon.passages() as f32 * RARE_SHARE).ceil() as u32).max(2);
     let (mut shared_w, mut rare) = (0.0f32, 0.0f32);
@@ -178,19 +214,21 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         .cloned()
         .collect();
 
-    let numbers = anchors
-        .iter()
-        .filter(|x| x.bytes().filter(u8::is_ascii_digit).count() >= 2)
-        .count();
-    let names = if a.features.chinese && b.features.chinese {
-        anchors
+    let is_number = |x: &&String| x.bytes().filter(u8::is_ascii_digit).count() >= NUMBER_MIN_DIGITS;
+    let numbers = anchors.iter().filter(is_number).count();
+    let only = |x: &Features, y: &Features| {
+        x.anchors
             .iter()
-            .filter(|x| !x.bytes().any(|c| c.is_ascii_digit()))
-            .filter(|x| x.split(' ').all(|w| lexicon.df(name_gram(w)) <= rare_df))
+            .filter(is_number)
+            .filter(|n| y.anchors.binary_search(n).is_err())
             .count()
-    } else {
-        0
     };
+    let numbers_clash = only(a.features, b.features).min(only(b.features, a.features));
+    let names = anchors
+        .iter()
+        .filter(|x| !x.bytes().any(|c| c.is_ascii_digit()))
+        .filter(|x| x.split(' ').all(|w| lexicon.df(name_gram(w)) <= rare_df))
+        .count();
     let (fa, fb) = (&a.features.folded, &b.features.folded);
     let (mut copied, mut contained, mut moved, mut shared) = (0.0, 0.0, 0, Vec::new());
     if lexical > 0.1 && !fa.is_empty() && !fb.is_empty() {
@@ -221,40 +259,71 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             })
             .collect();
     }
+    let negation_differs = a.features.negated != b.features.negated;
+    let opposed = opposed_poles(a.features.poles, b.features.poles);
 
     let min_len = fa.len().min(fb.len());
     // A copy with a number changed or reordered reports something else.
     let same_numbers = digit_runs(&fa.chars) == digit_runs(&fb.chars);
-    let label = if min_len >= DUPLICATE_MIN_CHARS
+    let duplicate = min_len >= DUPLICATE_MIN_CHARS
         && moved < MOVED_MIN_CHARS
         && same_numbers
         && (copied >= DUPLICATE_RATIO
-            || (contained >= CONTAINED_RATIO && min_len >= CONTAINED_MIN_CHARS))
-    {
-        Some(Label::Duplicate)
-    } else if (rare >= OVERLAP_MIN_RARE
-        || numbers >= OVERLAP_MIN_NUMBERS
-        || names >= OVERLAP_MIN_NAMES)
-        && (z >= OVERLAP_MIN_Z || mutual)
-    {
-        Some(Label::Overlap)
-    } else if z >= AGREE_MIN_Z
-        || (mutual && z >= AGREE_MUTUAL_MIN_Z && margin >= AGREE_MUTUAL_MIN_MARGIN)
-    {
-        Some(Label::Agree)
-    } else if z >= RELATED_MIN_Z {
-        Some(Label::Related)
+            || (contained >= CONTAINED_RATIO && min_len >= CONTAINED_MIN_CHARS));
+    let cross = a.features.chinese != b.features.chinese;
+    let x: PairFeatures = [
+        cosine,
+        z.clamp(-5.0, 12.0),
+        margin,
+        f32::from(u8::from(mutual)),
+        lexical.clamp(0.0, 1.0),
+        copied,
+        contained.min(1.0),
+        rare.ln_1p(),
+        numbers.min(4) as f32,
+        numbers_clash.min(3) as f32,
+        names.min(4) as f32,
+        f32::from(u8::from(negation_differs)),
+        f32::from(u8::from(opposed)),
+        f32::from(u8::from(cross)),
+        min_len as f32 / fa.len().max(fb.len()).max(1) as f32,
+        (min_len as f32).ln_1p(),
+        if cross { cosine } else { 0.0 },
+        (moved.min(20) as f32) / 20.0,
+        affinity,
+        if cross { affinity } else { 0.0 },
+        best_in_article,
+        article_gap.clamp(-0.2, 0.2),
+    ];
+    let mut probabilities = None;
+    let (label, score) = if a.features.boilerplate || b.features.boilerplate {
+        // A notice is matched only with another notice, and never counts as agreement.
+        let both = a.features.boilerplate && b.features.boilerplate;
+        let alike = duplicate || lexical >= 0.5 || z >= RELATED_MIN_Z;
+        (
+            (both && alike).then_some(Label::Boilerplate),
+            lexical.max(copied),
+        )
+    } else if duplicate {
+        (Some(Label::Duplicate), copied.max(contained).min(1.0))
     } else {
-        None
+        let judge = PairJudge::shipped();
+        let p = judge.probabilities(&x);
+        probabilities = Some(p);
+        let label = match judge.decide(&p) {
+            1 => Some(Label::Duplicate),
+            2 => Some(Label::Overlap),
+            3 => Some(Label::Agree),
+            4 => Some(Label::Conflict),
+            _ if z >= RELATED_MIN_Z => Some(Label::Related),
+            _ => None,
+        };
+        (label, 1.0 - p.none)
     };
-    let semantic = ((z - 1.0) / 5.0).clamp(0.0, 1.0);
-    let mut score = 1.0 - (1.0 - semantic) * (1.0 - lexical.clamp(0.0, 1.0));
-    if label == Some(Label::Duplicate) {
-        score = score.max(copied.max(contained));
-    }
     Verdict {
         label,
         score,
+        features: x,
         evidence: Evidence {
             cosine,
             z,
@@ -266,8 +335,22 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             rare_shared: rare,
             anchors,
             shared,
+            numbers_clash,
+            negation_differs,
+            opposed,
+            probabilities,
         },
     }
+}
+
+/// Whether one side takes a pole of an opposed concept that only the other side's
+/// opposite pole answers (each pole bit pair of [`OPPOSED`]).
+fn opposed_poles(a: u32, b: u32) -> bool {
+    (0..OPPOSED.len()).any(|k| {
+        let (up, down) = (1u32 << (2 * k), 1u32 << (2 * k + 1));
+        let only = |x: u32, bit: u32| x & bit != 0 && x & (up | down) != up | down;
+        (only(a, up) && only(b, down)) || (only(a, down) && only(b, up))
+    })
 }
 
 fn span(text: &str, (start, end): (usize, usize)) -> Span {
@@ -382,17 +465,19 @@ mod tests {
     }
 
     #[test]
-    fn two_rare_names_make_an_overlap_between_chinese_passages() {
+    fn signals_of_a_pair_name_its_shared_and_clashing_facts() {
         concord_text::names::install(
             concord_text::names::NameBridge::new(vec![("爱彼迎".into(), vec!["airbnb".into()])])
                 .unwrap(),
         );
-        let a = Features::new("愛彼迎CEO公開承認，其客服系統在很大程度上依賴中國大模型。");
-        let b = Features::new("Airbnb CEO表示，公司正大量依賴Qwen，因其更快更好。");
+        let a = Features::new("愛彼迎CEO公開承認，其客服系統在2025年依賴中國大模型。");
+        let b = Features::new("Airbnb CEO表示，公司2025年正大量依賴Qwen，因其更快更好。");
+        let c = Features::new("愛彼迎CEO否認，其客服系統在2024年依賴中國大模型。");
         assert!(a.anchors.contains(&"airbnb".to_string()), "{:?}", a.anchors);
         let mut lexicon = Lexicon::default();
-        lexicon.add(&a);
-        lexicon.add(&b);
+        for f in [&a, &b, &c] {
+            lexicon.add(f);
+        }
         for i in 0..200 {
             lexicon.add(&Features::new(&format!(
                 "第{i}段：港口的渡輪照常運行，乘客人數平穩。"
@@ -402,22 +487,46 @@ mod tests {
             text: "",
             features: f,
         };
-        let sem = |z| Semantic {
+        let sem = Semantic {
             cosine: 0.9,
-            z,
+            z: 1.6,
             margin: 1.0,
             mutual: false,
+            affinity: 0.3,
+            best_in_article: 2.0,
+            article_gap: 0.05,
         };
-        let v = judge(side(&a), side(&b), &lexicon, sem(1.6));
-        assert_eq!(v.label, Some(Label::Overlap), "{:?}", v.evidence);
-        // Not without semantic support ...
-        let v = judge(side(&a), side(&b), &lexicon, sem(0.5));
-        assert_eq!(v.label, None, "{:?}", v.evidence);
-        // ... and not on one shared name.
-        let c = Features::new("愛彼迎公開承認，其客服系統在很大程度上依賴中國大模型。");
-        lexicon.add(&c);
-        let v = judge(side(&c), side(&b), &lexicon, sem(1.6));
-        assert_eq!(v.label, None, "{:?}", v.evidence);
+        let names = feature_at("names_shared");
+        let v = judge(side(&a), side(&b), &lexicon, sem);
+        assert_eq!(v.features[names], 2.0, "{:?}", v.evidence);
+        assert_eq!(v.features[feature_at("numbers_shared")], 1.0);
+        assert!(v.evidence.probabilities.is_some(), "judged by the model");
+        // Other year, and one side denies what the other admits.
+        let v = judge(side(&a), side(&c), &lexicon, sem);
+        assert_eq!(v.evidence.numbers_clash, 1, "{:?}", v.evidence);
+        assert!(v.evidence.opposed && v.features[feature_at("opposed")] == 1.0);
+        // A notice never pairs with reporting, only with another notice.
+        let notice = Features::new("免責聲明：本文僅代表作者觀點，不代表本站立場。");
+        let notice2 = Features::new("免责声明：本文仅代表作者观点，不代表本平台立场。");
+        lexicon.add(&notice);
+        lexicon.add(&notice2);
+        assert!(notice.boilerplate && !a.boilerplate);
+        assert_eq!(judge(side(&notice), side(&a), &lexicon, sem).label, None);
+        let v = judge(side(&notice), side(&notice2), &lexicon, sem);
+        assert_eq!(v.label, Some(Label::Boilerplate), "{:?}", v.evidence);
+    }
+
+    fn feature_at(name: &str) -> usize {
+        crate::judge::FEATURES.iter().position(|f| *f == name).unwrap()
+    }
+
+    #[test]
+    fn labels_read_back_and_order_findings_above_boilerplate() {
+        for l in Label::ALL {
+            assert_eq!(l.as_str().parse::<Label>().unwrap(), l);
+        }
+        assert!(Label::Conflict.is_finding() && !Label::Boilerplate.is_finding());
+        assert!(Label::Boilerplate < Label::Related && Label::Agree < Label::Conflict);
     }
 
     #[test]

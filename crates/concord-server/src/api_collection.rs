@@ -154,6 +154,8 @@ pub async fn overlaps(
     let opts = QueryOptions {
         min_label: req.min_label.unwrap_or(Label::Agree),
         candidates,
+
+        ..Default::default()
     };
     let given = [
         req.text.is_some(),

@@ -146,12 +146,56 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
         .and_then(|s| s.to_str())
         .unwrap_or("article")
         .to_string();
+    let text = blank_metadata(text);
     Ok(vec![Article {
         id,
-        title: None,
+        title: title_of(&text),
         text,
         source: Some(path.display().to_string()),
     }])
+}
+
+/// Keys of a metadata line (`> source: Harbour Daily; date: 2025-03-02`).
+const METADATA_KEYS: &[&str] = &["source", "outlet", "date", "url", "author", "byline"];
+
+/// The text with a metadata line among its first three lines blanked out (replaced by
+/// as many spaces, so character offsets still match the file): it describes the
+/// article and is never a passage of it.
+fn blank_metadata(text: String) -> String {
+    let mut at = 0;
+    for line in text.split_inclusive('\n').take(3) {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let t = body.trim();
+        let is_meta = t.strip_prefix('>').is_some_and(|rest| {
+            rest.split(';').all(|kv| {
+                kv.split_once(':').is_some_and(|(k, _)| {
+                    METADATA_KEYS.contains(&k.trim().to_ascii_lowercase().as_str())
+                })
+            })
+        });
+        if is_meta {
+            let blank = " ".repeat(body.chars().count());
+            return format!("{}{blank}{}", &text[..at], &text[at + body.len()..]);
+        }
+        at += line.len();
+    }
+    text
+}
+
+/// An article's title: its first Markdown heading if one opens it, else its first line
+/// when that reads as a headline (short, not a sentence, not a byline or a notice).
+fn title_of(text: &str) -> Option<String> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if let Some(h) = first.strip_prefix('#') {
+        let h = h.trim_start_matches('#').trim();
+        return (!h.is_empty()).then(|| h.to_string());
+    }
+    let letters = first.chars().filter(|c| c.is_alphanumeric()).count();
+    let sentence = first.ends_with(['。', '.', '！', '？', '!', '?', '：', ':']);
+    let marked = first.starts_with(['·', '•', '(', '（', '【', '[', '>', '-', '*'])
+        || ["文/", "作者", "来源", "來源", "By "].iter().any(|m| first.contains(m));
+    (letters >= 4 && first.chars().count() <= 80 && !sentence && !marked)
+        .then(|| first.to_string())
 }
 
 /// UTF-8 text, refusing binaries; a leading byte-order mark is dropped.
@@ -244,6 +288,27 @@ mod tests {
         assert_eq!(ids, ["a", "b", "x", "7"]);
         assert_eq!(got[0].text, "第一段。\n", "byte-order mark dropped");
         assert_eq!(got[2].title.as_deref(), Some("T"));
+        assert_eq!(got[1].title.as_deref(), Some("Title"));
+        assert_eq!(got[0].title, None, "a sentence is not a title");
+    }
+
+    #[test]
+    fn titles_and_metadata_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "# 港口新航線\n> source: 本地日報; date: 2025-03-02\n\n首日載客三千人。\n";
+        let p = write(dir.path(), "a.md", text.as_bytes());
+        let a = read_articles(&p, &ReadOptions::default()).unwrap().remove(0);
+        assert_eq!(a.title.as_deref(), Some("港口新航線"));
+        assert!(!a.text.contains("source"), "{}", a.text);
+        assert_eq!(a.text.chars().count(), text.chars().count(), "offsets kept");
+        let p = write(dir.path(), "b.txt", "全球AI芯片巨頭首次全面解析\n正文第一段。\n".as_bytes());
+        let b = read_articles(&p, &ReadOptions::default()).unwrap().remove(0);
+        assert_eq!(b.title.as_deref(), Some("全球AI芯片巨頭首次全面解析"));
+        for first in ["· 全文共 7999 字", "文/劉勝軍", "置頂推薦:"] {
+            let p = write(dir.path(), "c.txt", format!("{first}\n正文。\n").as_bytes());
+            let c = read_articles(&p, &ReadOptions::default()).unwrap().remove(0);
+            assert_eq!(c.title, None, "{first}");
+        }
     }
 
     #[test]

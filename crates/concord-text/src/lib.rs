@@ -3,10 +3,12 @@
 //! and the Latin names of Chinese proper nouns (`names`).
 
 mod article;
+mod boilerplate;
 mod fold;
 pub mod names;
 mod segment;
 
 pub use article::{read_articles, Article, ReadOptions, TextError};
+pub use boilerplate::{is_boilerplate, BOILERPLATE};
 pub use fold::{fold, Folded};
 pub use segment::{segment, Passage, SegmentOptions};

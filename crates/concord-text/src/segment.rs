@@ -1,13 +1,21 @@
-//! Cutting an article into passages. Paragraphs are the unit: one per line in text that
-//! puts each paragraph on its own line (most Chinese news), or blank-line separated blocks
-//! with wrapped lines joined (Markdown, hard-wrapped prose). Headings, bylines and other
-//! short unpunctuated lines, image placeholders, rules and empty lines never become
-//! passages; headings are kept as the `section` of the passages under them. Paragraphs
-//! longer than `max_chars` are split at sentence ends (Chinese and Western punctuation).
+//! Cutting an article into claims, the units concord embeds and matches. Paragraphs come
+//! first: one per line in text that puts each paragraph on its own line (most Chinese
+//! news), or blank-line separated blocks with wrapped lines joined (Markdown, hard-wrapped
+//! prose). Headings, bylines and other short unpunctuated lines without a figure,
+//! image placeholders, rules and empty lines never become passages; headings are kept as
+//! the `section` of the passages under them. A short line that carries a number or a
+//! date, a Latin name inside Chinese text, or ends a sentence is a paragraph of its own;
+//! so is a notice (`crate::is_boilerplate`), to be recognised and reported apart.
+//!
+//! Each paragraph is then cut into claims: its sentences (Chinese and Western
+//! punctuation), a sentence longer than `claim_max_chars` cut again at clause marks, and
+//! a fragment too short to say anything (`他說：`) joined to its neighbour. Every claim
+//! keeps its character offsets into the article and the index of its paragraph.
 
 use serde::{Deserialize, Serialize};
 
-/// A span of an article that is embedded and compared on its own.
+/// A span of an article that is embedded and compared on its own: one claim (a sentence
+/// or a clause) of one paragraph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Passage {
     /// Position among the article's passages, from 0.
@@ -18,12 +26,25 @@ pub struct Passage {
     pub text: String,
     /// The heading the passage sits under, if any.
     pub section: Option<String>,
+    /// The paragraph it belongs to (position among the article's paragraphs), when it
+    /// was cut from one; a passage stored without it is a paragraph of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paragraph: Option<u32>,
+}
+
+impl Passage {
+    /// The paragraph the passage belongs to.
+    pub fn paragraph(&self) -> u32 {
+        self.paragraph.unwrap_or(self.index)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct SegmentOptions {
-    /// Paragraphs longer than this many characters are split at sentence ends.
-    pub max_chars: usize,
+    /// Sentences longer than this many characters are cut at clause marks into claims.
+    pub claim_max_chars: usize,
+    /// Claims with fewer letters and digits than this join their neighbour.
+    pub claim_min_chars: usize,
     /// Unpunctuated lines with at most this many letters and digits count as headings.
     pub heading_max_chars: usize,
     /// Passages with fewer letters and digits than this are dropped.
@@ -33,7 +54,8 @@ pub struct SegmentOptions {
 impl Default for SegmentOptions {
     fn default() -> Self {
         Self {
-            max_chars: 400,
+            claim_max_chars: 90,
+            claim_min_chars: 8,
             heading_max_chars: 24,
             min_chars: 4,
         }
@@ -103,14 +125,18 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
 
     let mut out = Vec::new();
     let mut chars_before = CharCounter::new(text);
+    let mut paragraph = 0u32;
     for (a, b, section) in paragraphs {
-        for (ca, cb) in split_long(&text[a..b], opts.max_chars) {
+        let body = text[a..b].trim();
+        if body.chars().filter(|c| c.is_alphanumeric()).count() < opts.min_chars {
+            continue;
+        }
+        for (ca, cb) in claims(&text[a..b], opts) {
             let (sa, sb) = (a + ca, a + cb);
             let piece = &text[sa..sb];
             let trimmed_start = sa + (piece.len() - piece.trim_start().len());
             let trimmed_end = sb - (piece.len() - piece.trim_end().len());
-            let body = &text[trimmed_start..trimmed_end];
-            if body.chars().filter(|c| c.is_alphanumeric()).count() < opts.min_chars {
+            if trimmed_start >= trimmed_end {
                 continue;
             }
             let start = chars_before.at(trimmed_start);
@@ -119,12 +145,82 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
                 index: out.len() as u32,
                 start: start as u32,
                 end: end as u32,
-                text: body.to_string(),
+                text: text[trimmed_start..trimmed_end].to_string(),
                 section: section.clone(),
+                paragraph: Some(paragraph),
             });
+        }
+        paragraph += 1;
+    }
+    out
+}
+
+/// Byte ranges of the claims of one paragraph: its sentences, long ones cut at clause
+/// marks, fragments under `claim_min_chars` letters and digits joined to a neighbour.
+/// The ranges are in order and cover every letter of the paragraph.
+pub fn claims(text: &str, opts: &SegmentOptions) -> Vec<(usize, usize)> {
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in sentences(text) {
+        let mut s = a;
+        while text[s..b].chars().count() > opts.claim_max_chars {
+            let cut = clause_cut(&text[s..b], opts.claim_max_chars);
+            pieces.push((s, s + cut));
+            s += cut;
+        }
+        if s < b {
+            pieces.push((s, b));
+        }
+    }
+    let weight = |r: &(usize, usize)| {
+        text[r.0..r.1]
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .count()
+    };
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut carry: Option<usize> = None; // start of a short fragment waiting for the next
+    for r in pieces {
+        let r = (carry.take().unwrap_or(r.0), r.1);
+        if weight(&r) < opts.claim_min_chars {
+            carry = Some(r.0);
+        } else {
+            out.push(r);
+        }
+    }
+    if let Some(start) = carry {
+        match out.last_mut() {
+            Some(last) => last.1 = text.len(),
+            None => out.push((start, text.len())),
         }
     }
     out
+}
+
+/// Byte length of the first clause of a long sentence: at most `max_chars` characters,
+/// ending after the last clause mark past a third of it, or after the first clause mark
+/// beyond the limit when there is none before it (a claim is never cut mid-clause unless
+/// the clause alone runs three times over the limit).
+fn clause_cut(text: &str, max_chars: usize) -> usize {
+    let is_mark = |c: char| matches!(c, '，' | ',' | '、' | '：' | ':' | '；' | ';' | '—');
+    let limit = text
+        .char_indices()
+        .nth(max_chars)
+        .map_or(text.len(), |(i, _)| i);
+    if let Some((i, c)) = text[..limit]
+        .char_indices()
+        .rev()
+        .find(|&(i, c)| is_mark(c) && i * 3 >= limit)
+    {
+        return i + c.len_utf8();
+    }
+    let far = text
+        .char_indices()
+        .nth(max_chars * 3)
+        .map_or(text.len(), |(i, _)| i);
+    text[limit..far]
+        .char_indices()
+        .find(|&(_, c)| is_mark(c))
+        .map_or(hard_cut(text, max_chars), |(i, c)| limit + i + c.len_utf8())
 }
 
 /// Ends the open paragraph, if any, recording it under `section`.
@@ -255,44 +351,29 @@ fn starts_block(line: &str) -> bool {
 
 fn is_heading_like(line: &str, opts: &SegmentOptions) -> bool {
     let t = line.trim();
-    !ends_sentence(t) && t.chars().filter(|c| c.is_alphanumeric()).count() <= opts.heading_max_chars
+    !ends_sentence(t)
+        && !carries_fact(t)
+        && !crate::is_boilerplate(&crate::fold(t).as_string())
+        && t.chars().filter(|c| c.is_alphanumeric()).count() <= opts.heading_max_chars
 }
 
-/// Byte ranges of `text` no longer than `max_chars` characters each, cut after
-/// sentence ends where possible (one range when the text is short enough).
-fn split_long(text: &str, max_chars: usize) -> Vec<(usize, usize)> {
-    if text.chars().count() <= max_chars {
-        return vec![(0, text.len())];
+/// Whether a short line states something checkable: a figure or a date (any digit), or
+/// a Latin-script name inside Chinese text. Such a line is a passage, not a heading.
+/// Numbered section heads (`01 行業巨頭發聲`, `3. Outlook`) stay headings.
+fn carries_fact(line: &str) -> bool {
+    let t = line.trim_start_matches(['#', ' ']);
+    let numbered = t
+        .split_once([' ', '.', '、', '）', ')'])
+        .is_some_and(|(n, _)| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()));
+    if numbered {
+        return false;
     }
-    let mut out = Vec::new();
-    let mut chunk_start = 0;
-    let mut chunk_chars = 0;
-    for (a, b) in sentences(text) {
-        let n = text[a..b].chars().count();
-        if chunk_chars > 0 && chunk_chars + n > max_chars {
-            out.push((chunk_start, a));
-            chunk_start = a;
-            chunk_chars = 0;
-        }
-        if n > max_chars {
-            // A sentence that alone is too long is cut at a clause mark near the
-            // limit, or at the limit itself.
-            let mut s = a;
-            while text[s..b].chars().count() > max_chars {
-                let cut = hard_cut(&text[s..b], max_chars);
-                out.push((s, s + cut));
-                s += cut;
-            }
-            chunk_start = s;
-            chunk_chars = text[s..b].chars().count();
-        } else {
-            chunk_chars += n;
-        }
-    }
-    if chunk_start < text.len() {
-        out.push((chunk_start, text.len()));
-    }
-    out
+    let digits = t.chars().any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+    let cjk = t.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
+    let latin_word = t
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| w.len() >= 2 && w.starts_with(|c: char| c.is_ascii_uppercase()));
+    digits || (cjk && latin_word)
 }
 
 /// Byte ranges of the sentences of `text`, covering it entirely.
@@ -386,31 +467,58 @@ mod tests {
     }
 
     #[test]
-    fn long_paragraphs_split_at_sentence_ends() {
-        let sentence = "這是一個用來測試切分的句子，內容沒有特別的意義。";
-        let para = sentence.repeat(40);
-        let opts = SegmentOptions {
-            max_chars: 100,
-            ..Default::default()
-        };
-        let ps = segment(&para, &opts);
-        assert!(ps.len() > 1);
-        for p in &ps {
-            assert!(p.text.chars().count() <= 100);
-            assert!(p.text.ends_with('。'), "{}", p.text);
-        }
-        let joined: String = ps.iter().map(|p| p.text.as_str()).collect();
+    fn paragraphs_are_cut_into_claims_that_cover_them() {
+        let para = "市政府週一宣布，新航線首日載客三千人。他說：“這是好的開始。”另據統計，全年運量預計將達到一百二十萬人次，比去年增加百分之十五，其中通勤旅客佔六成，觀光旅客佔四成，週末班次也將加密以應付需求，市府同時計劃在明年第一季度增設兩個碼頭並延長夜間航班的營運時間，以便利居住在離島的上班族與學生往返市區。";
+        let ps = segment(para, &SegmentOptions::default());
+        let texts = texts(&ps);
+        assert_eq!(texts[0], "市政府週一宣布，新航線首日載客三千人。");
+        // The short lead-in joins the quote it introduces.
+        assert_eq!(texts[1], "他說：“這是好的開始。”");
+        // The long sentence is cut at a clause mark, not mid-clause.
+        assert!(texts.len() >= 4, "{texts:?}");
+        assert!(texts[2].ends_with('，'), "{texts:?}");
+        let joined: String = texts.concat();
         assert_eq!(joined, para);
-        let western = "One sentence here. Version 1.4 ships today! ".repeat(20);
+        assert!(ps.iter().all(|p| p.paragraph == Some(0)));
+        let opts = SegmentOptions::default();
+        for p in &ps {
+            assert!(p.text.chars().count() <= opts.claim_max_chars * 3, "{}", p.text);
+        }
+        let western = "One sentence here. Version 1.4 ships today! ".repeat(3);
         let ps = segment(&western, &opts);
+        assert_eq!(ps.len(), 6);
         assert!(ps.iter().all(|p| p.text.ends_with(['.', '!'])));
+    }
+
+    #[test]
+    fn short_lines_with_figures_or_names_are_passages_not_headings() {
+        let text = "產業概況
+2024年人工智能核心產業規模突破9000億元
+英偉達Nvidia發布
+01 行業巨頭發聲
+業內人士認為，增長仍將持續。
+";
+        let ps = segment(text, &SegmentOptions::default());
+        assert_eq!(
+            texts(&ps),
+            [
+                "2024年人工智能核心產業規模突破9000億元",
+                "英偉達Nvidia發布",
+                "業內人士認為，增長仍將持續。"
+            ]
+        );
+        assert_eq!(ps[0].section.as_deref(), Some("產業概況"));
+        assert_eq!(ps[2].section.as_deref(), Some("01 行業巨頭發聲"));
+        let paragraphs: Vec<u32> = ps.iter().map(Passage::paragraph).collect();
+        assert_eq!(paragraphs, [0, 1, 2]);
     }
 
     #[test]
     fn a_huge_unpunctuated_line_is_cut_without_panicking() {
         let line = "字".repeat(5000);
         let ps = segment(&line, &SegmentOptions::default());
-        assert_eq!(ps.len(), 13);
+        assert!(ps.len() >= 5000 / 90, "{}", ps.len());
         assert_eq!(ps.last().unwrap().end, 5000);
+        assert_eq!(ps.iter().map(|p| p.text.chars().count()).sum::<usize>(), 5000);
     }
 }

@@ -1,0 +1,48 @@
+//! Boilerplate: the notices, disclaimers and prompts outlets put around their articles
+//! (reprint and copyright lines, "views are the author's own", editor lines, share,
+//! follow, subscribe and download prompts, investment warnings). Such a line is kept as
+//! a passage, so it can be reported apart, and never counts as a shared claim.
+
+/// Marks of boilerplate, folded: reprint, copyright and disclaimer notices, editor and
+/// source lines, share, follow and download prompts, investment warnings.
+pub const BOILERPLATE: &[&str] = &[
+    "免责声明", "版权所有", "版权归", "版权属", "转载", "责任编辑", "独家稿件", "未经授权", "未经许可",
+    "仅代表作者", "不代表本", "原标题", "扫码", "二维码", "全文共", "阅读原文", "点击关注",
+    "欢迎关注", "关注我们", "下载app", "投资有风险", "不构成投资建议", "风险自担", "本文来源",
+    "置顶推荐", "分享到", "订阅", "allrightsreserved", "copyright", "sharethisarticle",
+    "downloadourapp", "reportingby", "editingby", "subscribe", "signupfor", "theviewsexpressed", "donotnecessarilyreflect",
+    "followus", "clickhere", "newsletter", "reprint", "editedby", "editorsnote",
+];
+
+/// Whether folded text (see [`crate::fold`]) reads as boilerplate: it holds one of
+/// [`BOILERPLATE`], or an app download prompt, and is short (a notice is a line or
+/// two; a report that quotes a disclaimer is not one).
+pub fn is_boilerplate(folded: &str) -> bool {
+    let download = (folded.contains("下载") || folded.contains("download")) && folded.contains("app");
+    folded.chars().count() <= 120 && (download || BOILERPLATE.iter().any(|m| folded.contains(m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold;
+
+    #[test]
+    fn notices_are_boilerplate_and_reports_are_not() {
+        for t in [
+            "（本文版權屬東寧新聞網所有，未經授權不得轉載）",
+            "責任編輯：梁家寶",
+            "下載南嶺日報App，第一時間掌握突發新聞。",
+            "© 2023 Meridian Wire. All rights reserved.",
+            "Share this article",
+        ] {
+            assert!(is_boilerplate(&fold(t).as_string()), "{t}");
+        }
+        for t in [
+            "市議會以31票對22票通過明年度預算。",
+            "The council approved the budget on Wednesday.",
+        ] {
+            assert!(!is_boilerplate(&fold(t).as_string()), "{t}");
+        }
+    }
+}
