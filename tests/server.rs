@@ -242,22 +242,37 @@ fn every_endpoint_over_a_real_socket() {
     let r = server.post("/overlaps", json!({"doc_id": "ferry-cn"}));
     assert_eq!(r.status, 200, "{}", r.body);
     let pairs = r.body["pairs"].as_array().unwrap();
-    let find = |a: &str, b: &str| {
+    let find = |pairs: &[Value], a: &str, b: &str| {
         pairs
             .iter()
-            .find(|p| p["a"]["passage"] == a && p["b"]["passage"] == b)
-            .unwrap_or_else(|| panic!("no pair {a} <> {b} in {pairs:#?}"))
+            .find(|p| {
+                p["a"]["text"].as_str().unwrap().contains(a)
+                    && p["b"]["text"].as_str().unwrap().contains(b)
+            })
+            .cloned()
     };
-    assert_eq!(find("ferry-cn#4", "ferry-tw#5")["label"], "duplicate");
-    assert_eq!(find("ferry-cn#1", "ferry-tw#2")["label"], "overlap");
+    // The same figures: an overlap, with the paragraph around each claim.
+    let figures = find(pairs, "12.6万人次", "12.6萬人次").expect("the figures pair");
+    assert_eq!(figures["label"], "overlap", "{figures:#}");
+    assert!(figures["b"]["context"].as_str().unwrap().contains("試營運首月"));
+    // The shared reprint notice is boilerplate: left out unless asked for.
+    assert!(find(pairs, "本文仅供参考", "本文僅供參考").is_none());
     assert!(pairs
         .iter()
         .all(|p| p["a"]["doc"] == "ferry-cn" && p["b"]["doc"] != "ferry-cn"));
     let r = server.post(
         "/overlaps",
-        json!({"passage_id": "ferry-tw#5", "min_label": "duplicate"}),
+        json!({"doc_id": "ferry-cn", "boilerplate": true}),
     );
-    assert_eq!(r.body["pairs"][0]["b"]["passage"], "ferry-cn#4");
+    let with_notices = r.body["pairs"].as_array().unwrap();
+    let notice = find(with_notices, "本文仅供参考", "本文僅供參考").expect("the notice pair");
+    assert_eq!(notice["label"], "boilerplate");
+    let notice_id = notice["b"]["passage"].as_str().unwrap().to_string();
+    let r = server.post(
+        "/overlaps",
+        json!({"passage_id": notice_id, "min_label": "duplicate", "boilerplate": true}),
+    );
+    assert_eq!(r.body["pairs"][0]["b"]["doc"], "ferry-cn", "{}", r.body);
     let r = server.post(
         "/overlaps",
         json!({"text": "港務局數據顯示，試運營首月客運量達12.6萬人次，準點率為97%。"}),

@@ -79,15 +79,24 @@ pub struct OverlapsArgs {
     /// With --doc: align the two articles passage by passage.
     #[arg(long, requires = "doc")]
     with: Option<String>,
-    /// Match this free text against the collection instead.
-    #[arg(long, conflicts_with_all = ["doc", "articles"])]
+    /// Match this free text against the collection instead (a verbatim quote of six
+    /// CJK characters or three words and up is always found, as duplicate or overlap).
+    #[arg(long, conflicts_with_all = ["doc", "articles", "texts"])]
     text: Option<String>,
+    /// Match each line of this file (a claim or quote per line) against the collection;
+    /// each result carries `query`, the line's number from 1.
+    #[arg(long, conflicts_with_all = ["doc", "articles"])]
+    texts: Option<PathBuf>,
     /// Rank article pairs by what they share instead of listing passage pairs.
     #[arg(long)]
     articles: bool,
-    /// Weakest label reported: duplicate, overlap, agree or related.
+    /// Weakest label reported: duplicate, overlap, conflict, agree or related.
     #[arg(long, default_value = "agree")]
     min_label: Label,
+    /// Also list the pairs of boilerplate (shared notices, disclaimers, prompts),
+    /// apart from the findings; they never count as shared claims.
+    #[arg(long)]
+    boilerplate: bool,
     /// Candidates drawn from the index per passage.
     #[arg(long, default_value_t = QueryOptions::default().candidates)]
     candidates: usize,
@@ -244,8 +253,7 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
     let opts = QueryOptions {
         min_label: args.min_label,
         candidates: args.candidates.max(1),
-
-        ..Default::default()
+        boilerplate: args.boilerplate,
     };
     let limit = args.limit.unwrap_or(usize::MAX);
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -260,13 +268,57 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
                 }
             }
             Format::Table => {
-                writeln!(out, "shared  dup  ovl  agr  articles")?;
+                let name = |id: &str| match collection.doc(id).and_then(|d| d.title.as_deref()) {
+                    Some(t) => format!("{id} ({})", clip(t, 30)),
+                    None => id.to_string(),
+                };
+                writeln!(out, "shared  dup  ovl  con  agr  articles")?;
                 for p in &pairs {
                     writeln!(
                         out,
-                        "{:6.2} {:4} {:4} {:4}  {} <> {}",
-                        p.shared, p.duplicate, p.overlap, p.agree, p.a, p.b
+                        "{:6.2} {:4} {:4} {:4} {:4}  {} <> {}",
+                        p.shared,
+                        p.duplicate,
+                        p.overlap,
+                        p.conflict,
+                        p.agree,
+                        name(&p.a),
+                        name(&p.b)
                     )?;
+                }
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
+    if let Some(file) = &args.texts {
+        let lines = std::fs::read_to_string(file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let queries: Vec<(usize, &str)> = lines
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        if queries.is_empty() {
+            bail!("{}: no lines to look up", file.display());
+        }
+        let texts: Vec<&str> = queries.iter().map(|q| q.1).collect();
+        let vectors = embedder.embed(&texts, Prefix::Passage)?;
+        for ((n, text), v) in queries.iter().zip(&vectors) {
+            let mut pairs = index.for_text(text, v, &opts);
+            pairs.truncate(limit);
+            match args.format {
+                Format::Table => {
+                    writeln!(out, "== {n}: {}", clip(text, 70))?;
+                    write_pairs(&mut out, &pairs, Format::Table)?;
+                }
+                Format::Json | Format::Jsonl => {
+                    for p in &pairs {
+                        let mut row = serde_json::to_value(p)?;
+                        row["query"] = serde_json::json!(n);
+                        writeln!(out, "{row}")?;
+                    }
                 }
             }
         }
@@ -300,19 +352,27 @@ fn write_pairs(out: &mut impl Write, pairs: &[PairMatch], format: Format) -> Res
             }
         }
         Format::Table => {
-            for p in pairs {
-                writeln!(
-                    out,
-                    "{:<9} {:.2}  {} <> {}\n    A: {}\n    B: {}",
-                    p.label.as_str(),
-                    p.score,
-                    p.a.passage,
-                    p.b.passage,
-                    clip(&p.a.text, 80),
-                    clip(&p.b.text, 80)
-                )?;
-                if let Some(s) = p.evidence.shared.first() {
-                    writeln!(out, "    shared: {}", clip(&s.a.text, 60))?;
+            // Findings first, then boilerplate apart.
+            let (boilerplate, findings): (Vec<&PairMatch>, Vec<&PairMatch>) =
+                pairs.iter().partition(|p| p.label == Label::Boilerplate);
+            for (i, group) in [findings, boilerplate].into_iter().enumerate() {
+                if i == 1 && !group.is_empty() {
+                    writeln!(out, "-- boilerplate (never counted as a shared claim)")?;
+                }
+                for p in group {
+                    writeln!(
+                        out,
+                        "{:<11} {:.2}  {} <> {}\n    A: {}\n    B: {}",
+                        p.label.as_str(),
+                        p.score,
+                        p.a.passage,
+                        p.b.passage,
+                        clip(&p.a.text, 80),
+                        clip(&p.b.text, 80)
+                    )?;
+                    if let Some(s) = p.evidence.shared.first() {
+                        writeln!(out, "    shared: {}", clip(&s.a.text, 60))?;
+                    }
                 }
             }
         }

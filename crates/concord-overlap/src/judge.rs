@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// The signals the judge reads, in order.
-pub const FEATURES: [&str; 22] = [
+pub const FEATURES: [&str; 23] = [
     "cosine",
     "z",
     "margin",
@@ -34,6 +34,7 @@ pub const FEATURES: [&str; 22] = [
     "short",
     "cosine_cross_language",
     "moved",
+    "years_shared",
     "affinity",
     "affinity_cross_language",
     "best_in_article",

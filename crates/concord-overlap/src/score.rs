@@ -215,7 +215,17 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         .collect();
 
     let is_number = |x: &&String| x.bytes().filter(u8::is_ascii_digit).count() >= NUMBER_MIN_DIGITS;
-    let numbers = anchors.iter().filter(is_number).count();
+    // A year alone pins little (every report of 2024 shares it), nor does a common
+    // figure: shared numbers count when rare in the collection, years apart.
+    let is_year = |x: &&String| {
+        x.len() == 4 && x.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y))
+    };
+    let numbers = anchors
+        .iter()
+        .filter(is_number)
+        .filter(|x| !is_year(x) && lexicon.df(name_gram(x)) <= rare_df)
+        .count();
+    let years = anchors.iter().filter(is_year).count();
     let only = |x: &Features, y: &Features| {
         x.anchors
             .iter()
@@ -224,11 +234,17 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             .count()
     };
     let numbers_clash = only(a.features, b.features).min(only(b.features, a.features));
-    let names = anchors
-        .iter()
-        .filter(|x| !x.bytes().any(|c| c.is_ascii_digit()))
-        .filter(|x| x.split(' ').all(|w| lexicon.df(name_gram(w)) <= rare_df))
-        .count();
+    // Latin words in Chinese text are names and acronyms (and Chinese names count
+    // through their Latin form); in other scripts every word is a Latin token.
+    let names = if a.features.chinese && b.features.chinese {
+        anchors
+            .iter()
+            .filter(|x| !x.bytes().any(|c| c.is_ascii_digit()))
+            .filter(|x| x.split(' ').all(|w| lexicon.df(name_gram(w)) <= rare_df))
+            .count()
+    } else {
+        0
+    };
     let (fa, fb) = (&a.features.folded, &b.features.folded);
     let (mut copied, mut contained, mut moved, mut shared) = (0.0, 0.0, 0, Vec::new());
     if lexical > 0.1 && !fa.is_empty() && !fb.is_empty() {
@@ -290,6 +306,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         (min_len as f32).ln_1p(),
         if cross { cosine } else { 0.0 },
         (moved.min(20) as f32) / 20.0,
+        years.min(3) as f32,
         affinity,
         if cross { affinity } else { 0.0 },
         best_in_article,

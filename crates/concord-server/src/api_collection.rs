@@ -116,9 +116,12 @@ pub struct OverlapsRequest {
     pub passage_id: Option<String>,
     /// With `doc_id`: align that article with this one, passage by passage.
     pub with_doc: Option<String>,
-    /// Weakest label reported: `duplicate`, `overlap`, `agree` (default) or `related`.
+    /// Weakest label reported: `duplicate`, `overlap`, `conflict`, `agree` (default)
+    /// or `related`.
     #[schema(value_type = Option<String>)]
     pub min_label: Option<Label>,
+    /// Also return `boilerplate` pairs (shared notices and prompts; default false).
+    pub boilerplate: Option<bool>,
     /// Most pairs returned (default 50).
     pub k: Option<usize>,
     /// Candidates drawn from the index per passage (default 24).
@@ -133,7 +136,7 @@ pub struct OverlapsResponse {
     pub pairs: Vec<PairMatch>,
 }
 
-/// Passages of other articles that duplicate, overlap or agree.
+/// Passages of other articles that duplicate, overlap, agree with or contradict.
 #[utoipa::path(post, path = "/overlaps", request_body = OverlapsRequest,
     responses((status = 200, body = OverlapsResponse),
               (status = 404, description = "unknown article or passage", body = ErrorBody),
@@ -154,8 +157,7 @@ pub async fn overlaps(
     let opts = QueryOptions {
         min_label: req.min_label.unwrap_or(Label::Agree),
         candidates,
-
-        ..Default::default()
+        boilerplate: req.boilerplate.unwrap_or(false),
     };
     let given = [
         req.text.is_some(),

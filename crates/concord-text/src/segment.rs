@@ -87,7 +87,13 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
     let mut paragraphs: Vec<(usize, usize, Option<String>)> = Vec::new(); // byte range, section
     let mut section: Option<String> = None;
     let mut open: Option<(usize, usize)> = None;
+    let title = lines.iter().position(|l| l.kind != Kind::Blank);
     for (i, line) in lines.iter().enumerate() {
+        // An article's first line, short and not a sentence, is its headline.
+        if Some(i) == title && line.kind == Kind::Content && is_title_like(line.text, opts) {
+            section = Some(line.text.trim().to_string());
+            continue;
+        }
         match line.kind {
             Kind::Blank | Kind::Noise => close_paragraph(&mut open, &mut paragraphs, &section),
             Kind::MarkdownHeading => {
@@ -357,6 +363,15 @@ fn is_heading_like(line: &str, opts: &SegmentOptions) -> bool {
         && t.chars().filter(|c| c.is_alphanumeric()).count() <= opts.heading_max_chars
 }
 
+/// Whether an article's first line reads as its headline: not a sentence, at most twice
+/// a heading's length, not a notice.
+fn is_title_like(line: &str, opts: &SegmentOptions) -> bool {
+    let t = line.trim();
+    !ends_sentence(t)
+        && t.chars().filter(|c| c.is_alphanumeric()).count() <= 2 * opts.heading_max_chars
+        && !crate::is_boilerplate(&crate::fold(t).as_string())
+}
+
 /// Whether a short line states something checkable: a figure or a date (any digit), or
 /// a Latin-script name inside Chinese text. Such a line is a passage, not a heading.
 /// Numbered section heads (`01 行業巨頭發聲`, `3. Outlook`) stay headings.
@@ -383,7 +398,9 @@ fn sentences(text: &str) -> Vec<(usize, usize)> {
     let mut it = text.char_indices().peekable();
     while let Some((i, c)) = it.next() {
         let strong = matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | '…');
-        let period = c == '.' && it.peek().is_none_or(|&(_, n)| n.is_whitespace());
+        let period = c == '.'
+            && it.peek().is_none_or(|&(_, n)| n.is_whitespace())
+            && !ends_abbreviation(&text[..i]);
         if !(strong || period) {
             continue;
         }
@@ -403,6 +420,24 @@ fn sentences(text: &str) -> Vec<(usize, usize)> {
         out.push((start, text.len()));
     }
     out
+}
+
+/// Abbreviations whose period does not end a sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "st", "inc", "ltd", "co", "corp", "jr", "sr", "vs", "no",
+    "gen", "gov", "sen", "rep", "u.s", "u.k", "e.g", "i.e", "jan", "feb", "mar", "apr", "aug",
+    "sept", "sep", "oct", "nov", "dec",
+];
+
+/// Whether `before` (the text up to a period) ends with an abbreviation or an initial.
+fn ends_abbreviation(before: &str) -> bool {
+    let word = before
+        .rsplit(|c: char| c.is_whitespace() || c == '(' || c == '“' || c == '"')
+        .next()
+        .unwrap_or("");
+    let lower = word.to_lowercase();
+    ABBREVIATIONS.contains(&lower.as_str())
+        || (word.chars().count() == 1 && word.chars().all(|c| c.is_uppercase()))
 }
 
 /// Byte length of the first piece of `text`: at most `max_chars` characters, ending
@@ -484,6 +519,8 @@ mod tests {
         for p in &ps {
             assert!(p.text.chars().count() <= opts.claim_max_chars * 3, "{}", p.text);
         }
+        let abbreviated = segment("Meta Platforms Inc. said on Monday that Dr. Li left. He was replaced.", &opts);
+        assert_eq!(abbreviated.len(), 2, "{abbreviated:?}");
         let western = "One sentence here. Version 1.4 ships today! ".repeat(3);
         let ps = segment(&western, &opts);
         assert_eq!(ps.len(), 6);
