@@ -655,7 +655,8 @@ impl<'c> OverlapIndex<'c> {
     /// Passages of paragraphs that contain `text` verbatim after folding (script,
     /// width, case; punctuation and spaces ignored), each with the span of it they hold
     /// (in characters of the passage's text, like every evidence span).
-    fn quoted(&self, text: &str) -> Vec<(usize, crate::score::Span)> {
+    /// `whole` is true when the span holds every letter and digit of the passage.
+    fn quoted(&self, text: &str) -> Vec<(usize, crate::score::Span, bool)> {
         let q = concord_text::fold(text).chars;
         let cjk = q.iter().filter(|c| !c.is_ascii()).count();
         let words = text
@@ -685,7 +686,8 @@ impl<'c> OverlapIndex<'c> {
                         let slot = piece[0].0;
                         let sp = &self.passage(slot).passage;
                         let f = &self.n.features[slot].as_ref().expect("live slot").folded;
-                        let (a, b) = f.original_span(piece[0].1, piece[piece.len() - 1].1 + 1);
+                        let (first, last) = (piece[0].1, piece[piece.len() - 1].1);
+                        let (a, b) = f.original_span(first, last + 1);
                         out.push((
                             slot,
                             crate::score::Span {
@@ -693,6 +695,7 @@ impl<'c> OverlapIndex<'c> {
                                 end: b,
                                 text: sp.text.chars().skip(a).take(b - a).collect(),
                             },
+                            first == 0 && last + 1 == f.chars.len(),
                         ));
                     }
                 }
@@ -776,7 +779,7 @@ impl<'c> OverlapIndex<'c> {
             }
         }
         let quoted = self.quoted(text);
-        for &(s, _) in &quoted {
+        for &(s, _, _) in &quoted {
             if !candidates.iter().any(|&(x, _)| x == s) {
                 candidates.push((s, concord_index::dot(vector, self.collection.vector(s))));
             }
@@ -823,8 +826,8 @@ impl<'c> OverlapIndex<'c> {
                     ),
                 );
                 // A verbatim quote is found whatever the judge makes of the rest.
-                if let Some((_, span)) = quoted.iter().find(|(s, _)| *s == slot) {
-                    let whole = span.start == 0 && span.end == pb.passage.text.chars().count();
+                if let Some((_, span, whole)) = quoted.iter().find(|(s, _, _)| *s == slot) {
+                    let whole = *whole;
                     v.label = Some(if whole { Label::Duplicate } else { Label::Overlap });
                     v.score = 1.0;
                     v.evidence.shared = vec![crate::score::SharedSpan {
