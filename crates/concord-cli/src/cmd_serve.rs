@@ -29,6 +29,13 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Host names the service answers for besides the loopback names (comma-separated;
+    /// `.example.com` also allows its subdomains, `*` allows any). Requests whose Host
+    /// header names another host get 421, which guards against DNS rebinding. Without
+    /// it, a loopback bind answers only localhost, 127.x.x.x and [::1], and any other
+    /// bind answers every name.
+    #[arg(long, value_delimiter = ',', value_name = "HOSTS")]
+    allowed_hosts: Option<Vec<String>>,
     /// File holding the API key (bearer token). Otherwise the key comes from the
     /// CONCORD_API_KEY environment variable; with neither, no key is asked for.
     #[arg(long)]
@@ -106,6 +113,7 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
         commit_interval: Duration::from_secs(args.commit_interval.max(1)),
         model: stamp.name.clone(),
         device: device.label.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
     };
     if !args.host.is_loopback() && opts.api_key.is_none() {
         eprintln!(

@@ -68,6 +68,10 @@ pub struct ServeOptions {
     pub model: String,
     /// The compute device's name for `/info`.
     pub device: String,
+    /// Host names (the `Host` header without its port) answered besides the loopback
+    /// names; `*` allows any. `None`: on a loopback bind only loopback names
+    /// (`localhost`, `127.x.x.x`, `[::1]`), on any other bind every name.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl Default for ServeOptions {
@@ -82,6 +86,7 @@ impl Default for ServeOptions {
             commit_interval: Duration::from_secs(30),
             model: String::new(),
             device: "cpu".into(),
+            allowed_hosts: None,
         }
     }
 }
@@ -136,6 +141,112 @@ async fn refuse_oversized(State(limit): State<usize>, req: Request, next: Next) 
     }
 }
 
+/// Which `Host` values are answered: the guard against DNS rebinding, where a page on
+/// another origin points its own name at 127.0.0.1 and talks to the service with the
+/// browser's help. Such requests carry the attacker's name in `Host`.
+#[derive(Debug)]
+struct Hosts {
+    /// Normalised names from `--allowed-hosts`; a leading `.` also allows subdomains.
+    allowed: Option<Vec<String>>,
+    /// Whether the listener is on a loopback address.
+    loopback_bind: bool,
+}
+
+impl Hosts {
+    fn new(allowed: Option<&[String]>, loopback_bind: bool) -> Self {
+        let allowed = allowed.map(|names| {
+            names
+                .iter()
+                .map(|n| match n.trim().strip_prefix('.') {
+                    Some(domain) => format!(".{}", host_name(domain)),
+                    None => host_name(n),
+                })
+                .filter(|n| !n.is_empty() && n != ".")
+                .collect()
+        });
+        Self {
+            allowed,
+            loopback_bind,
+        }
+    }
+
+    fn permits(&self, name: &str) -> bool {
+        if is_loopback_name(name) {
+            return true;
+        }
+        match &self.allowed {
+            Some(names) => names.iter().any(|a| {
+                a == "*"
+                    || a == name
+                    || a.strip_prefix('.').is_some_and(|domain| {
+                        name == domain
+                            || name
+                                .strip_suffix(domain)
+                                .is_some_and(|sub| sub.ends_with('.'))
+                    })
+            }),
+            None => !self.loopback_bind,
+        }
+    }
+}
+
+/// The host of a `Host` value or authority: without its port and trailing dot,
+/// lowercased; an IPv6 literal keeps its brackets (`[::1]`).
+fn host_name(host: &str) -> String {
+    let h = host.trim();
+    let name = match h.strip_prefix('[') {
+        Some(rest) => rest.find(']').map_or(h, |end| &h[..end + 2]),
+        None => match h.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => h,
+        },
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// `localhost` (and `*.localhost`, which browsers resolve to loopback themselves),
+/// `127.0.0.0/8` and `[::1]`.
+fn is_loopback_name(name: &str) -> bool {
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    if let Ok(ip) = name.parse::<std::net::Ipv4Addr>() {
+        return ip.is_loopback();
+    }
+    name.strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .and_then(|n| n.parse::<std::net::Ipv6Addr>().ok())
+        .is_some_and(|ip| {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        })
+}
+
+/// Answers `421 Misdirected Request` to a request whose `Host` header (or absolute
+/// request target) names a host this server does not answer for. A request without
+/// either (HTTP/1.0) is answered: browsers always send `Host`.
+async fn check_host(State(hosts): State<Arc<Hosts>>, req: Request, next: Next) -> Response {
+    let header_host = match req.headers().get(header::HOST).map(|v| v.to_str()) {
+        Some(Ok(h)) => Some(h),
+        Some(Err(_)) => {
+            return ApiError::host_not_allowed("the Host header is not readable text")
+                .into_response()
+        }
+        None => None,
+    };
+    let uri_host = req.uri().authority().map(|a| a.as_str());
+    for host in header_host.into_iter().chain(uri_host) {
+        let name = host_name(host);
+        if !hosts.permits(&name) {
+            return ApiError::host_not_allowed(format!(
+                "this server does not answer for host {name:?} \
+                 (a name it should answer to is allowed with concord serve --allowed-hosts)"
+            ))
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 async fn no_route(req: Request) -> ApiError {
     ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path()))
 }
@@ -148,7 +259,7 @@ async fn wrong_method(req: Request) -> ApiError {
     )
 }
 
-fn router(state: Arc<AppState>, auth: Arc<Auth>) -> Router {
+fn router(state: Arc<AppState>, auth: Arc<Auth>, hosts: Arc<Hosts>) -> Router {
     use api_collection as c;
     let metrics = state.metrics.clone();
     let body_limit = state.limits.max_body_bytes;
@@ -172,9 +283,13 @@ fn router(state: Arc<AppState>, auth: Arc<Auth>) -> Router {
         .route("/openapi.json", get(api_ops::openapi))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        // Layers run outermost (last) first: count, check the host, check the key,
+        // refuse oversized bodies, and make every error answer JSON.
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(from_fn_with_state(body_limit, refuse_oversized))
         .layer(from_fn_with_state(auth, guard))
+        .layer(from_fn_with_state(hosts, check_host))
         .layer(from_fn_with_state(metrics, metrics::track))
         .with_state(state)
 }
@@ -188,6 +303,12 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let loopback_bind = listener
+        .local_addr()
+        .context("reading the listening address")?
+        .ip()
+        .is_loopback();
+    let hosts = Arc::new(Hosts::new(opts.allowed_hosts.as_deref(), loopback_bind));
     collection.lock_for_writes()?;
     let metrics = Arc::new(Metrics::new());
     let embedder = Arc::new(embedder);
@@ -217,7 +338,7 @@ pub async fn serve(
     });
     let committer = tokio::spawn(commit_periodically(live.clone(), opts.commit_interval));
 
-    axum::serve(listener, router(state, auth))
+    axum::serve(listener, router(state, auth, hosts))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving")?;
@@ -284,5 +405,55 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_lose_port_case_and_trailing_dot() {
+        assert_eq!(host_name("LocalHost:8080"), "localhost");
+        assert_eq!(host_name("localhost."), "localhost");
+        assert_eq!(host_name("[::1]:80"), "[::1]");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("a.example:x"), "a.example:x");
+    }
+
+    #[test]
+    fn a_loopback_bind_answers_loopback_names_only() {
+        let h = Hosts::new(None, true);
+        for ok in [
+            "localhost",
+            "app.localhost",
+            "127.0.0.1",
+            "127.9.8.7",
+            "[::1]",
+        ] {
+            assert!(h.permits(ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "[::2]",
+            "",
+        ] {
+            assert!(!h.permits(bad), "{bad}");
+        }
+        assert!(Hosts::new(None, false).permits("attacker.example"));
+    }
+
+    #[test]
+    fn allowed_hosts_add_names_domains_or_everything() {
+        let names = ["Search.Example:8080".to_string(), ".corp.example".into()];
+        let h = Hosts::new(Some(&names), false);
+        assert!(h.permits("search.example"));
+        assert!(h.permits("corp.example") && h.permits("a.b.corp.example"));
+        assert!(!h.permits("evilcorp.example") && !h.permits("other.example"));
+        assert!(h.permits("localhost") && h.permits("127.0.0.1"));
+        assert!(Hosts::new(Some(&["*".to_string()]), true).permits("anything.example"));
     }
 }

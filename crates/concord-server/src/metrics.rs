@@ -1,7 +1,12 @@
 //! Prometheus metrics (`GET /metrics`): requests and latencies by route, the inference
 //! queue's depth and refusals, batch sizes, queue waits and tokens embedded.
+//!
+//! Every label set is bounded by the server itself, never by what a client sends: the
+//! method is one of the standard ones or `other`, the route is a route pattern of the
+//! router or `other`, and the status is one the server answers.
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,9 +20,26 @@ use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
+    /// A standard method or `other`.
+    pub method: &'static str,
+    /// A route pattern (`/documents/{id}`) or `other` for paths no route matched.
     pub route: String,
     pub status: u16,
+}
+
+/// The label for a request's method: made-up methods (any token is a valid method in
+/// HTTP/1.1) would otherwise make one time series each.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -152,13 +174,14 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware counting and timing every request under its route pattern.
+/// Middleware counting and timing every request under its route pattern (installed
+/// with `Router::layer`, so it runs after routing and sees the [`MatchedPath`]).
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
     let labels = RouteLabels {
