@@ -1,14 +1,20 @@
-//! `concord cluster` on the reference corpus, then its report.html and the page
-//! `concord serve` serves at `/`, both driven in Debian's chromium by playwright-core
-//! (tests/browser/check.mjs): load, search, open a pair view, take screenshots, and
-//! assert on what rendered.
+//! `concord cluster` on a labelled story (examples/stories/s01-typhoon-langang: two
+//! wire copies in Traditional and Simplified Chinese, an English report with other
+//! casualty figures, an opinion piece), then its report.html and the page `concord
+//! serve` serves at `/`, both driven in Debian's chromium by playwright-core
+//! (tests/browser/check.mjs): load, search, open pair views, take screenshots, and
+//! assert on what rendered. The article pairs it opens are picked from clusters.json.
 
 mod support;
 
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use support::Server;
+
+const STORY: &str = "examples/stories/s01-typhoon-langang";
+const FINDINGS: [&str; 4] = ["duplicate", "overlap", "conflict", "agree"];
 
 fn concord(args: &[&str]) -> std::process::Output {
     let out = support::concord(args);
@@ -27,21 +33,57 @@ fn ids(pair: &Value) -> (String, String) {
     )
 }
 
+/// The records of a CSV text (quoted fields may hold commas, quotes and newlines).
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, _) => field.push(ch),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, '\r') => {}
+            (false, _) => field.push(ch),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records
+}
+
+fn count(pair: &Value, label: &str) -> u64 {
+    pair[label]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {label} count: {pair}"))
+}
+
 #[test]
 fn cluster_report_and_live_page_in_a_real_browser() {
     let root = support::root();
     let browser_dir = root.join("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run `npm ci --prefix tests/browser` (scripts/test.sh does)"
+        "playwright-core is missing: run scripts/install-browser.sh (or `npm ci --prefix tests/browser`)"
     );
-    let corpus = support::corpus_dir();
+    support::model_dir();
+    let story = root.join(STORY);
     let tmp = tempfile::tempdir().unwrap();
     let collection = tmp.path().join("collection");
     let out_dir = tmp.path().join("out");
     let stdout = concord(&[
         "cluster",
-        corpus.to_str().unwrap(),
+        story.to_str().unwrap(),
         "--collection",
         collection.to_str().unwrap(),
         "--out",
@@ -50,8 +92,7 @@ fn cluster_report_and_live_page_in_a_real_browser() {
     .stdout;
     let printed = String::from_utf8(stdout).unwrap();
 
-    // clusters.json: the pair sharing the most reports the same remark at the same
-    // event and shares the boilerplate; claims list their passages in several articles.
+    // clusters.json: four titled articles, one story.
     let c: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("clusters.json")).unwrap()).unwrap();
     let articles: Vec<String> = c["articles"]
@@ -60,73 +101,201 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         .iter()
         .map(|a| a["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(articles.len(), 5);
+    assert_eq!(articles.len(), 4, "{articles:?}");
+    let titles: BTreeMap<String, String> = c["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let title = a["title"]
+                .as_str()
+                .unwrap_or_else(|| panic!("untitled {a}"));
+            assert!(!title.is_empty());
+            (a["id"].as_str().unwrap().to_string(), title.to_string())
+        })
+        .collect();
+    let cluster = c["clusters"][0]["articles"].as_array().unwrap();
+    assert_eq!(cluster.len(), 4, "one story: {cluster:?}");
+
+    // Article pairs: the wire copies share the most, and between them the pairs carry
+    // every finding label the report must show, conflict included.
     let pairs = c["article_pairs"].as_array().unwrap();
     let top = &pairs[0];
     let (a, b) = ids(top);
-    assert!(
-        a.starts_with("000_") && b.starts_with("002_"),
-        "top pair {a} {b}"
-    );
-    assert!(top["duplicate"].as_u64().unwrap() >= 1, "{top}");
-    assert!(top["overlap"].as_u64().unwrap() >= 1, "{top}");
+    assert!(count(top, "duplicate") >= 5, "the wire copies: {a} {b}");
     assert!(printed.contains(&format!("shares the most: {a} <> {b}")));
-    let aligned = top["aligned"].as_array().unwrap();
-    assert!(aligned
+    for label in ["duplicate", "overlap", "conflict"] {
+        assert!(
+            pairs.iter().any(|p| count(p, label) >= 1),
+            "no article pair counts a {label} pair"
+        );
+    }
+    for p in pairs {
+        let (x, y) = ids(p);
+        let aligned = p["aligned"].as_array().unwrap();
+        assert!(aligned
+            .iter()
+            .all(|m| m["a"]["doc"] == x.as_str() && m["b"]["doc"] == y.as_str()));
+        for m in aligned {
+            let label = m["label"].as_str().unwrap();
+            assert!(FINDINGS.contains(&label), "{label} pair aligned: {m}");
+            // Each side is its claim and the paragraph holding it.
+            for side in [&m["a"], &m["b"]] {
+                let context = side["context"].as_str().unwrap();
+                assert!(context.contains(side["text"].as_str().unwrap()), "{side}");
+                assert_eq!(
+                    side["title"].as_str(),
+                    Some(titles[side["doc"].as_str().unwrap()].as_str())
+                );
+            }
+        }
+    }
+    // The article pair with an aligned conflict pair, for its pair view.
+    let disputed = pairs
         .iter()
-        .all(|m| m["a"]["doc"] == a && m["b"]["doc"] == b));
+        .find(|p| {
+            p["aligned"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["label"] == "conflict")
+        })
+        .expect("an article pair with an aligned conflict pair");
+    let (ca, cb) = ids(disputed);
+    let conflict_texts: Vec<&str> = disputed["aligned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["label"] == "conflict")
+        .map(|m| m["a"]["text"].as_str().unwrap())
+        .collect();
+
+    // Claims span articles; some are conflicts, naming the passages that disagree;
+    // none is boilerplate.
     let claims = c["claims"].as_array().unwrap();
     assert!(!claims.is_empty());
     for claim in claims {
-        let docs: std::collections::BTreeSet<&str> = claim["passages"]
+        assert_ne!(claim["label"], "boilerplate", "{claim}");
+        let passages: BTreeSet<&str> = claim["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["passage"].as_str().unwrap())
+            .collect();
+        let docs: BTreeSet<&str> = claim["passages"]
             .as_array()
             .unwrap()
             .iter()
             .map(|p| p["doc"].as_str().unwrap())
             .collect();
         assert!(docs.len() >= 2, "a claim within one article: {claim}");
+        let conflicts = claim["conflicts"].as_array().unwrap();
+        assert_eq!(
+            claim["label"] == "conflict",
+            !conflicts.is_empty(),
+            "{claim}"
+        );
+        for pair in conflicts {
+            for id in pair.as_array().unwrap() {
+                assert!(passages.contains(id.as_str().unwrap()), "{claim}");
+            }
+        }
     }
-    let boilerplate = claims
-        .iter()
-        .find(|k| k["label"] == "duplicate" && k["articles"].as_array().unwrap().len() >= 2)
-        .expect("the shared disclaimer is a claim");
-    let cluster = &c["clusters"][0]["articles"];
-    assert!(
-        cluster.as_array().unwrap().contains(&json!(a))
-            && cluster.as_array().unwrap().contains(&json!(b))
-    );
+    assert!(claims.iter().any(|k| k["label"] == "conflict"));
 
-    // pairs.csv: a header and one row per passage pair, at agree or above.
-    let csv = std::fs::read_to_string(out_dir.join("pairs.csv")).unwrap();
-    let mut lines = csv.lines();
-    assert!(lines
-        .next()
-        .unwrap()
-        .starts_with("article_a,passage_a,article_b,passage_b,label"));
-    let rows: Vec<&str> = lines.collect();
+    // Boilerplate: listed apart, never a claim.
+    let boilerplate = c["boilerplate"].as_array().expect("a boilerplate list");
+    assert!(
+        !boilerplate.is_empty(),
+        "the story's notices and app prompts"
+    );
+    assert!(boilerplate.iter().all(|m| m["label"] == "boilerplate"));
+    let claim_texts: Vec<&str> = claims
+        .iter()
+        .flat_map(|k| k["passages"].as_array().unwrap())
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    let notice = boilerplate
+        .iter()
+        .flat_map(|m| [&m["a"]["text"], &m["b"]["text"]])
+        .map(|t| t.as_str().unwrap())
+        .find(|t| {
+            t.chars().count() >= 8 && !claim_texts.iter().any(|k| k.contains(t) || t.contains(k))
+        })
+        .expect("a boilerplate notice that is in no claim");
+
+    let boilerplate_lines = boilerplate
+        .iter()
+        .flat_map(|m| [&m["a"]["passage"], &m["b"]["passage"]])
+        .map(|p| p.as_str().unwrap())
+        .collect::<BTreeSet<_>>()
+        .len();
+
+    // pairs.csv: one row per finding pair the article pairs count, with both titles.
+    let csv = csv_records(&std::fs::read_to_string(out_dir.join("pairs.csv")).unwrap());
+    let header = &csv[0];
+    assert_eq!(
+        header[..5],
+        ["article_a", "passage_a", "article_b", "passage_b", "label"]
+    );
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} column: {header:?}"))
+    };
+    let rows = &csv[1..];
     let listed: u64 = pairs
         .iter()
-        .map(|p| {
-            ["duplicate", "overlap", "agree"]
-                .iter()
-                .map(|k| p[k].as_u64().unwrap())
-                .sum::<u64>()
-        })
+        .map(|p| FINDINGS.iter().map(|k| count(p, k)).sum::<u64>())
         .sum();
-    assert_eq!(rows.len() as u64, listed, "one CSV row per passage pair");
+    assert_eq!(rows.len() as u64, listed, "one CSV row per finding pair");
+    for row in rows {
+        assert_eq!(row.len(), header.len(), "{row:?}");
+        assert!(FINDINGS.contains(&row[column("label")].as_str()), "{row:?}");
+        for (article, title) in [("article_a", "title_a"), ("article_b", "title_b")] {
+            assert_eq!(row[column(title)], titles[&row[column(article)]], "{row:?}");
+        }
+    }
+    assert!(rows.iter().any(|r| r[column("label")] == "conflict"));
 
-    // Two articles that share nothing, for the empty pair view.
+    // Two articles that share nothing, for the empty pair view (when there are any).
     let shared: Vec<(String, String)> = pairs.iter().map(ids).collect();
     let empty = articles
         .iter()
         .flat_map(|x| articles.iter().map(move |y| (x.clone(), y.clone())))
-        .find(|(x, y)| x < y && !shared.contains(&(x.clone(), y.clone())))
-        .expect("two articles sharing nothing");
+        .find(|(x, y)| x < y && !shared.contains(&(x.clone(), y.clone())));
+
+    // A verbatim claim to paste: the longest passage of a duplicate claim.
+    let query = claims
+        .iter()
+        .filter(|k| k["label"] == "duplicate")
+        .flat_map(|k| k["passages"].as_array().unwrap())
+        .max_by_key(|p| p["text"].as_str().unwrap().chars().count())
+        .expect("a duplicate claim");
+
+    // Claim texts by passage id, to check what the pair views highlight.
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    for m in pairs.iter().flat_map(|p| p["aligned"].as_array().unwrap()) {
+        for side in [&m["a"], &m["b"]] {
+            texts.insert(
+                side["passage"].as_str().unwrap().into(),
+                side["text"].as_str().unwrap().into(),
+            );
+        }
+    }
 
     let server = Server::start(&collection, &[], &[]);
     let shots = root.join("target/browser");
     std::fs::create_dir_all(&shots).unwrap();
-    for name in ["report.png", "search.png", "page.png"] {
+    let names = [
+        "report.png",
+        "report-top.png",
+        "report-pair.png",
+        "search.png",
+        "page.png",
+    ];
+    for name in names {
         let _ = std::fs::remove_file(shots.join(name));
     }
     let spec = json!({
@@ -134,10 +303,18 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         "base": server.base,
         "shots": shots,
         "top": [a, b],
-        "empty": [empty.0, empty.1],
-        "articles": articles.len(),
-        "query": boilerplate["passages"][0]["text"],
-        "query_doc": a,
+        "conflict": [ca, cb],
+        "conflict_texts": conflict_texts,
+        "empty": empty.map(|(x, y)| vec![x, y]),
+        "articles": articles,
+        "titles": titles,
+        "texts": texts,
+        "notice": notice,
+        "boilerplate": boilerplate.len(),
+        "boilerplate_lines": boilerplate_lines,
+        "query": query["text"],
+        "query_passage": query["passage"],
+        "query_doc": query["doc"],
     });
     let spec_path = tmp.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
@@ -153,7 +330,7 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    for name in ["report.png", "search.png", "page.png"] {
+    for name in names {
         let size = Path::new(&shots).join(name).metadata().unwrap().len();
         assert!(size > 10_000, "{name} is only {size} bytes");
     }

@@ -1,10 +1,14 @@
 // Drives Debian's chromium (playwright-core, no downloaded browser) through concord's
 // report.html and the page `concord serve` serves at `/`, asserting on what renders.
-// Run by tests/browser.rs, which builds the report and starts the server:
+// Run by tests/browser.rs, which builds the report, starts the server and picks the
+// article pairs to open from clusters.json:
 //
 //   node check.mjs SPEC.json
 //
-// SPEC: {report, base, shots, top: [a, b], empty: [a, b], query, query_doc}.
+// SPEC: {report, base, shots, top: [a, b], conflict: [a, b], conflict_texts, empty:
+// [a, b] | null, articles: [id], titles: {id: title}, texts: {passage id: claim},
+// notice, boilerplate: pairs, boilerplate_lines: passages, query, query_passage,
+// query_doc}.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -23,67 +27,155 @@ page.on("console", (m) => m.type() === "error" && failures.push(`console error: 
 const requests = [];
 page.on("request", (r) => requests.push(r.url()));
 
-// Checks the heatmap, the pair view and the claims of a rendered clustering view.
+const q = JSON.stringify;
+const cell = (a, b) => page.locator(`#heatmap button.cell[data-a=${q(a)}][data-b=${q(b)}]`);
+const title = (id) => spec.titles[id];
+
+// The claims highlighted on one side of the pair view match the pairs' claims, each
+// shown inside its paragraph; the side's passages all belong to article `id`.
+async function checkSide(where, side, id) {
+  const cells = page.locator(`#pair-view td.${side}`);
+  const n = await cells.count();
+  for (let i = 0; i < n; i++) {
+    const ref = (await cells.nth(i).locator(".ref").innerText()).split(" ")[0];
+    assert.ok(ref.startsWith(id + "#"), `${where}: ${side} shows ${ref}, not article ${id}`);
+    const claim = cells.nth(i).locator("mark.claim");
+    assert.equal(await claim.count(), 1, `${where}: ${ref} has no highlighted claim`);
+    assert.equal(await claim.textContent(), spec.texts[ref], `${where}: ${ref} highlights something else`);
+  }
+}
+
+// Checks titles, disagreements, the article pairs, the heatmap, the claims, the pair
+// views and the boilerplate section of a rendered clustering view.
 async function checkView(where) {
   const [a, b] = spec.top;
-  const top = await page.locator("#top-pair").innerText();
-  assert.ok(top.includes(a) && top.includes(b), `${where}: top pair reads ${JSON.stringify(top)}`);
+  const top = page.locator("#top-pair");
+  const topText = await top.innerText();
+  assert.ok(topText.includes(a) && topText.includes(b), `${where}: top pair reads ${q(topText)}`);
+  assert.deepEqual(await top.locator(".article .title").allInnerTexts(), [title(a), title(b)], `${where}: top pair titles`);
 
+  // Titles in the heatmap key and the cells' tooltips.
+  const key = await page.locator("#map ol.key li .title").allInnerTexts();
+  assert.deepEqual([...key].sort(), spec.articles.map(title).sort(), `${where}: heatmap key`);
+  const tip = await cell(a, b).getAttribute("title");
+  assert.ok(tip.includes(title(a)) && tip.includes(title(b)), `${where}: cell tooltip ${q(tip)}`);
+  const [ca, cb] = spec.conflict;
+  assert.match(await cell(ca, cb).getAttribute("title"), /disagree/, `${where}: the disputed cell does not say so`);
+
+  // Where the articles disagree: conflicting claims side by side.
+  const versus = page.locator("#disagreements .versus");
+  assert.ok((await versus.count()) >= 1, `${where}: no disagreement listed`);
+  assert.equal(await versus.first().locator(".label").innerText(), "conflict");
+  assert.equal(await versus.first().locator("mark.claim.conflict").count(), 2, `${where}: a disagreement highlights both claims`);
+  assert.ok((await versus.first().locator(".article .title").count()) === 2, `${where}: a disagreement names both articles by title`);
+
+  // Article pairs: a conflict column, counted for the disputed pair.
+  assert.ok((await page.locator("#article-pairs thead .label.conflict").count()) === 1, `${where}: no conflict column`);
+  const disputedRow = page.locator("#article-pairs tbody tr", { has: page.locator(`button.open-pair[data-a=${q(ca)}][data-b=${q(cb)}]`) });
+  assert.ok(Number(await disputedRow.locator("td.count.conflict").innerText()) >= 1, `${where}: the disputed pair counts no conflict`);
+  assert.deepEqual(await disputedRow.locator(".article .title").allInnerTexts(), [title(ca), title(cb)], `${where}: article pair titles`);
+
+  // Claims: passages in several articles, named by title; some disputed; no boilerplate.
   const claims = page.locator("#claims .claim");
   assert.ok((await claims.count()) >= 1, `${where}: no claims rendered`);
   const first = await claims.first().locator("li").count();
   assert.ok(first >= 2, `${where}: the first claim lists ${first} passages`);
+  assert.ok((await claims.first().locator(".src .article .title").count()) >= 2, `${where}: claim passages without titles`);
+  assert.ok((await page.locator("#claims .claim.conflict").count()) >= 1, `${where}: no conflict claim`);
+  assert.ok((await page.locator("#claims .claim.conflict li.disputed").count()) >= 2, `${where}: a conflict claim marks no disputed passages`);
+  assert.equal(await page.locator("#claims .label.boilerplate").count(), 0, `${where}: a boilerplate claim`);
+  assert.ok(!(await page.locator("#claims").innerText()).includes(spec.notice), `${where}: boilerplate among the claims`);
 
-  // Open the top pair from its heatmap cell: aligned rows with shared text marked.
-  await page.locator(`#heatmap button.cell[data-a="${b}"][data-b="${a}"]`).click();
+  // Boilerplate: its own section, collapsed until opened.
+  const details = page.locator("#boilerplate details");
+  assert.equal(await details.evaluate((d) => d.open), false, `${where}: the boilerplate section starts open`);
+  assert.ok(!(await page.locator("#boilerplate table").isVisible()), `${where}: boilerplate shown before it is opened`);
+  await page.locator("#boilerplate summary").click();
+  assert.equal(await page.locator("#boilerplate tbody tr").count(), Math.min(300, spec.boilerplate_lines), `${where}: boilerplate lines`);
+  assert.ok((await page.locator("#boilerplate").innerText()).includes(spec.notice), `${where}: the notice is not in the boilerplate section`);
+  assert.match(await page.locator("#boilerplate summary").innerText(), new RegExp(`\\(${spec.boilerplate} pairs?\\)`));
+  await page.locator("#boilerplate summary").click();
+
+  // Open the top pair from its heatmap cell, the other way round: aligned rows, each
+  // claim highlighted in its paragraph, shared text marked inside.
+  await cell(b, a).click();
   assert.equal(await page.locator("#pair-a").inputValue(), b);
   const rows = page.locator("#pair-view tr.pair-row");
-  assert.ok((await rows.count()) >= 1, `${where}: no aligned passages for the top pair`);
-  assert.ok((await page.locator("#pair-view mark").count()) >= 2, `${where}: no shared text highlighted`);
+  const n = await rows.count();
+  assert.ok(n >= 1, `${where}: no aligned passages for the top pair`);
+  assert.equal(await page.locator("#pair-view td.side-a mark.claim").count(), n, `${where}: claims highlighted on the left`);
+  assert.equal(await page.locator("#pair-view td.side-b mark.claim").count(), n, `${where}: claims highlighted on the right`);
+  assert.ok((await page.locator("#pair-view mark.claim mark.shared").count()) >= 2, `${where}: no shared text marked in the claims`);
+  assert.ok((await page.locator("#pair-view .context").count()) >= 1, `${where}: no paragraph around a claim`);
   const labels = await page.locator("#pair-view .label").allInnerTexts();
   assert.ok(labels.includes("duplicate"), `${where}: labels in the pair view: ${labels}`);
-  // Every row's left side belongs to the article chosen first.
-  for (const id of await page.locator("#pair-view td.side-a .muted").allInnerTexts()) {
-    assert.ok(id.startsWith(b + "#"), `${where}: left side shows ${id}, not article ${b}`);
-  }
+  assert.deepEqual(await page.locator("#pair-view thead .article .title").allInnerTexts(), [title(b), title(a)], `${where}: pair view headers`);
+  await checkSide(where, "side-a", b);
+  await checkSide(where, "side-b", a);
+
+  // The disputed pair, from its button in the article pairs table: its conflict rows
+  // say the two articles disagree, on the claims clusters.json names.
+  await disputedRow.locator("button.open-pair").click();
+  assert.equal(await page.locator("#pair-a").inputValue(), ca);
+  const conflicts = page.locator("#pair-view tr.pair-row.conflict");
+  assert.ok((await conflicts.count()) >= 1, `${where}: no conflict row for ${ca} / ${cb}`);
+  assert.equal(await conflicts.first().locator("td.mid .label").innerText(), "conflict");
+  assert.match(await conflicts.first().locator(".why").innerText(), /disagree on this point/);
+  assert.match(await page.locator("#pair-view .summary").innerText(), /conflict[\s\S]*disagree on/, `${where}: the pair summary`);
+  const disputedClaims = await conflicts.locator("td.side-a mark.claim.conflict").evaluateAll((ms) => ms.map((m) => m.textContent));
+  for (const t of spec.conflict_texts) assert.ok(disputedClaims.includes(t), `${where}: conflict claim ${q(t)} not highlighted`);
+  await checkSide(where, "side-a", ca);
+  await checkSide(where, "side-b", cb);
 
   // A pair sharing nothing says so.
-  const [x, y] = spec.empty;
-  await page.locator(`#heatmap button.cell[data-a="${x}"][data-b="${y}"]`).click();
-  assert.match(await page.locator("#pair-view").innerText(), /share no passage/, `${where}: empty pair`);
+  if (spec.empty) {
+    const [x, y] = spec.empty;
+    await cell(x, y).click();
+    assert.match(await page.locator("#pair-view").innerText(), /share no passage/, `${where}: empty pair`);
+  }
 }
 
 // 1. The report, from disk.
 await page.goto(pathToFileURL(spec.report).href);
 await checkView("report.html");
-await page.locator(`#heatmap button.cell[data-a="${spec.top[0]}"][data-b="${spec.top[1]}"]`).click();
+await cell(spec.conflict[0], spec.conflict[1]).click();
+await page.evaluate(() => window.scrollTo(0, 0));
+await page.screenshot({ path: join(spec.shots, "report-top.png") });
 await page.screenshot({ path: join(spec.shots, "report.png"), fullPage: true });
+await page.locator("#pair").screenshot({ path: join(spec.shots, "report-pair.png") });
 const external = requests.filter((u) => !u.startsWith("file:") && !u.startsWith("data:"));
 assert.deepEqual(external, [], "report.html fetched something");
 
 // 2. The live page: browse, paste text, open the map.
 await page.goto(spec.base + "/");
 await page.locator("#documents tbody tr").first().waitFor();
-const docs = await page.locator("#documents tbody tr").count();
-assert.equal(docs, spec.articles, "articles listed");
-await page.locator("a.doc-link", { hasText: spec.query_doc }).click();
+assert.equal(await page.locator("#documents tbody tr").count(), spec.articles.length, "articles listed");
+assert.deepEqual((await page.locator("#documents .article .title").allInnerTexts()).sort(), spec.articles.map(title).sort(), "article titles listed");
+await page.locator(`a.doc-link[data-id=${q(spec.query_doc)}]`).click();
 await page.locator("#document li").first().waitFor();
-assert.ok((await page.locator("#document li").count()) >= 5, "passages of the opened article");
+assert.ok((await page.locator("#document li").count()) >= 5, "claims of the opened article");
+assert.equal(await page.locator("#document h2 .title").innerText(), title(spec.query_doc));
 
+// Pasting a claim verbatim finds it as a duplicate, highlighted in its paragraph.
 await page.locator('nav button[data-tab="search"]').click();
 await page.locator("#query").fill(spec.query);
 await page.locator("#find").click();
 await page.locator("#matches li, #results .empty").first().waitFor();
 const matches = page.locator("#matches li");
-assert.ok((await matches.count()) >= 1, "no match for the pasted text");
+assert.ok((await matches.count()) >= 1, "no match for the pasted claim");
 assert.equal(await matches.first().locator(".label").innerText(), "duplicate");
-assert.ok((await matches.first().locator("mark").count()) >= 1, "pasted text: shared part not highlighted");
+const found = page.locator(`#matches li[data-passage=${q(spec.query_passage)}]`);
+assert.equal(await found.count(), 1, `the pasted claim ${spec.query_passage} is not found`);
+assert.equal(await found.getAttribute("data-label"), "duplicate");
+assert.equal(await found.locator(".article .title").innerText(), title(spec.query_doc));
+assert.equal(await found.locator("mark.claim").textContent(), spec.query, "the found claim is not highlighted");
+assert.ok((await found.locator("mark.claim mark.shared").count()) >= 1, "pasted text: shared part not marked");
 await page.screenshot({ path: join(spec.shots, "search.png"), fullPage: true });
 
 await page.locator('nav button[data-tab="map"]').click();
 await page.locator("#top-pair").waitFor();
 await checkView("live page");
-await page.locator(`#heatmap button.cell[data-a="${spec.top[0]}"][data-b="${spec.top[1]}"]`).click();
+await cell(spec.conflict[0], spec.conflict[1]).click();
 await page.screenshot({ path: join(spec.shots, "page.png"), fullPage: true });
 
 await browser.close();

@@ -8,13 +8,19 @@
 //!   it) come from the passage graph of those pairs: each connected component is
 //!   split by average-linkage clustering (kodama) so that a claim's passages at least
 //!   agree with one another on average, and a chain of loosely related passages is
-//!   not one claim;
+//!   not one claim. A claim whose passages include a `conflict` pair is labelled
+//!   `conflict` (the articles disagree on that point), and a `conflict` pair whose two
+//!   passages did not end up in one claim is a claim of its own;
 //! - **article clusters** come from average-linkage agglomerative clustering (kodama)
 //!   of the articles, where two articles are linked as strongly as the pairs between
 //!   them: a `duplicate` or `overlap` pair counts 1, an `agree` or `conflict` pair (the
 //!   same point, agreed or disputed) one half, and `boilerplate` nothing. A
 //!   cluster holds articles linked, on average, by at least one overlapping or
 //!   duplicated passage (or two agreeing ones); no other threshold is involved.
+//!
+//! `boilerplate` pairs (both sides notices, disclaimers, bylines or app prompts) are
+//! kept apart in [`Clustering::boilerplate`]: they never form claims, link articles or
+//! count in what two articles share.
 //!
 //! The article distance matrix is condensed and holds one number per article pair, so
 //! it grows with the square of the articles, not of the passages.
@@ -65,12 +71,15 @@ pub struct ArticleCluster {
 #[derive(Debug, Clone, Serialize)]
 pub struct Claim {
     pub id: usize,
-    /// The strongest label among the pairs that joined it.
+    /// `conflict` when some of its passages contradict each other (the articles
+    /// disagree on this point), else the strongest label among the pairs that joined it.
     pub label: Label,
     /// The best pair score within it.
     pub score: f32,
     pub articles: Vec<String>,
     pub passages: Vec<PassageRef>,
+    /// Pairs of its passages (ids, as in [`PassageRef::passage`]) judged `conflict`.
+    pub conflicts: Vec<[String; 2]>,
 }
 
 /// Two articles, what they share and their aligned passage pairs.
@@ -98,10 +107,14 @@ pub struct Clustering {
     pub claims: Vec<Claim>,
     /// Article pairs that share anything, most first.
     pub article_pairs: Vec<SharedArticles>,
+    /// Pairs of `boilerplate` (shared notices, disclaimers, bylines, app prompts),
+    /// strongest first: reported apart, never in claims, clusters or pair counts.
+    pub boilerplate: Vec<PairMatch>,
 }
 
 impl Clustering {
-    /// Every judged passage pair, grouped by article pair (most shared first).
+    /// Every judged passage pair (no boilerplate), grouped by article pair (most
+    /// shared first).
     pub fn pairs(&self) -> impl Iterator<Item = &PairMatch> {
         self.article_pairs
             .iter()
@@ -110,15 +123,22 @@ impl Clustering {
 }
 
 /// Clusters the articles of `index`'s collection from its pairs at `opts.min_label`
-/// or above.
+/// or above, and lists its boilerplate pairs apart.
 pub fn cluster(index: &OverlapIndex, opts: &QueryOptions) -> Clustering {
-    let pairs = index.all_pairs(None, opts);
+    // One query returns both: the findings are exactly those of a query without
+    // boilerplate, and the candidates are judged once.
+    let with_boilerplate = QueryOptions {
+        boilerplate: true,
+        ..opts.clone()
+    };
+    let pairs = index.all_pairs(None, &with_boilerplate);
     from_pairs(index.collection(), pairs, opts.min_label)
 }
 
-/// Clusters the articles of `collection` from already judged `pairs`.
+/// Clusters the articles of `collection` from already judged `pairs`; any
+/// `boilerplate` pairs among them go to [`Clustering::boilerplate`] and nowhere else.
 pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Label) -> Clustering {
-    let mut articles: Vec<Article> = collection
+    let articles: Vec<Article> = collection
         .docs()
         .map(|d| Article {
             id: d.id.clone(),
@@ -127,6 +147,14 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
             cluster: None,
         })
         .collect();
+    build(articles, pairs, min_label)
+}
+
+/// [`from_pairs`] for `articles` (in any order, none in a cluster yet).
+fn build(mut articles: Vec<Article>, pairs: Vec<PairMatch>, min_label: Label) -> Clustering {
+    let (boilerplate, pairs): (Vec<PairMatch>, Vec<PairMatch>) = pairs
+        .into_iter()
+        .partition(|m| m.label == Label::Boilerplate);
     articles.sort_by(|x, y| x.id.cmp(&y.id));
     let groups = article_groups(&articles, &pairs);
     let shared = summarize(&pairs);
@@ -210,6 +238,7 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
         clusters,
         claims,
         article_pairs,
+        boilerplate,
     }
 }
 
@@ -297,10 +326,15 @@ fn average_linkage(
 /// Claims from the passage graph whose edges are `pairs`: its connected components,
 /// each split by average-linkage clustering so that a claim's passages are, on
 /// average, at least agreeing with one another (an `overlap` or `duplicate` pair is
-/// at distance 0, `agree` at 0.5, no pair at 1). A chain of passages each agreeing
-/// only with the next is not one claim.
+/// at distance 0, `agree` or `conflict` at 0.5, no pair at 1). A chain of passages
+/// each agreeing only with the next is not one claim. A claim holding a `conflict`
+/// pair is labelled `conflict`; a `conflict` pair split across claims (or left out of
+/// any) is a claim of its own, so that no disagreement goes unlisted.
 fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
-    let pairs: Vec<&PairMatch> = pairs.into_iter().collect();
+    let pairs: Vec<&PairMatch> = pairs
+        .into_iter()
+        .filter(|m| m.label != Label::Boilerplate)
+        .collect();
     let mut ids: HashMap<&str, usize> = HashMap::new();
     let mut refs = Vec::new();
     for m in &pairs {
@@ -329,31 +363,67 @@ fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
         }
     }
     let mut strongest: Vec<Option<(Label, f32)>> = vec![None; groups.len()];
+    let mut conflicts: Vec<Vec<(usize, usize)>> = vec![Vec::new(); groups.len()];
+    let mut apart: BTreeMap<(usize, usize), f32> = BTreeMap::new();
     for &(i, j, m) in &edges {
         if group_of[i] == group_of[j] && group_of[i] != usize::MAX {
-            let e = strongest[group_of[i]].get_or_insert((m.label, m.score));
+            let g = group_of[i];
+            let e = strongest[g].get_or_insert((m.label, m.score));
             e.0 = e.0.max(m.label);
             e.1 = e.1.max(m.score);
+            if m.label == Label::Conflict {
+                conflicts[g].push((i.min(j), i.max(j)));
+            }
+        } else if m.label == Label::Conflict {
+            let e = apart.entry((i.min(j), i.max(j))).or_insert(m.score);
+            *e = e.max(m.score);
         }
     }
+    let claim = |members: Vec<usize>, label: Label, score: f32, conflicts: Vec<(usize, usize)>| {
+        let mut passages: Vec<PassageRef> = members.into_iter().map(|i| refs[i].clone()).collect();
+        passages.sort_by(|x, y| (&x.doc, x.start).cmp(&(&y.doc, y.start)));
+        let articles: BTreeSet<String> = passages.iter().map(|p| p.doc.clone()).collect();
+        let mut conflicts: Vec<[String; 2]> = conflicts
+            .into_iter()
+            .map(|(i, j)| {
+                let (x, y) = (refs[i], refs[j]);
+                let [x, y] = if (&x.doc, x.start) <= (&y.doc, y.start) {
+                    [x, y]
+                } else {
+                    [y, x]
+                };
+                [x.passage.clone(), y.passage.clone()]
+            })
+            .collect();
+        conflicts.sort();
+        conflicts.dedup();
+        Claim {
+            id: 0,
+            label: if conflicts.is_empty() {
+                label
+            } else {
+                Label::Conflict
+            },
+            score,
+            articles: articles.into_iter().collect(),
+            passages,
+            conflicts,
+        }
+    };
     let mut out: Vec<Claim> = groups
         .into_iter()
         .zip(strongest)
-        .filter_map(|(members, strongest)| {
+        .zip(conflicts)
+        .filter_map(|((members, strongest), conflicts)| {
             let (label, score) = strongest?;
-            let mut passages: Vec<PassageRef> =
-                members.into_iter().map(|i| refs[i].clone()).collect();
-            passages.sort_by(|x, y| (&x.doc, x.start).cmp(&(&y.doc, y.start)));
-            let articles: BTreeSet<String> = passages.iter().map(|p| p.doc.clone()).collect();
-            Some(Claim {
-                id: 0,
-                label,
-                score,
-                articles: articles.into_iter().collect(),
-                passages,
-            })
+            Some(claim(members, label, score, conflicts))
         })
         .collect();
+    out.extend(
+        apart
+            .into_iter()
+            .map(|((i, j), score)| claim(vec![i, j], Label::Conflict, score, vec![(i, j)])),
+    );
     out.sort_by(|x, y| {
         y.articles
             .len()
@@ -361,6 +431,13 @@ fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
             .then(y.label.cmp(&x.label))
             .then(y.score.total_cmp(&x.score))
             .then_with(|| x.passages[0].passage.cmp(&y.passages[0].passage))
+            .then_with(|| x.passages.len().cmp(&y.passages.len()))
+            .then_with(|| {
+                let ids = |c: &Claim| -> Vec<String> {
+                    c.passages.iter().map(|p| p.passage.clone()).collect()
+                };
+                ids(x).cmp(&ids(y))
+            })
     });
     for (i, c) in out.iter_mut().enumerate() {
         c.id = i;
@@ -460,7 +537,8 @@ fn split_claim(
     }
 }
 
-/// Writes `pairs` as CSV, one passage pair a row.
+/// Writes `pairs` as CSV, one passage pair a row, each article with its title (empty
+/// when it has none).
 pub fn write_pairs_csv<'p>(
     out: impl std::io::Write,
     pairs: impl IntoIterator<Item = &'p PairMatch>,
@@ -477,6 +555,8 @@ pub fn write_pairs_csv<'p>(
         "lexical",
         "text_a",
         "text_b",
+        "title_a",
+        "title_b",
     ])?;
     for m in pairs {
         w.write_record([
@@ -490,6 +570,8 @@ pub fn write_pairs_csv<'p>(
             &format!("{:.4}", m.evidence.lexical),
             m.a.text.as_str(),
             m.b.text.as_str(),
+            m.a.title.as_deref().unwrap_or(""),
+            m.b.title.as_deref().unwrap_or(""),
         ])?;
     }
     w.flush()?;
@@ -599,14 +681,91 @@ mod tests {
     }
 
     #[test]
+    fn a_conflict_inside_a_claim_labels_it_and_one_split_off_is_its_own_claim() {
+        // a0 duplicates b0 and c0 agrees with both, but contradicts b0: one claim, on
+        // which the articles disagree.
+        let mut pairs = vec![
+            pair(("a", 0), ("b", 0), Label::Duplicate),
+            pair(("a", 0), ("c", 0), Label::Agree),
+            pair(("b", 0), ("c", 0), Label::Conflict),
+        ];
+        let found = claims(&pairs);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].label, Label::Conflict);
+        assert_eq!(found[0].articles, vec!["a", "b", "c"]);
+        assert_eq!(
+            found[0].conflicts,
+            vec![["b#0".to_string(), "c#0".to_string()]]
+        );
+        // d1 contradicts a0 alone: too far from the claim on average to join it, so
+        // the disagreement is listed as a claim of its own.
+        pairs.push(pair(("a", 0), ("d", 1), Label::Conflict));
+        let found = claims(&pairs);
+        assert_eq!(found.len(), 2);
+        let apart = found
+            .iter()
+            .find(|c| c.articles == vec!["a", "d"])
+            .expect("the split-off conflict");
+        assert_eq!(apart.label, Label::Conflict);
+        assert_eq!(apart.passages.len(), 2);
+        assert_eq!(
+            apart.conflicts,
+            vec![["a#0".to_string(), "d#1".to_string()]]
+        );
+        let ids: Vec<usize> = found.iter().map(|c| c.id).collect();
+        assert_eq!(ids, vec![0, 1]);
+    }
+
+    #[test]
+    fn boilerplate_is_kept_apart_from_claims_clusters_and_counts() {
+        let a = articles(&["a", "b", "c"]);
+        let mut pairs: Vec<PairMatch> = (0..4)
+            .map(|i| pair(("a", 10 + i), ("c", 10 + i), Label::Boilerplate))
+            .collect();
+        pairs.push(pair(("a", 0), ("b", 0), Label::Overlap));
+        pairs.push(pair(("a", 1), ("b", 1), Label::Conflict));
+        let c = build(a, pairs, Label::Agree);
+        assert_eq!(c.boilerplate.len(), 4);
+        assert!(c.boilerplate.iter().all(|m| m.label == Label::Boilerplate));
+        assert!(c.claims.iter().all(|k| k.label != Label::Boilerplate));
+        assert!(c
+            .claims
+            .iter()
+            .all(|k| k.passages.iter().all(|p| p.start < 100)));
+        // Four shared notices would make a and c a cluster if they counted.
+        assert_eq!(c.clusters.len(), 1);
+        assert_eq!(c.clusters[0].articles, vec!["a", "b"]);
+        assert_eq!(c.article_pairs.len(), 1);
+        let p = &c.article_pairs[0].pair;
+        assert_eq!((p.overlap, p.conflict), (1, 1));
+        assert_eq!(c.pairs().count(), 2);
+        assert!(c.pairs().all(|m| m.label.is_finding()));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["boilerplate"].as_array().unwrap().len(), 4);
+        assert_eq!(json["article_pairs"][0]["conflict"], 1);
+        assert!(json["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["label"] == "conflict"));
+    }
+
+    #[test]
     fn pairs_csv_quotes_text_with_commas_and_quotes() {
         let mut p = pair(("a", 0), ("b", 0), Label::Overlap);
         p.a.text = "said \"yes\", twice".into();
+        p.a.title = Some("Storm, day two".into());
         let mut out = Vec::new();
         write_pairs_csv(&mut out, [&p]).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let row = text.lines().nth(1).unwrap();
+        let mut lines = text.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .ends_with(",text_a,text_b,title_a,title_b"));
+        let row = lines.next().unwrap();
         assert!(row.starts_with("a,a#0,b,b#0,overlap,0.5000,"), "{row}");
         assert!(row.contains("\"said \"\"yes\"\", twice\""), "{row}");
+        assert!(row.ends_with(",\"Storm, day two\","), "{row}");
     }
 }

@@ -1,7 +1,8 @@
 //! The clustering as something to look at: an article-by-article heatmap drawn as SVG
-//! with plotters, the [`View`] that the browser viewer (`assets/viewer.js`) renders,
-//! and `report.html`, one self-contained file with the viewer, its styles and the data
-//! inlined (no network fetches).
+//! with plotters (a red corner marks two articles that disagree on some point), the
+//! [`View`] that the browser viewer (`assets/viewer.js`) renders, and `report.html`,
+//! one self-contained file with the viewer, its styles and the data inlined (no
+//! network fetches).
 
 use crate::Clustering;
 use plotters::prelude::*;
@@ -18,6 +19,10 @@ const REPORT_TEMPLATE: &str = include_str!("../assets/report.html");
 pub const HEATMAP_MAX_ARTICLES: usize = 60;
 const CELL: i32 = 22;
 const LABEL_MARGIN: i32 = 34;
+/// Side of the corner triangle marking a cell whose articles disagree somewhere.
+const CORNER: i32 = 9;
+/// The colour of `conflict`, as in `assets/viewer.css`.
+const CONFLICT: RGBColor = RGBColor(207, 34, 46);
 
 /// Where the heatmap's cells lie in its SVG, so the viewer can make them clickable.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +32,8 @@ pub struct Heatmap {
     pub order: Vec<String>,
     /// Shared strength of each cell, row by row.
     pub values: Vec<Vec<f32>>,
+    /// Passage pairs judged `conflict` between the two articles of each cell.
+    pub conflicts: Vec<Vec<usize>>,
     /// Pixel position of the top-left cell and the size of a cell.
     pub x0: i32,
     pub y0: i32,
@@ -103,10 +110,13 @@ pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
         .collect();
     let n = order.len();
     let mut values = vec![vec![0.0f32; n]; n];
+    let mut conflicts = vec![vec![0usize; n]; n];
     for p in c.article_pairs.iter().map(|p| &p.pair) {
         if let (Some(&i), Some(&j)) = (pos.get(p.a.as_str()), pos.get(p.b.as_str())) {
             values[i][j] = p.shared;
             values[j][i] = p.shared;
+            conflicts[i][j] = p.conflict;
+            conflicts[j][i] = p.conflict;
         }
     }
     let max = values.iter().flatten().copied().fold(0.0f32, f32::max);
@@ -134,6 +144,14 @@ pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
                     [(x, y), (x + CELL - 1, y + CELL - 1)],
                     fill.filled(),
                 ))?;
+                if conflicts[i][j] > 0 {
+                    // A red corner: the two articles disagree on some point.
+                    let (right, top) = (x + CELL - 1, y);
+                    root.draw(&Polygon::new(
+                        vec![(right - CORNER, top), (right, top), (right, top + CORNER)],
+                        CONFLICT.filled(),
+                    ))?;
+                }
             }
         }
         root.present()?;
@@ -142,6 +160,7 @@ pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
         svg,
         order,
         values,
+        conflicts,
         x0: LABEL_MARGIN,
         y0: LABEL_MARGIN,
         cell: CELL,

@@ -1,10 +1,16 @@
 // concord's page at `/`: browse the collection's articles, paste text to see which
-// passages agree or overlap, and open the heatmap and clusters (rendered by
-// viewer.js from GET /clusters). Talks only to this server's JSON API.
+// claims duplicate, overlap, agree with or contradict it, and open the heatmap and
+// clusters (rendered by viewer.js from GET /clusters). Talks only to this server's
+// JSON API.
 "use strict";
 
 (() => {
-  const { el, marked, badge } = ConcordViewer;
+  const { el, inContext, badge, where, reasons } = ConcordViewer;
+  // An article by its title, the id small and muted after it.
+  const articleName = (id, title) =>
+    title
+      ? el("span", { class: "article", "data-id": id }, el("span", { class: "title" }, title), " ", el("span", { class: "id" }, id))
+      : el("span", { class: "article", "data-id": id }, el("span", { class: "id only" }, id));
   const $ = (id) => document.getElementById(id);
   const status = (text, isError) => {
     $("status").textContent = text || "";
@@ -47,7 +53,7 @@
   const showDocument = guarded(async (id) => {
     const d = await api("/documents/" + encodeURIComponent(id));
     $("document").replaceChildren(
-      el("h2", {}, d.title ? `${d.title} (${d.id})` : d.id),
+      el("h2", {}, articleName(d.id, d.title)),
       el("ol", { start: 0 }, d.passages.map((p) => el("li", {}, p.text)))
     );
   });
@@ -56,7 +62,7 @@
     const list = await api("/documents");
     $("documents").tBodies[0].replaceChildren(
       ...list.documents.map((d) =>
-        el("tr", {}, el("td", {}, el("a", { href: "#", class: "doc-link", onclick: (e) => { e.preventDefault(); showDocument(d.id); } }, d.title ? `${d.title} (${d.id})` : d.id)), el("td", {}, d.passages))
+        el("tr", {}, el("td", {}, el("a", { href: "#", class: "doc-link", "data-id": d.id, onclick: (e) => { e.preventDefault(); showDocument(d.id); } }, articleName(d.id, d.title))), el("td", {}, d.passages))
       )
     );
     if (list.documents.length === 0) $("document").replaceChildren(el("p", { class: "muted" }, "The collection is empty: add articles with concord ingest or POST /documents."));
@@ -68,23 +74,27 @@
       $("results").replaceChildren(el("p", { class: "muted" }, "Paste some text first."));
       return;
     }
-    const r = await api("/overlaps", { text, min_label: $("min-label").value });
+    const r = await api("/overlaps", { text, min_label: $("min-label").value, boilerplate: $("with-boilerplate").checked });
     $("results").replaceChildren(
       r.pairs.length === 0
-        ? el("p", { class: "empty" }, "No passage of the collection matches at this level.")
+        ? el("p", { class: "empty" }, "No claim of the collection matches at this level.")
         : el(
             "ol",
             { id: "matches" },
-            r.pairs.map((m) =>
-              el(
+            r.pairs.map((m) => {
+              const why = m.label === "conflict" ? ["this claim contradicts your text", ...reasons(m.evidence)].join("; ") : null;
+              return el(
                 "li",
-                { class: "match" },
+                { class: "match " + m.label, "data-label": m.label, "data-passage": m.b.passage },
                 badge(m.label),
                 ` ${m.score.toFixed(2)} `,
-                el("span", { class: "muted" }, m.b.passage),
-                el("blockquote", {}, marked(m.b.text, m.evidence.shared.map((s) => s.b)))
-              )
-            )
+                articleName(m.b.doc, m.b.title),
+                " ",
+                where(m.b),
+                why ? el("div", { class: "why" }, why) : null,
+                el("blockquote", {}, inContext(m.b, m.evidence.shared.map((s) => s.b), m.label === "conflict" ? "conflict" : null))
+              );
+            })
           )
     );
   });

@@ -38,7 +38,7 @@ pub async fn asset(Path(name): Path<String>) -> ApiResult<Response> {
 #[serde(deny_unknown_fields)]
 pub struct ClustersQuery {
     /// Weakest label of the passage pairs that link articles and form claims:
-    /// `duplicate`, `overlap` or `agree` (default).
+    /// `duplicate`, `overlap`, `conflict` or `agree` (default).
     #[param(value_type = Option<String>)]
     pub min_label: Option<Label>,
 }
@@ -50,16 +50,18 @@ type ViewKey = (u64, u64, Label);
 #[derive(Default)]
 pub struct ClustersCache(Mutex<Option<(ViewKey, Arc<String>)>>);
 
-/// Article clusters, cross-article claims, article pairs with their aligned passages,
-/// and the heatmap as SVG: the data of `report.html`, for the collection as it is now.
+/// Article clusters, cross-article claims (conflicts included), article pairs with
+/// their aligned passages, the boilerplate pairs (apart) and the heatmap as SVG: the
+/// data of `report.html`, for the collection as it is now.
 #[utoipa::path(get, path = "/clusters", params(ClustersQuery),
     responses((status = 200, content_type = "application/json", body = Object), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn clusters(State(s): S, ApiQuery(q): ApiQuery<ClustersQuery>) -> ApiResult<Response> {
     let min_label = q.min_label.unwrap_or(Label::Agree);
-    if min_label == Label::Related {
-        return Err(ApiError::validation(
-            "min_label related would link articles by topic alone; use agree or stronger",
-        ));
+    if !min_label.is_finding() {
+        return Err(ApiError::validation(format!(
+            "min_label {} would link articles by topic or shared notices alone; use agree or stronger",
+            min_label.as_str()
+        )));
     }
     let state = s.clone();
     let json = s
