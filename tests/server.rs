@@ -257,7 +257,10 @@ fn every_endpoint_over_a_real_socket() {
         ["overlap", "duplicate"].contains(&figures["label"].as_str().unwrap()),
         "{figures:#}"
     );
-    assert!(figures["b"]["context"].as_str().unwrap().contains("試營運首月"));
+    assert!(figures["b"]["context"]
+        .as_str()
+        .unwrap()
+        .contains("試營運首月"));
     // The shared reprint notice is boilerplate: left out unless asked for.
     assert!(find(pairs, "本文仅供参考", "本文僅供參考").is_none());
     assert!(pairs

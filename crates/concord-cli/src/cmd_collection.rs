@@ -292,8 +292,8 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
         return Ok(());
     }
     if let Some(file) = &args.texts {
-        let lines = std::fs::read_to_string(file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let lines =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let queries: Vec<(usize, &str)> = lines
             .lines()
             .enumerate()

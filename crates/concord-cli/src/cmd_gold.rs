@@ -8,7 +8,9 @@ use crate::cmd_model::{load_embedder, ModelChoice};
 use anyhow::{Context, Result};
 use clap::Args;
 use concord_embed::Embedder;
-use concord_eval::gold::{grade_of, read_gold, score, GoldPair, GoldScore, Reported, Split, Story, GRADES};
+use concord_eval::gold::{
+    grade_of, read_gold, score, GoldPair, GoldScore, Reported, Split, Story, GRADES,
+};
 use concord_eval::{read_pairs, LabelKind};
 use concord_index::{Collection, IndexParams};
 use concord_overlap::{
@@ -60,11 +62,23 @@ pub struct FeatureArgs {
 
 /// The stories of `split` (and, as distractors, every other story) in one scratch
 /// collection, with the engine's query index over it.
-fn ingest_stories(embedder: &Embedder, stories: &[Story]) -> Result<(tempfile::TempDir, Collection)> {
+fn ingest_stories(
+    embedder: &Embedder,
+    stories: &[Story],
+) -> Result<(tempfile::TempDir, Collection)> {
     let dir = tempfile::tempdir().context("creating a scratch collection")?;
     let mut c = Collection::create(dir.path(), &model_stamp(embedder)?, IndexParams::default())?;
-    let articles: Vec<_> = stories.iter().flat_map(|s| s.articles.iter().cloned()).collect();
-    ingest(embedder, &mut c, &articles, &IngestOptions::default(), &mut |_| {})?;
+    let articles: Vec<_> = stories
+        .iter()
+        .flat_map(|s| s.articles.iter().cloned())
+        .collect();
+    ingest(
+        embedder,
+        &mut c,
+        &articles,
+        &IngestOptions::default(),
+        &mut |_| {},
+    )?;
     Ok((dir, c))
 }
 
@@ -104,7 +118,10 @@ pub fn run_gold(args: GoldArgs, model: &ModelChoice) -> Result<()> {
             .map(|(a, b, v)| {
                 let side = |s: usize| {
                     let p = c.passage(s).expect("candidates are live");
-                    (p.doc.clone(), (p.passage.start as usize, p.passage.end as usize))
+                    (
+                        p.doc.clone(),
+                        (p.passage.start as usize, p.passage.end as usize),
+                    )
                 };
                 let ((da, sa), (db, sb)) = (side(a), side(b));
                 let label = match v.label {
@@ -139,7 +156,10 @@ pub fn run_gold(args: GoldArgs, model: &ModelChoice) -> Result<()> {
 
 fn print_score(sc: &GoldScore, measured: &[&Story], gold: &[GoldPair]) {
     let names: Vec<&str> = measured.iter().map(|s| s.id.as_str()).collect();
-    let labelled = gold.iter().filter(|g| names.contains(&g.story.as_str())).count();
+    let labelled = gold
+        .iter()
+        .filter(|g| names.contains(&g.story.as_str()))
+        .count();
     println!(
         "stories: {} ({labelled} labelled pairs, {} articles)",
         names.join(", "),
@@ -185,17 +205,32 @@ fn print_errors(measured: &[&Story], gold: &[GoldPair], pairs: &[Reported]) {
             .unwrap_or_default()
     };
     for g in gold.iter().filter(|g| names.contains(&g.story.as_str())) {
-        let found = pairs.iter().any(|r| {
-            grade_of(std::slice::from_ref(g), &r.a, r.a_span, &r.b, r.b_span).is_some()
-        });
+        let found = pairs
+            .iter()
+            .any(|r| grade_of(std::slice::from_ref(g), &r.a, r.a_span, &r.b, r.b_span).is_some());
         if !found {
-            println!("missed {}: {} <> {}", g.grade, text(&g.a, g.a_span), text(&g.b, g.b_span));
+            println!(
+                "missed {}: {} <> {}",
+                g.grade,
+                text(&g.a, g.a_span),
+                text(&g.b, g.b_span)
+            );
         }
     }
-    let ours = |doc: &str| measured.iter().flat_map(|s| &s.articles).any(|a| a.id == doc);
+    let ours = |doc: &str| {
+        measured
+            .iter()
+            .flat_map(|s| &s.articles)
+            .any(|a| a.id == doc)
+    };
     for r in pairs.iter().filter(|r| r.label != "boilerplate") {
         if grade_of(gold, &r.a, r.a_span, &r.b, r.b_span).is_none() && (ours(&r.a) || ours(&r.b)) {
-            println!("wrong {}: {} <> {}", r.label, text(&r.a, r.a_span), text(&r.b, r.b_span));
+            println!(
+                "wrong {}: {} <> {}",
+                r.label,
+                text(&r.a, r.a_span),
+                text(&r.b, r.b_span)
+            );
         }
     }
 }
@@ -203,7 +238,10 @@ fn print_errors(measured: &[&Story], gold: &[GoldPair], pairs: &[Reported]) {
 pub fn run_features(args: FeatureArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_embedder(model)?;
     let (stories, gold) = read_gold(&args.dir)?;
-    let chosen: Vec<Story> = stories.into_iter().filter(|s| args.split.includes(s)).collect();
+    let chosen: Vec<Story> = stories
+        .into_iter()
+        .filter(|s| args.split.includes(s))
+        .collect();
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     writeln!(out, "source,grade,rule,{}", FEATURES.join(","))?;
@@ -223,8 +261,10 @@ pub fn run_features(args: FeatureArgs, model: &ModelChoice) -> Result<()> {
     let index = OverlapIndex::new(&c);
     for (a, b, v) in index.candidate_verdicts(&QueryOptions::default()) {
         let (pa, pb) = (c.passage(a).context("live")?, c.passage(b).context("live")?);
-        let span = |p: &concord_index::StoredPassage| (p.passage.start as usize, p.passage.end as usize);
-        let grade = grade_of(&gold, &pa.doc, span(pa), &pb.doc, span(pb)).map_or("none", |g| g.grade);
+        let span =
+            |p: &concord_index::StoredPassage| (p.passage.start as usize, p.passage.end as usize);
+        let grade =
+            grade_of(&gold, &pa.doc, span(pa), &pb.doc, span(pb)).map_or("none", |g| g.grade);
         let story = chosen
             .iter()
             .find(|s| s.articles.iter().any(|x| x.id == pa.doc))
@@ -272,7 +312,9 @@ fn write_pair_rows(
     let verdicts = judge_text_pairs(embedder, &pairs)?;
     let source = format!(
         "{kind}:{}",
-        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        file.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     );
     for (p, v) in graded.iter().zip(&verdicts) {
         row(out, &source, p.2, v)?;

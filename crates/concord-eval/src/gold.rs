@@ -63,7 +63,9 @@ impl std::str::FromStr for Split {
             "train" => Ok(Split::Train),
             "heldout" => Ok(Split::Heldout),
             "all" => Ok(Split::All),
-            _ => Err(format!("unknown split {s:?} (expected train, heldout or all)")),
+            _ => Err(format!(
+                "unknown split {s:?} (expected train, heldout or all)"
+            )),
         }
     }
 }
@@ -85,7 +87,11 @@ pub fn read_gold(root: &Path) -> Result<(Vec<Story>, Vec<GoldPair>)> {
         .filter(|p| p.join("labels.tsv").is_file())
         .collect();
     dirs.sort();
-    ensure!(!dirs.is_empty(), "{}: no story folders with a labels.tsv", root.display());
+    ensure!(
+        !dirs.is_empty(),
+        "{}: no story folders with a labels.tsv",
+        root.display()
+    );
     let mut stories = Vec::new();
     let mut pairs = Vec::new();
     for dir in dirs {
@@ -126,9 +132,9 @@ pub fn read_gold(root: &Path) -> Result<(Vec<Story>, Vec<GoldPair>)> {
                 .find(|g| *g == f[4].trim())
                 .with_context(|| format!("{}: unknown grade {:?}", at(), f[4]))?;
             let locate = |article: &str, quote: &str| -> Result<(usize, usize)> {
-                let a = by_id
-                    .get(article)
-                    .with_context(|| format!("{}: no article {article:?} in {}", at(), dir.display()))?;
+                let a = by_id.get(article).with_context(|| {
+                    format!("{}: no article {article:?} in {}", at(), dir.display())
+                })?;
                 let Some(byte) = a.text.find(quote) else {
                     bail!("{}: {quote:?} is not in {article}", at());
                 };
@@ -240,7 +246,11 @@ pub fn score(
 ) -> GoldScore {
     let story_of: HashMap<&str, &str> = stories
         .iter()
-        .flat_map(|s| s.articles.iter().map(move |a| (a.id.as_str(), s.id.as_str())))
+        .flat_map(|s| {
+            s.articles
+                .iter()
+                .map(move |a| (a.id.as_str(), s.id.as_str()))
+        })
         .collect();
     let gold: Vec<&GoldPair> = gold
         .iter()
@@ -289,7 +299,8 @@ pub fn score(
             }
             continue;
         }
-        if grade_of(&owned, &r.a, r.a_span, &r.b, r.b_span).is_some_and(|g| g.grade != "boilerplate")
+        if grade_of(&owned, &r.a, r.a_span, &r.b, r.b_span)
+            .is_some_and(|g| g.grade != "boilerplate")
         {
             out.correct += 1;
         }
@@ -313,8 +324,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = dir.path().join("s01-x");
         std::fs::create_dir(&s).unwrap();
-        std::fs::write(s.join("s01-a.md"), "# A\n\n港口週一啟用，首日載客三千人。市長出席。\n").unwrap();
-        std::fs::write(s.join("s01-b.md"), "# B\n\n新航線首日載客三千人。市長未出席。\n").unwrap();
+        std::fs::write(
+            s.join("s01-a.md"),
+            "# A\n\n港口週一啟用，首日載客三千人。市長出席。\n",
+        )
+        .unwrap();
+        std::fs::write(
+            s.join("s01-b.md"),
+            "# B\n\n新航線首日載客三千人。市長未出席。\n",
+        )
+        .unwrap();
         std::fs::write(
             s.join("labels.tsv"),
             "a\ta_text\tb\tb_text\tgrade\ns01-a\t首日載客三千人。\ts01-b\t新航線首日載客三千人。\toverlap\ns01-a\t市長出席。\ts01-b\t市長未出席。\tconflict\n",

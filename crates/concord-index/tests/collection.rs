@@ -387,6 +387,8 @@ fn opening_for_writes_refuses_a_locked_collection_at_once() {
     let mut c = Collection::open_writable(&path).unwrap();
     article(&mut c, "a", &[1]);
     c.commit().unwrap();
-    let e = Collection::open_writable(&dir.path().join("nothing")).err().unwrap();
+    let e = Collection::open_writable(&dir.path().join("nothing"))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("not a concord collection"), "{e}");
 }

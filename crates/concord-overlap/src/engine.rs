@@ -322,7 +322,11 @@ impl Neighbourhoods {
             }
         }
         for d in c.docs() {
-            if self.doc_grams.get(&d.id).is_some_and(|g| g.slots == d.slots) {
+            if self
+                .doc_grams
+                .get(&d.id)
+                .is_some_and(|g| g.slots == d.slots)
+            {
                 continue;
             }
             let features: Vec<&Features> = d
@@ -337,7 +341,12 @@ impl Neighbourhoods {
             };
             let doc = DocGrams {
                 slots: d.slots.clone(),
-                grams: sorted(features.iter().flat_map(|f| f.grams.iter().copied()).collect()),
+                grams: sorted(
+                    features
+                        .iter()
+                        .flat_map(|f| f.grams.iter().copied())
+                        .collect(),
+                ),
                 anchors: sorted(
                     features
                         .iter()
@@ -379,7 +388,11 @@ impl Neighbourhoods {
             return 0.0;
         };
         let group = |d: &DocGrams| {
-            let chinese = d.slots.iter().filter(|&&s| self.group.get(s) == Some(&0)).count();
+            let chinese = d
+                .slots
+                .iter()
+                .filter(|&&s| self.group.get(s) == Some(&0))
+                .count();
             usize::from(chinese * 2 < d.slots.len())
         };
         let (ga, gb) = if group(da) == group(db) {
@@ -487,16 +500,18 @@ impl<'c> OverlapIndex<'c> {
         let key = if a <= b { (a, b) } else { (b, a) };
         let key = (key.0.to_string(), key.1.to_string());
         let mut cache = self.affinity.lock().unwrap_or_else(|e| e.into_inner());
-        *cache
-            .entry(key)
-            .or_insert_with(|| self.n.affinity(a, b))
+        *cache.entry(key).or_insert_with(|| self.n.affinity(a, b))
     }
 
     /// How `vector` (at `cosine` from the passage in `slot`) ranks among the passages of
     /// `slot`'s article: whether none is closer, and by how much it beats the next one.
     fn rank_in_article(&self, vector: &[f32], slot: usize, cosine: f32) -> (bool, f32) {
         let doc = &self.passage(slot).doc;
-        let Some(d) = self.collection.doc(doc).filter(|d| d.slots.len() <= RANK_MAX_PASSAGES) else {
+        let Some(d) = self
+            .collection
+            .doc(doc)
+            .filter(|d| d.slots.len() <= RANK_MAX_PASSAGES)
+        else {
             return (false, 0.0);
         };
         let next = d
@@ -679,7 +694,10 @@ impl<'c> OverlapIndex<'c> {
                     hay.extend_from_slice(&f.chars);
                     at.extend((0..f.chars.len()).map(|k| (s, k)));
                 }
-                let hits = hay.windows(q.len()).enumerate().filter(|(_, w)| *w == &q[..]);
+                let hits = hay
+                    .windows(q.len())
+                    .enumerate()
+                    .filter(|(_, w)| *w == &q[..]);
                 for (first, _) in hits {
                     let span = &at[first..first + q.len()];
                     for piece in span.chunk_by(|x, y| x.0 == y.0) {
@@ -737,7 +755,11 @@ impl<'c> OverlapIndex<'c> {
 
     /// Every candidate pair with one side in `slots`, each pair once as `(a, b)` with
     /// `a < b`, judged.
-    fn judged_candidates(&self, slots: &[usize], opts: &QueryOptions) -> Vec<(usize, usize, Verdict)> {
+    fn judged_candidates(
+        &self,
+        slots: &[usize],
+        opts: &QueryOptions,
+    ) -> Vec<(usize, usize, Verdict)> {
         let mut pairs: Vec<(usize, usize, f32)> = slots
             .par_iter()
             .flat_map_iter(|&s| {
@@ -828,7 +850,11 @@ impl<'c> OverlapIndex<'c> {
                 // A verbatim quote is found whatever the judge makes of the rest.
                 if let Some((_, span, whole)) = quoted.iter().find(|(s, _, _)| *s == slot) {
                     let whole = *whole;
-                    v.label = Some(if whole { Label::Duplicate } else { Label::Overlap });
+                    v.label = Some(if whole {
+                        Label::Duplicate
+                    } else {
+                        Label::Overlap
+                    });
                     v.score = 1.0;
                     v.evidence.shared = vec![crate::score::SharedSpan {
                         a: crate::score::Span {

@@ -32,32 +32,65 @@ pub struct Features {
     /// Bit `2k` (`2k + 1`): the passage uses a word for the first (second) pole of
     /// opposed concept `k` of [`OPPOSED`].
     pub poles: u32,
-    /// Reads as a notice, disclaimer or prompt rather than reporting (see [`BOILERPLATE`]).
+    /// Reads as a notice, disclaimer or prompt rather than reporting.
     pub boilerplate: bool,
+    /// Figures with what they count (`(unit, value)`, sorted): `41人` is `("人", "41")`,
+    /// `63.2%` is `("%", "63.2")`, `45,000 residents` is `("residents", "45000")`.
+    pub figures: Vec<(String, String)>,
 }
 
 /// Opposed concepts: words for each pole, folded (Simplified, lower case). A pair whose
 /// sides take opposite poles of one concept may contradict each other.
 pub const OPPOSED: &[(&[&str], &[&str])] = &[
     (
-        &["增加", "上升", "上涨", "提高", "增长", "扩大", "攀升", "rise", "rose", "increase", "higher", "grew", "growth", "surge"],
-        &["减少", "下降", "下跌", "降低", "下滑", "缩小", "萎缩", "fall", "fell", "decrease", "lower", "decline", "drop", "shrank"],
+        &[
+            "增加", "上升", "上涨", "提高", "增长", "扩大", "攀升", "rise", "rose", "increase",
+            "higher", "grew", "growth", "surge",
+        ],
+        &[
+            "减少", "下降", "下跌", "降低", "下滑", "缩小", "萎缩", "fall", "fell", "decrease",
+            "lower", "decline", "drop", "shrank",
+        ],
     ),
     (
         &["承认", "证实", "确认", "confirm", "admit", "acknowledg"],
         &["否认", "驳斥", "澄清", "deny", "denied", "denies", "reject"],
     ),
     (
-        &["支持", "赞成", "赞同", "利好", "support", "favour", "favor", "backed", "welcome"],
-        &["反对", "批评", "质疑", "利空", "oppose", "criticis", "criticiz", "condemn", "doubt"],
+        &[
+            "支持", "赞成", "赞同", "利好", "support", "favour", "favor", "backed", "welcome",
+        ],
+        &[
+            "反对", "批评", "质疑", "利空", "oppose", "criticis", "criticiz", "condemn", "doubt",
+        ],
     ),
     (
-        &["成功", "有效", "安全", "达标", "success", "effective", "safe", "passed"],
-        &["失败", "无效", "危险", "超标", "fail", "ineffective", "unsafe", "dangerous"],
+        &[
+            "成功",
+            "有效",
+            "安全",
+            "达标",
+            "success",
+            "effective",
+            "safe",
+            "passed",
+        ],
+        &[
+            "失败",
+            "无效",
+            "危险",
+            "超标",
+            "fail",
+            "ineffective",
+            "unsafe",
+            "dangerous",
+        ],
     ),
     (
         &["乐观", "看好", "强劲", "optimis", "strong", "boost"],
-        &["悲观", "看淡", "疲软", "担忧", "pessimis", "weak", "hurt", "harm"],
+        &[
+            "悲观", "看淡", "疲软", "担忧", "pessimis", "weak", "hurt", "harm",
+        ],
     ),
     (
         &["赢", "胜", "领先", "win", "won", "lead", "ahead"],
@@ -68,10 +101,9 @@ pub const OPPOSED: &[(&[&str], &[&str])] = &[
 /// Negation words, folded. Chinese ones are matched as substrings, English as words.
 const NEGATION_ZH: &[&str] = &["不", "没有", "未", "并非", "无法", "否认", "从未", "毫无"];
 const NEGATION_EN: &[&str] = &[
-    "not", "no", "never", "none", "nor", "denied", "denies", "deny", "didnt", "doesnt",
-    "isnt", "wasnt", "wont", "cannot", "cant", "without",
+    "not", "no", "never", "none", "nor", "denied", "denies", "deny", "didnt", "doesnt", "isnt",
+    "wasnt", "wont", "cannot", "cant", "without",
 ];
-
 
 impl Features {
     pub fn new(text: &str) -> Self {
@@ -128,6 +160,7 @@ impl Features {
             }
         }
         Self {
+            figures: figures(text),
             boilerplate: is_boilerplate(&flat),
             folded,
             grams,
@@ -193,6 +226,82 @@ fn hash(units: &[&[char]]) -> u64 {
         }
     }
     h
+}
+
+/// The figures of `text` and their units (see [`Features::figures`]): a number (with
+/// its decimal point, without thousands separators) and the one or two CJK characters,
+/// the `%`, or the Latin word right after it (a space allowed), after width folding,
+/// lower-casing and Traditional-to-Simplified conversion.
+pub fn figures(text: &str) -> Vec<(String, String)> {
+    let norm: Vec<char> = fast2s::convert(&text.nfkc().flat_map(char::to_lowercase).collect::<String>())
+        .chars()
+        .collect();
+    let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < norm.len() {
+        if !norm[i].is_ascii_digit() || (i > 0 && norm[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let mut value = String::new();
+        let mut j = i;
+        while j < norm.len() {
+            let c = norm[j];
+            let inside = matches!(c, '.' | ',')
+                && norm.get(j + 1).is_some_and(char::is_ascii_digit)
+                && j > i;
+            if c.is_ascii_digit() {
+                value.push(c);
+            } else if inside {
+                if c == '.' {
+                    value.push('.');
+                }
+            } else {
+                break;
+            }
+            j += 1;
+        }
+        let mut k = j;
+        while k < norm.len() && norm[k] == ' ' {
+            k += 1;
+        }
+        let unit: String = match norm.get(k) {
+            Some('%') => "%".into(),
+            Some(&c) if is_cjk(c) => norm[k..].iter().take(2).take_while(|&&c| is_cjk(c)).collect(),
+            Some(c) if c.is_ascii_alphabetic() => {
+                norm[k..].iter().take_while(|c| c.is_ascii_alphabetic()).collect()
+            }
+            _ => String::new(),
+        };
+        if !unit.is_empty() {
+            out.push((unit, value));
+        }
+        i = j.max(i + 1);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Units two passages both count with figures: how many of them share a value, and
+/// how many have only other values on each side (the same thing, other numbers).
+pub fn figure_agreement(a: &[(String, String)], b: &[(String, String)]) -> (usize, usize) {
+    let (mut same, mut clash) = (0, 0);
+    let units: std::collections::BTreeSet<&str> = a.iter().map(|f| f.0.as_str()).collect();
+    for u in units {
+        let va: Vec<&str> = a.iter().filter(|f| f.0 == u).map(|f| f.1.as_str()).collect();
+        let vb: Vec<&str> = b.iter().filter(|f| f.0 == u).map(|f| f.1.as_str()).collect();
+        if vb.is_empty() {
+            continue;
+        }
+        if va.iter().any(|v| vb.contains(v)) {
+            same += 1;
+        } else {
+            clash += 1;
+        }
+    }
+    (same, clash)
 }
 
 /// Numbers and Latin tokens of `text` after width folding and lower-casing; a number
@@ -274,5 +383,23 @@ impl Lexicon {
     pub fn idf(&self, g: u64) -> f32 {
         let n = self.passages.max(1) as f32;
         (1.0 + n / self.df(g).max(1) as f32).ln()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_keep_their_units_and_clash_on_other_values() {
+        let a = figures("颱風已造成11人死亡、41人受傷，損失約28億元，投票率63.2%。");
+        assert!(a.contains(&("人死".to_string(), "11".to_string())), "{a:?}");
+        assert!(a.contains(&("%".to_string(), "63.2".to_string())), "{a:?}");
+        let b = figures("台风已造成13人死亡、41人受伤，损失约28亿元。");
+        assert_eq!(figure_agreement(&a, &b), (2, 1), "{a:?} {b:?}");
+        let en = figures("About 45,000 residents were moved; turnout was 61.4 %.");
+        assert!(en.contains(&("residents".to_string(), "45000".to_string())), "{en:?}");
+        assert!(en.contains(&("%".to_string(), "61.4".to_string())), "{en:?}");
+        assert_eq!(figure_agreement(&a, &en), (0, 1));
     }
 }

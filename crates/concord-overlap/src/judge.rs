@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// The signals the judge reads, in order.
-pub const FEATURES: [&str; 23] = [
+pub const FEATURES: [&str; 25] = [
     "cosine",
     "z",
     "margin",
@@ -35,6 +35,8 @@ pub const FEATURES: [&str; 23] = [
     "cosine_cross_language",
     "moved",
     "years_shared",
+    "figures_same",
+    "figures_clash",
     "affinity",
     "affinity_cross_language",
     "best_in_article",
@@ -111,9 +113,14 @@ impl Tree {
         let n = self.feature.len();
         anyhow::ensure!(
             n > 0
-                && [self.threshold.len(), self.left.len(), self.right.len(), self.value.len()]
-                    .iter()
-                    .all(|&m| m == n),
+                && [
+                    self.threshold.len(),
+                    self.left.len(),
+                    self.right.len(),
+                    self.value.len()
+                ]
+                .iter()
+                .all(|&m| m == n),
             "judge tree arrays differ in length"
         );
         for i in 0..n {
@@ -145,6 +152,9 @@ pub struct PairJudge {
     /// A pair is a finding when the probability it is not `none` reaches this (chosen in
     /// training for precision; see the script).
     min_finding: f32,
+    /// Which finding a pair is: the likeliest after scaling each class by this (the
+    /// rarer labels' probabilities run lower; chosen in training).
+    class_scale: Vec<f32>,
     /// Inputs and the probabilities scikit-learn gave them, to check this reading.
     #[serde(default)]
     checks: Vec<(Vec<f32>, Vec<f32>)>,
@@ -164,7 +174,9 @@ impl PairJudge {
         );
         anyhow::ensure!(j.classes == CLASSES, "judge classes {:?}", j.classes);
         anyhow::ensure!(
-            j.baseline.len() == CLASSES.len() && j.trees.iter().all(|r| r.len() == CLASSES.len()),
+            j.baseline.len() == CLASSES.len()
+                && j.class_scale.len() == CLASSES.len()
+                && j.trees.iter().all(|r| r.len() == CLASSES.len()),
             "judge trees have the wrong shape"
         );
         for t in j.trees.iter().flatten() {
@@ -184,15 +196,17 @@ impl PairJudge {
         Ok(j)
     }
 
-    /// The class a pair is given (an index into [`CLASSES`]): the likeliest finding when
-    /// the pair is likely enough to be one, else `none` (0).
+    /// The class a pair is given (an index into [`CLASSES`]): the likeliest finding
+    /// (after scaling each class) when the pair is likely enough to be one, else
+    /// `none` (0).
     pub fn decide(&self, p: &Probabilities) -> usize {
         if 1.0 - p.none < self.min_finding {
             return 0;
         }
         let a = p.as_array();
+        let scaled = |k: usize| a[k] * self.class_scale[k];
         (1..a.len())
-            .max_by(|&x, &y| a[x].total_cmp(&a[y]).then(y.cmp(&x)))
+            .max_by(|&x, &y| scaled(x).total_cmp(&scaled(y)).then(y.cmp(&x)))
             .unwrap_or(0)
     }
 
@@ -225,7 +239,10 @@ mod tests {
     fn the_shipped_judge_fits_this_build_and_gives_what_training_gave() {
         let j = PairJudge::from_json(SHIPPED).unwrap();
         // from_json has checked every recorded input against what training gave.
-        assert!(j.checks.len() >= 10, "the training script records its checks");
+        assert!(
+            j.checks.len() >= 10,
+            "the training script records its checks"
+        );
         assert!(!j.trees.is_empty());
         let mut bad = serde_json::from_str::<serde_json::Value>(SHIPPED).unwrap();
         bad["baseline"][0] = serde_json::json!(5.0);

@@ -13,7 +13,7 @@ pub use engine::{
     PassageRef, QueryOptions,
 };
 pub use features::{anchors, script_group, Features, Lexicon};
-pub use judge::{PairFeatures, PairJudge, Probabilities, CLASSES, FEATURES};
 pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
+pub use judge::{PairFeatures, PairJudge, Probabilities, CLASSES, FEATURES};
 pub use pairs::{distinct_texts, judge_text_pairs};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

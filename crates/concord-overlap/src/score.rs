@@ -10,7 +10,7 @@
 //! its most probable class, with `related` for a pair it calls `none` that is still
 //! unusually close for its neighbourhood.
 
-use crate::features::{name_gram, Features, Lexicon, OPPOSED};
+use crate::features::{figure_agreement, name_gram, Features, Lexicon, OPPOSED};
 use crate::judge::{PairFeatures, PairJudge, Probabilities};
 use serde::{Deserialize, Serialize};
 use similar::{capture_diff_slices, Algorithm, DiffOp};
@@ -134,12 +134,18 @@ pub struct Evidence {
     /// Numbers (two digits and up) each side has and the other lacks.
     #[serde(default)]
     pub numbers_clash: usize,
+    /// Units both sides count with figures, only with other values (`11人` and `13人`).
+    #[serde(default)]
+    pub figures_clash: usize,
     /// One side negates and the other does not.
     #[serde(default)]
     pub negation_differs: bool,
     /// The sides take opposite poles of one concept (rise/fall, confirm/deny...).
     #[serde(default)]
     pub opposed: bool,
+    /// How much the two passages' articles share as a whole (0 to 1).
+    #[serde(default)]
+    pub affinity: f32,
     /// What the trained judge gives each class (absent for rule labels).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Probabilities>,
@@ -217,9 +223,8 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
     let is_number = |x: &&String| x.bytes().filter(u8::is_ascii_digit).count() >= NUMBER_MIN_DIGITS;
     // A year alone pins little (every report of 2024 shares it), nor does a common
     // figure: shared numbers count when rare in the collection, years apart.
-    let is_year = |x: &&String| {
-        x.len() == 4 && x.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y))
-    };
+    let is_year =
+        |x: &&String| x.len() == 4 && x.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y));
     let numbers = anchors
         .iter()
         .filter(is_number)
@@ -276,6 +281,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             .collect();
     }
     let negation_differs = a.features.negated != b.features.negated;
+    let (figures_same, figures_clash) = figure_agreement(&a.features.figures, &b.features.figures);
     let opposed = opposed_poles(a.features.poles, b.features.poles);
 
     let min_len = fa.len().min(fb.len());
@@ -307,6 +313,8 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         if cross { cosine } else { 0.0 },
         (moved.min(20) as f32) / 20.0,
         years.min(3) as f32,
+        figures_same.min(3) as f32,
+        figures_clash.min(3) as f32,
         affinity,
         if cross { affinity } else { 0.0 },
         best_in_article,
@@ -353,8 +361,10 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             anchors,
             shared,
             numbers_clash,
+            figures_clash,
             negation_differs,
             opposed,
+            affinity,
             probabilities,
         },
     }
@@ -534,7 +544,10 @@ mod tests {
     }
 
     fn feature_at(name: &str) -> usize {
-        crate::judge::FEATURES.iter().position(|f| *f == name).unwrap()
+        crate::judge::FEATURES
+            .iter()
+            .position(|f| *f == name)
+            .unwrap()
     }
 
     #[test]

@@ -193,9 +193,10 @@ fn title_of(text: &str) -> Option<String> {
     let letters = first.chars().filter(|c| c.is_alphanumeric()).count();
     let sentence = first.ends_with(['。', '.', '！', '？', '!', '?', '：', ':']);
     let marked = first.starts_with(['·', '•', '(', '（', '【', '[', '>', '-', '*'])
-        || ["文/", "作者", "来源", "來源", "By "].iter().any(|m| first.contains(m));
-    (letters >= 4 && first.chars().count() <= 80 && !sentence && !marked)
-        .then(|| first.to_string())
+        || ["文/", "作者", "来源", "來源", "By "]
+            .iter()
+            .any(|m| first.contains(m));
+    (letters >= 4 && first.chars().count() <= 80 && !sentence && !marked).then(|| first.to_string())
 }
 
 /// UTF-8 text, refusing binaries; a leading byte-order mark is dropped.
@@ -297,16 +298,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = "# 港口新航線\n> source: 本地日報; date: 2025-03-02\n\n首日載客三千人。\n";
         let p = write(dir.path(), "a.md", text.as_bytes());
-        let a = read_articles(&p, &ReadOptions::default()).unwrap().remove(0);
+        let a = read_articles(&p, &ReadOptions::default())
+            .unwrap()
+            .remove(0);
         assert_eq!(a.title.as_deref(), Some("港口新航線"));
         assert!(!a.text.contains("source"), "{}", a.text);
         assert_eq!(a.text.chars().count(), text.chars().count(), "offsets kept");
-        let p = write(dir.path(), "b.txt", "全球AI芯片巨頭首次全面解析\n正文第一段。\n".as_bytes());
-        let b = read_articles(&p, &ReadOptions::default()).unwrap().remove(0);
+        let p = write(
+            dir.path(),
+            "b.txt",
+            "全球AI芯片巨頭首次全面解析\n正文第一段。\n".as_bytes(),
+        );
+        let b = read_articles(&p, &ReadOptions::default())
+            .unwrap()
+            .remove(0);
         assert_eq!(b.title.as_deref(), Some("全球AI芯片巨頭首次全面解析"));
         for first in ["· 全文共 7999 字", "文/劉勝軍", "置頂推薦:"] {
             let p = write(dir.path(), "c.txt", format!("{first}\n正文。\n").as_bytes());
-            let c = read_articles(&p, &ReadOptions::default()).unwrap().remove(0);
+            let c = read_articles(&p, &ReadOptions::default())
+                .unwrap()
+                .remove(0);
             assert_eq!(c.title, None, "{first}");
         }
     }

@@ -6,12 +6,54 @@
 /// Marks of boilerplate, folded: reprint, copyright and disclaimer notices, editor and
 /// source lines, share, follow and download prompts, investment warnings.
 pub const BOILERPLATE: &[&str] = &[
-    "免责声明", "特别声明", "信息存储服务", "用户上传", "版权所有", "版权归", "版权属", "转载", "责任编辑", "独家稿件", "未经授权", "未经许可",
-    "仅代表作者", "不代表本", "原标题", "扫码", "二维码", "全文共", "阅读原文", "点击关注",
-    "欢迎关注", "关注我们", "下载app", "投资有风险", "不构成投资建议", "风险自担", "本文来源",
-    "置顶推荐", "分享到", "订阅", "allrightsreserved", "copyright", "sharethisarticle",
-    "downloadourapp", "thecontentabove", "informationstorage", "reportingby", "editingby", "subscribe", "signupfor", "theviewsexpressed", "donotnecessarilyreflect",
-    "followus", "clickhere", "newsletter", "reprint", "editedby", "editorsnote",
+    "免责声明",
+    "特别声明",
+    "信息存储服务",
+    "用户上传",
+    "版权所有",
+    "版权归",
+    "版权属",
+    "转载",
+    "责任编辑",
+    "独家稿件",
+    "未经授权",
+    "未经许可",
+    "仅代表作者",
+    "不代表本",
+    "原标题",
+    "扫码",
+    "二维码",
+    "全文共",
+    "阅读原文",
+    "点击关注",
+    "欢迎关注",
+    "关注我们",
+    "下载app",
+    "投资有风险",
+    "不构成投资建议",
+    "风险自担",
+    "本文来源",
+    "置顶推荐",
+    "分享到",
+    "订阅",
+    "allrightsreserved",
+    "copyright",
+    "sharethisarticle",
+    "downloadourapp",
+    "thecontentabove",
+    "informationstorage",
+    "reportingby",
+    "editingby",
+    "subscribe",
+    "signupfor",
+    "theviewsexpressed",
+    "donotnecessarilyreflect",
+    "followus",
+    "clickhere",
+    "newsletter",
+    "reprint",
+    "editedby",
+    "editorsnote",
 ];
 
 /// Whether folded text (see [`crate::fold`]) reads as boilerplate: it holds one of
@@ -19,13 +61,23 @@ pub const BOILERPLATE: &[&str] = &[
 /// two; a report that quotes a disclaimer is not one).
 pub fn is_boilerplate(folded: &str) -> bool {
     let n = folded.chars().count();
-    let download = (folded.contains("下载") || folded.contains("download")) && folded.contains("app");
+    let download =
+        (folded.contains("下载") || folded.contains("download")) && folded.contains("app");
     let byline = n <= 24 && BYLINES.iter().any(|m| folded.starts_with(m));
     n <= 120 && (download || byline || BOILERPLATE.iter().any(|m| folded.contains(m)))
 }
 
 /// Openings of a byline or editor line (folded), when the line is short.
-const BYLINES: &[&str] = &["作者", "记者", "编辑", "责编", "撰文", "撰稿", "reportedby", "writtenby"];
+const BYLINES: &[&str] = &[
+    "作者",
+    "记者",
+    "编辑",
+    "责编",
+    "撰文",
+    "撰稿",
+    "reportedby",
+    "writtenby",
+];
 
 #[cfg(test)]
 mod tests {

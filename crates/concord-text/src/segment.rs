@@ -8,7 +8,8 @@
 //! so is a notice (`crate::is_boilerplate`), to be recognised and reported apart.
 //!
 //! Each paragraph is then cut into claims: its sentences (Chinese and Western
-//! punctuation), a sentence longer than `claim_max_chars` cut again at clause marks, and
+//! punctuation), a sentence longer than `claim_max_chars` (2.5 times that in Latin
+//! script) cut again at clause marks, and
 //! a fragment too short to say anything (`他說：`) joined to its neighbour. Every claim
 //! keeps its character offsets into the article and the index of its paragraph.
 
@@ -41,7 +42,8 @@ impl Passage {
 
 #[derive(Debug, Clone)]
 pub struct SegmentOptions {
-    /// Sentences longer than this many characters are cut at clause marks into claims.
+    /// Sentences longer than this many characters (two and a half times as many in
+    /// Latin script) are cut at clause marks into claims.
     pub claim_max_chars: usize,
     /// Claims with fewer letters and digits than this join their neighbour.
     pub claim_min_chars: usize,
@@ -167,9 +169,17 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Vec<Passage> {
 pub fn claims(text: &str, opts: &SegmentOptions) -> Vec<(usize, usize)> {
     let mut pieces: Vec<(usize, usize)> = Vec::new();
     for (a, b) in sentences(text) {
+        // Latin-script text spends about 2.5 characters where Chinese spends one.
+        let latin = text[a..b].chars().filter(char::is_ascii_alphabetic).count() * 2
+            > text[a..b].chars().filter(|c| c.is_alphanumeric()).count();
+        let max = if latin {
+            opts.claim_max_chars * 5 / 2
+        } else {
+            opts.claim_max_chars
+        };
         let mut s = a;
-        while text[s..b].chars().count() > opts.claim_max_chars {
-            let cut = clause_cut(&text[s..b], opts.claim_max_chars);
+        while text[s..b].chars().count() > max {
+            let cut = clause_cut(&text[s..b], max);
             pieces.push((s, s + cut));
             s += cut;
         }
@@ -379,11 +389,15 @@ fn carries_fact(line: &str) -> bool {
     let t = line.trim_start_matches(['#', ' ']);
     let numbered = t
         .split_once([' ', '.', '、', '）', ')'])
-        .is_some_and(|(n, _)| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()));
+        .is_some_and(|(n, _)| {
+            !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit())
+        });
     if numbered {
         return false;
     }
-    let digits = t.chars().any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+    let digits = t
+        .chars()
+        .any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
     let cjk = t.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
     let latin_word = t
         .split(|c: char| !c.is_ascii_alphabetic())
@@ -517,9 +531,16 @@ mod tests {
         assert!(ps.iter().all(|p| p.paragraph == Some(0)));
         let opts = SegmentOptions::default();
         for p in &ps {
-            assert!(p.text.chars().count() <= opts.claim_max_chars * 3, "{}", p.text);
+            assert!(
+                p.text.chars().count() <= opts.claim_max_chars * 3,
+                "{}",
+                p.text
+            );
         }
-        let abbreviated = segment("Meta Platforms Inc. said on Monday that Dr. Li left. He was replaced.", &opts);
+        let abbreviated = segment(
+            "Meta Platforms Inc. said on Monday that Dr. Li left. He was replaced.",
+            &opts,
+        );
         assert_eq!(abbreviated.len(), 2, "{abbreviated:?}");
         let western = "One sentence here. Version 1.4 ships today! ".repeat(3);
         let ps = segment(&western, &opts);
@@ -556,6 +577,9 @@ mod tests {
         let ps = segment(&line, &SegmentOptions::default());
         assert!(ps.len() >= 5000 / 90, "{}", ps.len());
         assert_eq!(ps.last().unwrap().end, 5000);
-        assert_eq!(ps.iter().map(|p| p.text.chars().count()).sum::<usize>(), 5000);
+        assert_eq!(
+            ps.iter().map(|p| p.text.chars().count()).sum::<usize>(),
+            5000
+        );
     }
 }
