@@ -526,11 +526,14 @@ mod tests {
         let names = feature_at("names_shared");
         let v = judge(side(&a), side(&b), &lexicon, sem);
         assert_eq!(v.features[names], 2.0, "{:?}", v.evidence);
-        assert_eq!(v.features[feature_at("numbers_shared")], 1.0);
+        // A shared year is not a shared figure.
+        assert_eq!(v.features[feature_at("numbers_shared")], 0.0);
+        assert_eq!(v.features[feature_at("years_shared")], 1.0);
         assert!(v.evidence.probabilities.is_some(), "judged by the model");
         // Other year, and one side denies what the other admits.
         let v = judge(side(&a), side(&c), &lexicon, sem);
         assert_eq!(v.evidence.numbers_clash, 1, "{:?}", v.evidence);
+        assert_eq!(v.evidence.figures_clash, 1, "2025年 against 2024年");
         assert!(v.evidence.opposed && v.features[feature_at("opposed")] == 1.0);
         // A notice never pairs with reporting, only with another notice.
         let notice = Features::new("免責聲明：本文僅代表作者觀點，不代表本站立場。");
