@@ -64,7 +64,10 @@ pub fn is_boilerplate(folded: &str) -> bool {
     let download =
         (folded.contains("下载") || folded.contains("download")) && folded.contains("app");
     let byline = n <= 24 && BYLINES.iter().any(|m| folded.starts_with(m));
-    n <= 120 && (download || byline || BOILERPLATE.iter().any(|m| folded.contains(m)))
+    // Latin script spends about 2.5 characters where Chinese spends one.
+    let latin = folded.chars().filter(char::is_ascii_alphabetic).count() * 2 > n;
+    let limit = if latin { 300 } else { 120 };
+    n <= limit && (download || byline || BOILERPLATE.iter().any(|m| folded.contains(m)))
 }
 
 /// Openings of a byline or editor line (folded), when the line is short.
@@ -93,6 +96,7 @@ mod tests {
             "下載南嶺日報App，第一時間掌握突發新聞。",
             "© 2023 Meridian Wire. All rights reserved.",
             "Share this article",
+            "Notice: The content above (including the pictures and videos if any) is uploaded and posted by a user of a platform, which only provides information storage services.",
             "特別聲明:以上內容(如有圖片或視頻亦包括在內)為自媒體平臺“網易號”用戶上傳并發布,本平臺僅提供信息存儲服務。",
         ] {
             assert!(is_boilerplate(&fold(t).as_string()), "{t}");
