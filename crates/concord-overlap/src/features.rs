@@ -233,9 +233,10 @@ fn hash(units: &[&[char]]) -> u64 {
 /// the `%`, or the Latin word right after it (a space allowed), after width folding,
 /// lower-casing and Traditional-to-Simplified conversion.
 pub fn figures(text: &str) -> Vec<(String, String)> {
-    let norm: Vec<char> = fast2s::convert(&text.nfkc().flat_map(char::to_lowercase).collect::<String>())
-        .chars()
-        .collect();
+    let norm: Vec<char> =
+        fast2s::convert(&text.nfkc().flat_map(char::to_lowercase).collect::<String>())
+            .chars()
+            .collect();
     let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
     let mut out = Vec::new();
     let mut i = 0;
@@ -244,34 +245,22 @@ pub fn figures(text: &str) -> Vec<(String, String)> {
             i += 1;
             continue;
         }
-        let mut value = String::new();
-        let mut j = i;
-        while j < norm.len() {
-            let c = norm[j];
-            let inside = matches!(c, '.' | ',')
-                && norm.get(j + 1).is_some_and(char::is_ascii_digit)
-                && j > i;
-            if c.is_ascii_digit() {
-                value.push(c);
-            } else if inside {
-                if c == '.' {
-                    value.push('.');
-                }
-            } else {
-                break;
-            }
-            j += 1;
-        }
+        let (value, j) = token_at(&norm, i, |c| c.is_ascii_digit());
         let mut k = j;
         while k < norm.len() && norm[k] == ' ' {
             k += 1;
         }
         let unit: String = match norm.get(k) {
             Some('%') => "%".into(),
-            Some(&c) if is_cjk(c) => norm[k..].iter().take(2).take_while(|&&c| is_cjk(c)).collect(),
-            Some(c) if c.is_ascii_alphabetic() => {
-                norm[k..].iter().take_while(|c| c.is_ascii_alphabetic()).collect()
-            }
+            Some(&c) if is_cjk(c) => norm[k..]
+                .iter()
+                .take(2)
+                .take_while(|&&c| is_cjk(c))
+                .collect(),
+            Some(c) if c.is_ascii_alphabetic() => norm[k..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect(),
             _ => String::new(),
         };
         if !unit.is_empty() {
@@ -290,8 +279,16 @@ pub fn figure_agreement(a: &[(String, String)], b: &[(String, String)]) -> (usiz
     let (mut same, mut clash) = (0, 0);
     let units: std::collections::BTreeSet<&str> = a.iter().map(|f| f.0.as_str()).collect();
     for u in units {
-        let va: Vec<&str> = a.iter().filter(|f| f.0 == u).map(|f| f.1.as_str()).collect();
-        let vb: Vec<&str> = b.iter().filter(|f| f.0 == u).map(|f| f.1.as_str()).collect();
+        let va: Vec<&str> = a
+            .iter()
+            .filter(|f| f.0 == u)
+            .map(|f| f.1.as_str())
+            .collect();
+        let vb: Vec<&str> = b
+            .iter()
+            .filter(|f| f.0 == u)
+            .map(|f| f.1.as_str())
+            .collect();
         if vb.is_empty() {
             continue;
         }
@@ -316,25 +313,7 @@ pub fn anchors(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let mut tok = String::new();
-        let mut j = i;
-        while j < chars.len() {
-            let c = chars[j];
-            let between_digits = matches!(c, '.' | ',')
-                && j > i
-                && chars[j - 1].is_ascii_digit()
-                && chars.get(j + 1).is_some_and(|n| n.is_ascii_digit());
-            if c.is_ascii_alphanumeric() {
-                tok.push(c);
-            } else if between_digits {
-                if c == '.' {
-                    tok.push('.');
-                }
-            } else {
-                break;
-            }
-            j += 1;
-        }
+        let (tok, j) = token_at(&chars, i, |c| c.is_ascii_alphanumeric());
         let has_digit = tok.bytes().any(|b| b.is_ascii_digit());
         if has_digit || tok.len() >= 2 {
             out.push(tok);
@@ -342,6 +321,32 @@ pub fn anchors(text: &str) -> Vec<String> {
         i = j;
     }
     out
+}
+
+/// The token of `chars` starting at `i`: the characters `keep` accepts, with a `.`
+/// between two digits kept (a decimal point) and a `,` there dropped (a thousands
+/// separator); and the index just past it.
+fn token_at(chars: &[char], i: usize, keep: impl Fn(char) -> bool) -> (String, usize) {
+    let mut tok = String::new();
+    let mut j = i;
+    while j < chars.len() {
+        let c = chars[j];
+        let between_digits = matches!(c, '.' | ',')
+            && j > i
+            && chars[j - 1].is_ascii_digit()
+            && chars.get(j + 1).is_some_and(|n| n.is_ascii_digit());
+        if keep(c) {
+            tok.push(c);
+        } else if between_digits {
+            if c == '.' {
+                tok.push('.');
+            }
+        } else {
+            break;
+        }
+        j += 1;
+    }
+    (tok, j)
 }
 
 /// Passage frequency of grams and anchors over a set of passages, for IDF weights.
@@ -398,8 +403,14 @@ mod tests {
         let b = figures("台风已造成13人死亡、41人受伤，损失约28亿元。");
         assert_eq!(figure_agreement(&a, &b), (2, 1), "{a:?} {b:?}");
         let en = figures("About 45,000 residents were moved; turnout was 61.4 %.");
-        assert!(en.contains(&("residents".to_string(), "45000".to_string())), "{en:?}");
-        assert!(en.contains(&("%".to_string(), "61.4".to_string())), "{en:?}");
+        assert!(
+            en.contains(&("residents".to_string(), "45000".to_string())),
+            "{en:?}"
+        );
+        assert!(
+            en.contains(&("%".to_string(), "61.4".to_string())),
+            "{en:?}"
+        );
         assert_eq!(figure_agreement(&a, &en), (0, 1));
     }
 }
