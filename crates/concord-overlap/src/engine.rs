@@ -72,8 +72,11 @@ const GROUP_EF_CONSTRUCTION: usize = 64;
 const LEXICAL_MIN_SHARED: usize = 3;
 /// Lexical candidates kept per passage (those sharing the most rare grams).
 const LEXICAL_CANDIDATES: usize = 16;
-/// A gram is rare enough to retrieve by when at most this share of passages hold it.
+/// A gram is rare enough to retrieve by when at most this share of passages hold it,
+/// and at most [`LEXICAL_RARE_MAX`] of them (so the postings walked per passage stay
+/// bounded however large the collection).
 const LEXICAL_RARE_SHARE: f32 = 0.01;
+const LEXICAL_RARE_MAX: u32 = 64;
 /// Shortest verbatim quote looked up on folded text: CJK characters, or Latin words.
 const QUOTE_MIN_CJK: usize = 6;
 const QUOTE_MIN_WORDS: usize = 3;
@@ -619,7 +622,8 @@ impl<'c> OverlapIndex<'c> {
     /// Passages of other articles than `own` sharing the most rare grams with
     /// `features` (at least [`LEXICAL_MIN_SHARED`]).
     fn lexical_candidates(&self, features: &Features, own: Option<&str>) -> Vec<usize> {
-        let rare = ((self.n.lexicon.passages() as f32 * LEXICAL_RARE_SHARE).ceil() as u32).max(3);
+        let rare = ((self.n.lexicon.passages() as f32 * LEXICAL_RARE_SHARE).ceil() as u32)
+            .clamp(3, LEXICAL_RARE_MAX);
         let mut shared: HashMap<usize, usize> = HashMap::new();
         for g in &features.grams {
             if self.n.lexicon.df(*g) > rare {
