@@ -98,8 +98,39 @@ pub const OPPOSED: &[(&[&str], &[&str])] = &[
     ),
 ];
 
-/// Negation words, folded. Chinese ones are matched as substrings, English as words.
-const NEGATION_ZH: &[&str] = &["不", "没有", "未", "并非", "无法", "否认", "从未", "毫无"];
+/// Negation words, folded. Chinese ones are matched as substrings (words, not a bare
+/// 不 or 未, which 不仅 "not only", 不少 "many", 不断 "constantly" and 未来 "future"
+/// hold), English as words.
+const NEGATION_ZH: &[&str] = &[
+    "不是",
+    "不会",
+    "不能",
+    "不再",
+    "不得",
+    "不可",
+    "不应",
+    "不属实",
+    "不实",
+    "不存在",
+    "不承认",
+    "不同意",
+    "并不",
+    "并非",
+    "没有",
+    "没",
+    "尚未",
+    "并未",
+    "从未",
+    "未能",
+    "未曾",
+    "未被",
+    "未获",
+    "未发现",
+    "无法",
+    "否认",
+    "毫无",
+    "绝非",
+];
 const NEGATION_EN: &[&str] = &[
     "not", "no", "never", "none", "nor", "denied", "denies", "deny", "didnt", "doesnt", "isnt",
     "wasnt", "wont", "cannot", "cant", "without",

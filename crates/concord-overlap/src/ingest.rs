@@ -90,6 +90,11 @@ pub fn ingest(
 ) -> Result<IngestReport> {
     let mut ids = HashSet::new();
     for a in articles {
+        // Readers normalise ids; one built elsewhere must already follow the rule.
+        match concord_text::check_article_id(&a.id) {
+            Ok(id) => ensure!(id == a.id, "article id {:?} is not in NFC", a.id),
+            Err(e) => anyhow::bail!("{e} ({})", a.source.as_deref().unwrap_or("?")),
+        }
         ensure!(
             ids.insert(a.id.as_str()),
             "article id {:?} appears twice in the input ({})",
