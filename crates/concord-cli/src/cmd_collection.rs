@@ -161,6 +161,17 @@ pub fn ingest_paths(
     if articles.is_empty() {
         bail!("no articles to ingest");
     }
+    // Every input check comes before the collection folder is created.
+    let mut seen = std::collections::HashMap::new();
+    for a in &articles {
+        let here = a.source.as_deref().unwrap_or("?");
+        if let Some(first) = seen.insert(a.id.as_str(), here) {
+            bail!(
+                "article id {:?} appears twice in the input ({first} and {here}); nothing was ingested",
+                a.id
+            );
+        }
+    }
     let stamp = model_stamp(embedder)?;
     let mut collection = Collection::open_or_create(dir, &stamp, IndexParams::default())?;
     let opts = IngestOptions {
@@ -192,9 +203,17 @@ pub fn ingest_paths(
     Ok(collection)
 }
 
+/// An id as typed, in the stored form (NFC) when it follows the id rule; one that does
+/// not is kept as typed and so is simply not found.
+fn lookup_id(id: &str) -> String {
+    concord_text::check_article_id(id).unwrap_or_else(|_| id.to_string())
+}
+
 pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_embedder(model)?;
     let collection = open_checked(&args.collection.collection, &embedder)?;
+    let mut args = args;
+    args.docs = args.docs.iter().map(|d| lookup_id(d)).collect();
     for d in &args.docs {
         if collection.doc(d).is_none() {
             bail!("no article {d:?} in {}", collection.dir().display());
@@ -244,6 +263,9 @@ pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
 pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_embedder(model)?;
     let collection = open_checked(&args.collection.collection, &embedder)?;
+    let mut args = args;
+    args.doc = args.doc.as_deref().map(lookup_id);
+    args.with = args.with.as_deref().map(lookup_id);
     for d in args.doc.iter().chain(&args.with) {
         if collection.doc(d).is_none() {
             bail!("no article {d:?} in {}", collection.dir().display());
@@ -397,7 +419,7 @@ pub fn run_remove(args: RemoveArgs) -> Result<()> {
     let mut c = Collection::open_writable(&args.collection.collection)?;
     let mut missing = Vec::new();
     for id in &args.ids {
-        if !c.remove(id)? {
+        if !c.remove(&lookup_id(id))? {
             missing.push(id.as_str());
         }
     }

@@ -67,6 +67,24 @@ pub struct ServeArgs {
     /// Seconds between commits of pending changes.
     #[arg(long, default_value_t = ServeOptions::default().commit_interval.as_secs())]
     commit_interval: u64,
+    /// Seconds a client may take to send a request line and headers before the
+    /// connection is closed.
+    #[arg(long, default_value_t = ServeOptions::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds a client may take to send a whole request body before it gets 408 and
+    /// the connection is closed.
+    #[arg(long, default_value_t = ServeOptions::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Seconds a keep-alive connection may sit idle before it is closed.
+    #[arg(long, default_value_t = ServeOptions::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Most connections open at once; further clients wait until one closes.
+    #[arg(long, default_value_t = ServeOptions::default().max_connections)]
+    max_connections: usize,
+    /// Seconds open connections get to finish after SIGINT or SIGTERM before they are
+    /// closed; the collection is committed either way.
+    #[arg(long, default_value_t = ServeOptions::default().shutdown_timeout.as_secs())]
+    shutdown_timeout: u64,
 }
 
 fn api_key(file: Option<&PathBuf>) -> Result<Option<String>> {
@@ -114,6 +132,11 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
         model: stamp.name.clone(),
         device: device.label.clone(),
         allowed_hosts: args.allowed_hosts.clone(),
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
     };
     if !args.host.is_loopback() && opts.api_key.is_none() {
         eprintln!(

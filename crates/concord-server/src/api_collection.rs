@@ -65,7 +65,7 @@ pub async fn search(
 ) -> ApiResult<Json<SearchResponse>> {
     s.check_text(&req.text, "text")?;
     let k = s.check_k(req.k)?;
-    let docs = req.docs;
+    let docs: Vec<String> = req.docs.into_iter().map(lookup_id).collect();
     check_docs_exist(&s, docs.clone()).await?;
     let v = s.embed_one(req.text, Prefix::Query).await?;
     let results = s
@@ -177,8 +177,8 @@ pub async fn overlaps(
         let v = s.embed_one(text.clone(), Prefix::Passage).await?;
         s.blocking(move |live| live.overlaps(|ix| ix.for_text(&text, &v.vector, &opts)))
             .await?
-    } else if let Some(doc) = req.doc_id {
-        let with = req.with_doc;
+    } else if let Some(doc) = req.doc_id.map(lookup_id) {
+        let with = req.with_doc.map(lookup_id);
         s.blocking(move |live| {
             live.overlaps(|ix| {
                 for d in std::iter::once(&doc).chain(&with) {
@@ -194,7 +194,7 @@ pub async fn overlaps(
         })
         .await??
     } else {
-        let id = req.passage_id.unwrap_or_default();
+        let id = lookup_id(req.passage_id.unwrap_or_default());
         s.blocking(move |live| {
             live.overlaps(|ix| match ix.collection().find_passage(&id) {
                 Some(slot) => Ok(ix.for_slot(slot, &opts)),
@@ -210,7 +210,8 @@ pub async fn overlaps(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentRequest {
-    /// Article id; an article with this id is replaced.
+    /// Article id, stored in NFC; an article with this id is replaced. At most 256
+    /// bytes, not blank or invisible-only, without control or bidi-override characters.
     pub id: String,
     pub title: Option<String>,
     /// Where the article came from (a URL, a file name).
@@ -241,15 +242,17 @@ fn fold_log(c: &mut concord_index::Collection, commit_after: usize) {
     }
 }
 
-const MAX_ID_BYTES: usize = 256;
+/// The id of a written article, by the rule `concord ingest` applies to files and JSONL
+/// records too (`concord_text::check_article_id`): normalised to NFC, refused (422) when
+/// empty, too long, invisible-only or holding control or bidi-override characters.
+fn check_id(id: &str) -> ApiResult<String> {
+    concord_text::check_article_id(id).map_err(ApiError::validation)
+}
 
-fn check_id(id: &str) -> ApiResult<()> {
-    if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
-        return Err(ApiError::validation(format!(
-            "article id must be 1 to {MAX_ID_BYTES} bytes without control characters"
-        )));
-    }
-    Ok(())
+/// An id to look up, in the stored form (NFC) when it follows the id rule; one that does
+/// not is kept as given and so is simply not found.
+fn lookup_id(id: String) -> String {
+    concord_text::check_article_id(&id).unwrap_or(id)
 }
 
 /// Adds an article, or replaces the one with the same id. Durable once answered.
@@ -263,7 +266,7 @@ pub async fn put_document(
     State(s): S,
     ApiJson(req): ApiJson<DocumentRequest>,
 ) -> ApiResult<(StatusCode, Json<DocumentWritten>)> {
-    check_id(&req.id)?;
+    let id = check_id(&req.id)?;
     if req.text.len() > s.limits.max_article_bytes {
         return Err(ApiError::too_large(format!(
             "the article has {} bytes; at most {}",
@@ -291,7 +294,7 @@ pub async fn put_document(
     let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
     let n = passages.len();
     let doc = DocRecord {
-        id: req.id.clone(),
+        id: id.clone(),
         title: req.title,
         source: req.source,
         slots: Vec::new(),
@@ -314,7 +317,7 @@ pub async fn put_document(
     Ok((
         status,
         Json(DocumentWritten {
-            id: req.id,
+            id,
             passages: n,
             tokens,
             created,
@@ -397,6 +400,7 @@ pub struct DocumentDetail {
 #[utoipa::path(get, path = "/documents/{id}", params(("id" = String, Path, description = "article id")),
     responses((status = 200, body = DocumentDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_document(State(s): S, Path(id): Path<String>) -> ApiResult<Json<DocumentDetail>> {
+    let id = lookup_id(id);
     s.blocking(move |live| {
         let c = live.read();
         let d = c
@@ -435,6 +439,7 @@ pub struct Deleted {
 #[utoipa::path(delete, path = "/documents/{id}", params(("id" = String, Path, description = "article id")),
     responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_document(State(s): S, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
+    let id = lookup_id(id);
     let commit_after = s.commit_after;
     s.blocking(move |live| {
         let mut c = live.write();

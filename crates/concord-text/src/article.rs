@@ -3,6 +3,61 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
+
+/// Longest article id, in bytes of UTF-8 after NFC normalisation.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// The one rule for article ids, in files, JSONL records and the HTTP API: returns the
+/// id normalised to NFC (so `café` typed precomposed or decomposed is one article), or
+/// why it is refused: empty, longer than [`MAX_ID_BYTES`], only whitespace or invisible
+/// characters, or holding a control character (newline, tab, BEL...) or a
+/// bidirectional control (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C).
+pub fn check_article_id(id: &str) -> Result<String, String> {
+    let id: String = id.nfc().collect();
+    if id.is_empty() {
+        return Err("article id is empty".into());
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "article id is {} bytes, over the {MAX_ID_BYTES}-byte limit",
+            id.len()
+        ));
+    }
+    if let Some(c) = id.chars().find(|&c| c.is_control()) {
+        return Err(format!(
+            "article id {id:?} contains the control character U+{:04X}",
+            c as u32
+        ));
+    }
+    if let Some(c) = id.chars().find(|&c| is_bidi_control(c)) {
+        return Err(format!(
+            "article id {id:?} contains the bidirectional control character U+{:04X}",
+            c as u32
+        ));
+    }
+    if id.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(format!(
+            "article id {id:?} has only whitespace or invisible characters"
+        ));
+    }
+    Ok(id)
+}
+
+/// Marks and embeddings that reorder text when displayed (so an id reads as another).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Characters that display as nothing: zero-width spaces and joiners, word joiner and
+/// invisible operators, byte-order mark, soft hyphen, fillers, variation selectors, tags.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}'
+        | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
 
 /// One source document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +96,8 @@ pub enum TextError {
         line: usize,
         message: String,
     },
+    #[error("{path}: the file name is not a valid article id: {message}")]
+    Id { path: PathBuf, message: String },
     #[error("{path}: no .txt, .md or .jsonl files found")]
     NoFiles { path: PathBuf },
 }
@@ -141,11 +198,14 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
     if is_jsonl {
         return parse_jsonl(path, &text, opts);
     }
-    let id = path
+    let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
-        .unwrap_or("article")
-        .to_string();
+        .unwrap_or("article");
+    let id = check_article_id(stem).map_err(|message| TextError::Id {
+        path: path.into(),
+        message,
+    })?;
     let text = blank_metadata(text);
     Ok(vec![Article {
         id,
@@ -234,11 +294,12 @@ fn parse_jsonl(path: &Path, text: &str, opts: &ReadOptions) -> Result<Vec<Articl
         let rec: Record =
             serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
         let id = match rec.id {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s,
+            Some(serde_json::Value::String(s)) => s,
             Some(serde_json::Value::Number(n)) => n.to_string(),
             Some(_) => return Err(err("`id` must be a non-empty string or a number".into())),
             None => return Err(err("missing `id`".into())),
         };
+        let id = check_article_id(&id).map_err(err)?;
         let text = rec.text.ok_or_else(|| err("missing `text`".into()))?;
         if text.trim().is_empty() {
             return Err(err(format!("article {id:?} has empty `text`")));
@@ -320,6 +381,62 @@ mod tests {
                 .remove(0);
             assert_eq!(c.title, None, "{first}");
         }
+    }
+
+    #[test]
+    fn one_id_rule() {
+        assert_eq!(check_article_id("cafe\u{301}").unwrap(), "caf\u{e9}");
+        assert_eq!(check_article_id("caf\u{e9}").unwrap(), "caf\u{e9}");
+        for ok in ["a", "7", "港口 新航線", "a b", "x\u{200d}y", "👩\u{200d}💻"] {
+            assert_eq!(check_article_id(ok).as_deref(), Ok(ok), "{ok:?}");
+        }
+        let long = "a".repeat(MAX_ID_BYTES + 1);
+        for bad in [
+            "",
+            " ",
+            "\u{3000}",
+            "\u{200b}",
+            " \u{200b}\u{feff}\u{2060} ",
+            "a\nb",
+            "a\tb",
+            "bell\u{7}",
+            "del\u{7f}",
+            "a\u{85}",
+            "a\u{202a}b",
+            "a\u{202e}b",
+            "a\u{2066}b",
+            "a\u{2069}b",
+            long.as_str(),
+        ] {
+            let err = check_article_id(bad).unwrap_err();
+            assert!(err.starts_with("article id"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn jsonl_and_file_ids_follow_the_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "ids.jsonl",
+            "{\"id\":\"cafe\u{301}\",\"text\":\"ok.\"}\n".as_bytes(),
+        );
+        let got = read_articles(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(got[0].id, "caf\u{e9}");
+        let p = write(
+            dir.path(),
+            "bad.jsonl",
+            b"{\"id\":\"a\",\"text\":\"ok.\"}\n{\"id\":\"a\\u0007\",\"text\":\"ok.\"}\n",
+        );
+        let err = read_articles(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.jsonl:2: article id"), "{err}");
+        let p = write(dir.path(), "bell\u{7}.txt", b"Some text.");
+        let err = read_articles(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid article id"), "{err}");
     }
 
     #[test]

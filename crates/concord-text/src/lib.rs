@@ -8,7 +8,7 @@ mod fold;
 pub mod names;
 mod segment;
 
-pub use article::{read_articles, Article, ReadOptions, TextError};
+pub use article::{check_article_id, read_articles, Article, ReadOptions, TextError, MAX_ID_BYTES};
 pub use boilerplate::{is_boilerplate, BOILERPLATE};
 pub use fold::{fold, Folded};
 pub use segment::{segment, Passage, SegmentOptions};
