@@ -350,3 +350,31 @@ fn extractor_rejections_answer_documented_json() {
     let a = send(&addr, "GET", "/documents/missing", host, None);
     assert_json_error(&a, 404, "not_found", "GET /documents/missing");
 }
+
+/// Issue 15, defect 8: the `Bearer` scheme is case-insensitive (RFC 7235); a lowercase
+/// `bearer` used to be refused with 401.
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, "s3cret-key\n").unwrap();
+    let server = Server::start(
+        &collection(&tmp),
+        &["--api-key-file", key_file.to_str().unwrap()],
+        &[],
+    );
+    let post = |auth: &str, id: &str| match ureq::post(&format!("{}/documents", server.base))
+        .set("Authorization", auth)
+        .send_json(json!({"id": id, "text": ARTICLE}))
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(post("bearer s3cret-key", "a"), 201);
+    assert_eq!(post("BEARER s3cret-key", "b"), 201);
+    assert_eq!(post("Bearer  s3cret-key", "c"), 201);
+    assert_eq!(post("Basic s3cret-key", "d"), 401);
+    assert_eq!(post("bearer wrong-key", "e"), 401);
+}

@@ -131,13 +131,22 @@ async fn guard(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Respo
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match given {
         None => ApiError::unauthorized("this route needs an API key: Authorization: Bearer KEY")
             .into_response(),
         Some(t) if bool::from(t.as_bytes().ct_eq(key)) => next.run(req).await,
         Some(_) => ApiError::unauthorized("wrong API key").into_response(),
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` are the same.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
 }
 
 /// Refuses a body whose declared length is over the limit before reading any of it
