@@ -153,7 +153,9 @@ impl Features {
                 .filter(|u| u.1 - u.0 > 1 || units.len() == 1)
                 .map(|&u| hash(&[unit(u)])),
         );
-        let mut anchors = anchors(text);
+        // One normalisation serves the anchors and the figures.
+        let norm = normalized(text);
+        let mut anchors = anchors_in(&norm);
         if let Some(bridge) = names::installed() {
             // Each word is a unit, as in Latin text; a name of several words is one
             // anchor, so `silicon valley` counts as one name.
@@ -191,7 +193,7 @@ impl Features {
             }
         }
         Self {
-            figures: figures(text),
+            figures: figures_in(&norm),
             boilerplate: is_boilerplate(&flat),
             folded,
             grams,
@@ -259,15 +261,19 @@ fn hash(units: &[&[char]]) -> u64 {
     h
 }
 
-/// The figures of `text` and their units (see [`Features::figures`]): a number (with
-/// its decimal point, without thousands separators) and the one or two CJK characters,
-/// the `%`, or the Latin word right after it (a space allowed), after width folding,
-/// lower-casing and Traditional-to-Simplified conversion.
-pub fn figures(text: &str) -> Vec<(String, String)> {
-    let norm: Vec<char> =
-        fast2s::convert(&text.nfkc().flat_map(char::to_lowercase).collect::<String>())
-            .chars()
-            .collect();
+/// `text` width-folded (NFKC), lower-cased and in Simplified characters, as
+/// [`anchors`] and [`figures_in`] read it (fast2s maps character for character and leaves
+/// ASCII alone, so the anchors are those of the unconverted text).
+fn normalized(text: &str) -> Vec<char> {
+    fast2s::convert(&text.nfkc().flat_map(char::to_lowercase).collect::<String>())
+        .chars()
+        .collect()
+}
+
+/// The figures of [`normalized`] text and their units (see [`Features::figures`]): a
+/// number (with its decimal point, without thousands separators) and the one or two
+/// CJK characters, the `%`, or the Latin word right after it (a space allowed).
+fn figures_in(norm: &[char]) -> Vec<(String, String)> {
     let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
     let mut out = Vec::new();
     let mut i = 0;
@@ -276,7 +282,7 @@ pub fn figures(text: &str) -> Vec<(String, String)> {
             i += 1;
             continue;
         }
-        let (value, j) = token_at(&norm, i, |c| c.is_ascii_digit());
+        let (value, j) = token_at(norm, i, |c| c.is_ascii_digit());
         let mut k = j;
         while k < norm.len() && norm[k] == ' ' {
             k += 1;
@@ -335,8 +341,11 @@ pub fn figure_agreement(a: &[(String, String)], b: &[(String, String)]) -> (usiz
 /// Numbers and Latin tokens of `text` after width folding and lower-casing; a number
 /// keeps its decimal point (`1.4`), thousands separators are dropped.
 pub fn anchors(text: &str) -> Vec<String> {
-    let norm: String = text.nfkc().flat_map(char::to_lowercase).collect();
-    let chars: Vec<char> = norm.chars().collect();
+    anchors_in(&normalized(text))
+}
+
+/// [`anchors`] of text already [`normalized`].
+fn anchors_in(chars: &[char]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -344,7 +353,7 @@ pub fn anchors(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let (tok, j) = token_at(&chars, i, |c| c.is_ascii_alphanumeric());
+        let (tok, j) = token_at(chars, i, |c| c.is_ascii_alphanumeric());
         let has_digit = tok.bytes().any(|b| b.is_ascii_digit());
         if has_digit || tok.len() >= 2 {
             out.push(tok);
@@ -425,6 +434,10 @@ impl Lexicon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn figures(text: &str) -> Vec<(String, String)> {
+        figures_in(&normalized(text))
+    }
 
     #[test]
     fn figures_keep_their_units_and_clash_on_other_values() {
