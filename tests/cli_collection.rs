@@ -524,3 +524,66 @@ fn bad_inputs_are_refused_without_touching_the_collection() {
         stderr(&out)
     );
 }
+
+/// Issue 15, defect 6: flipped bytes in the vectors used to be accepted. Now every
+/// command refuses the collection naming the file, `concord check` says what is
+/// damaged, and `concord repair` embeds the passages again with the real model.
+#[test]
+fn damaged_vectors_are_refused_checked_and_repaired_with_the_model() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let col = tmp.path().join("col");
+    let corpus = support::corpus_dir();
+    let a = corpus.join("001_591f8619e477ae46.txt");
+    let b = corpus.join("003_e5dbf6998348a331.txt");
+    ok(ingest(&col, &[&a, &b]));
+    let line = std::fs::read_to_string(&a)
+        .unwrap()
+        .lines()
+        .find(|l| l.chars().count() > 40)
+        .unwrap()
+        .to_string();
+    let before = top_doc(&col, &line);
+    let out = ok(concord(&["check", "--collection", s(&col)]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sound"));
+
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(col.join("collection.json")).unwrap()).unwrap();
+    let gen = col.join(format!(
+        "gen-{:06}",
+        manifest["generation"].as_u64().unwrap()
+    ));
+    let vectors = gen.join("vectors.f32");
+    let mut bytes = std::fs::read(&vectors).unwrap();
+    bytes[1000] ^= 0x40;
+    std::fs::write(&vectors, bytes).unwrap();
+
+    let out = concord(&["search", "--collection", s(&col), &line]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("vectors.f32 is damaged"),
+        "{}",
+        stderr(&out)
+    );
+    let out = concord(&["check", "--collection", s(&col), "--json"]);
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let damaged: Vec<&str> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "damaged")
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(damaged.len(), 1, "{report}");
+    assert!(damaged[0].ends_with("vectors.f32"), "{report}");
+
+    let out = ok(concord(&["repair", "--collection", s(&col)]));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("embedded again") && said.contains("nothing was lost"),
+        "{said}"
+    );
+    ok(concord(&["check", "--collection", s(&col)]));
+    assert_eq!(top_doc(&col, &line), before);
+}

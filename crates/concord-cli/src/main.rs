@@ -7,6 +7,7 @@ mod bench_cluster;
 mod bench_devices;
 mod bench_embed;
 mod cmd_bench;
+mod cmd_check;
 mod cmd_cluster;
 mod cmd_collection;
 mod cmd_embed;
@@ -62,6 +63,10 @@ enum Command {
     Docs(cmd_collection::DocsArgs),
     /// Delete articles from a collection.
     Remove(cmd_collection::RemoveArgs),
+    /// Verify every file of a collection against its checksums (changes nothing).
+    Check(cmd_check::CheckArgs),
+    /// Rebuild what can be rebuilt of a damaged collection and report what was lost.
+    Repair(cmd_check::RepairArgs),
     /// Group articles telling the same story and passages into cross-article claims;
     /// writes clusters.json, pairs.csv and report.html.
     Cluster(cmd_cluster::ClusterArgs),
@@ -110,6 +115,8 @@ fn main() -> Result<()> {
         Command::Overlaps(a) => cmd_collection::run_overlaps(a, model),
         Command::Docs(a) => cmd_collection::run_docs(a),
         Command::Remove(a) => cmd_collection::run_remove(a),
+        Command::Check(a) => cmd_check::run_check(a),
+        Command::Repair(a) => cmd_check::run_repair(a, model),
         Command::Cluster(a) => cmd_cluster::run(a, model),
         Command::Serve(a) => cmd_serve::run(a, model),
         Command::Eval(c) => cmd_eval::run(c, model),

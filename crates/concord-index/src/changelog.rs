@@ -3,10 +3,17 @@
 //! collection is opened. It makes a single change durable without rewriting the whole
 //! collection; a commit folds the log into a new generation and empties it.
 //!
-//! One JSON record per line, `{"seq":N,"change":{...}}`, vectors as base64 of little-endian
-//! f32. A line cut short by a crash (no newline, or not parseable at the very end) was
-//! never acknowledged: it is ignored on replay and cut off before the next append. A bad
-//! line followed by good ones is corruption and fails the open.
+//! One record per line: `{"seq":N,"change":{...}}`, vectors as base64 of little-endian
+//! f32, then a tab and the CRC-32C of the JSON bytes in hex. A record is acknowledged only
+//! once its whole line, newline included, is synced, so:
+//! - a last line without its newline was cut short by a crash and never acknowledged: it
+//!   is left out of the replay, and before the next append it is moved to a file of its
+//!   own beside the log (`changes.log.torn-*`), never simply cut away;
+//! - any complete line that fails its checksum or does not parse is corruption, and so
+//!   is a gap in the sequence numbers (a record deleted from the middle): the open fails
+//!   with the file and line named.
+//!
+//! Lines without a checksum (logs written before checksums) are read as plain JSON.
 
 use crate::store;
 use anyhow::{bail, Context, Result};
@@ -54,15 +61,106 @@ struct Record {
     change: Change,
 }
 
+/// A damaged line of a log (it starts at [`Scan::valid_len`]) and what is wrong with it.
+#[derive(Debug, Clone)]
+pub struct Damaged {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What a log's bytes hold: its records in order (with the offset after each), the
+/// length of its valid part, and the first damaged line, if any (nothing after it is
+/// read).
+pub struct Scan {
+    pub records: Vec<(u64, Change, usize)>,
+    pub valid_len: usize,
+    pub damaged: Option<Damaged>,
+}
+
+pub fn scan(bytes: &[u8]) -> Scan {
+    let mut out = Scan {
+        records: Vec::new(),
+        valid_len: 0,
+        damaged: None,
+    };
+    let mut line = 0;
+    while out.valid_len < bytes.len() {
+        line += 1;
+        let rest = &bytes[out.valid_len..];
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            break; // torn tail: the write never completed
+        };
+        let fail = |reason: String| Damaged { line, reason };
+        let r = match parse_line(&rest[..nl]) {
+            Ok(r) => r,
+            Err(e) => {
+                out.damaged = Some(fail(format!("damaged change record ({e})")));
+                break;
+            }
+        };
+        if let Some(&(prev, _, _)) = out.records.last() {
+            if r.seq != prev + 1 {
+                out.damaged = Some(fail(format!(
+                    "change {} follows change {prev}: records are missing",
+                    r.seq
+                )));
+                break;
+            }
+        }
+        out.valid_len += nl + 1;
+        out.records.push((r.seq, r.change, out.valid_len));
+    }
+    out
+}
+
 /// The log file of one collection folder.
 pub struct ChangeLog {
     path: PathBuf,
     /// Bytes of complete, valid records; anything after is a torn tail.
     valid_len: u64,
+    /// Bytes after the last complete record (a write a crash cut short).
+    torn: u64,
     file: Option<File>,
 }
 
+/// The checksum a log line carries: CRC-32C of its JSON bytes.
+fn line_crc(json: &[u8]) -> u32 {
+    crc32c::crc32c(json)
+}
+
+/// The record of one complete log line (without its newline).
+fn parse_line(line: &[u8]) -> std::result::Result<Record, String> {
+    let json = match line.iter().rposition(|&b| b == b'\t') {
+        Some(tab) => {
+            let (json, sum) = (&line[..tab], &line[tab + 1..]);
+            let want = std::str::from_utf8(sum)
+                .ok()
+                .and_then(|s| u32::from_str_radix(s, 16).ok())
+                .ok_or("unreadable checksum")?;
+            let got = line_crc(json);
+            if got != want {
+                return Err(format!("checksum {got:08x}, the record says {want:08x}"));
+            }
+            json
+        }
+        // serde_json escapes tabs inside strings, so a line without one was written
+        // before checksums.
+        None => line,
+    };
+    serde_json::from_slice(json).map_err(|e| e.to_string())
+}
+
 impl ChangeLog {
+    /// A handle on the log of `dir` that has read nothing (see [`ChangeLog::read`]).
+    pub fn empty(dir: &Path) -> Self {
+        Self {
+            path: dir.join(LOG_FILE),
+            valid_len: 0,
+            torn: 0,
+            file: None,
+        }
+    }
+
     /// Reads the log in `dir` (absent means empty), returning it with its records.
     pub fn read(dir: &Path) -> Result<(Self, Vec<(u64, Change)>)> {
         let path = dir.join(LOG_FILE);
@@ -75,32 +173,31 @@ impl ChangeLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
         }
-        let mut records = Vec::new();
-        let mut valid_len = 0usize;
-        let mut rest = &bytes[..];
-        let mut line_no = 0;
-        while !rest.is_empty() {
-            line_no += 1;
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-                break; // torn tail: the write never completed
-            };
-            let line = &rest[..nl];
-            match serde_json::from_slice::<Record>(line) {
-                Ok(r) => records.push((r.seq, r.change)),
-                Err(e) => {
-                    if rest[nl + 1..].iter().all(|b| b.is_ascii_whitespace()) {
-                        break; // a torn last line
-                    }
-                    bail!("{}:{line_no}: corrupt change record: {e}", path.display());
-                }
-            }
-            valid_len += nl + 1;
-            rest = &rest[nl + 1..];
+        let scan = scan(&bytes);
+        if let Some(bad) = &scan.damaged {
+            bail!(
+                "{}:{}: {}; `concord check` reports, `concord repair` keeps the records \
+                 before it",
+                path.display(),
+                bad.line,
+                bad.reason
+            );
+        }
+        let valid_len = scan.valid_len;
+        let records: Vec<(u64, Change)> = scan.records.into_iter().map(|r| (r.0, r.1)).collect();
+        let torn = (bytes.len() - valid_len) as u64;
+        if torn > 0 {
+            tracing::warn!(
+                "{}: the last {torn} bytes are a record a crash cut short (never \
+                 acknowledged); they are left out, and kept apart at the next change",
+                path.display()
+            );
         }
         Ok((
             Self {
                 path,
                 valid_len: valid_len as u64,
+                torn,
                 file: None,
             },
             records,
@@ -113,7 +210,8 @@ impl ChangeLog {
             seq,
             change: change.clone(),
         })?;
-        line.push(b'\n');
+        let crc = line_crc(&line);
+        line.extend_from_slice(format!("\t{crc:08x}\n").as_bytes());
         let valid_len = self.valid_len;
         let file = self.open()?;
         let write = |f: &mut File| -> std::io::Result<()> {
@@ -135,6 +233,7 @@ impl ChangeLog {
         if self.valid_len == 0 && self.file.is_none() {
             return Ok(());
         }
+        // open() moves a torn tail apart before anything is cut.
         let file = self.open()?;
         file.set_len(0)
             .and_then(|_| file.seek(SeekFrom::Start(0)))
@@ -142,6 +241,42 @@ impl ChangeLog {
             .with_context(|| format!("emptying {}", self.path.display()))?;
         self.valid_len = 0;
         Ok(())
+    }
+
+    /// Copies the torn tail to `changes.log.torn-<time>` beside the log, synced, so
+    /// cutting it from the log loses nothing.
+    pub fn keep_torn_tail(&mut self) -> Result<PathBuf> {
+        let mut bytes = Vec::new();
+        File::open(&self.path)
+            .and_then(|mut f| {
+                f.seek(SeekFrom::Start(self.valid_len))?;
+                f.read_to_end(&mut bytes)
+            })
+            .with_context(|| format!("reading the torn tail of {}", self.path.display()))?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!("{LOG_FILE}.torn-{stamp}");
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let kept = dir.join(&name);
+        std::fs::write(&kept, &bytes)
+            .and_then(|_| File::open(&kept)?.sync_all())
+            .with_context(|| format!("writing {}", kept.display()))?;
+        store::sync_dir(dir)?;
+        tracing::warn!(
+            "{}: {} torn bytes moved to {name}",
+            self.path.display(),
+            bytes.len()
+        );
+        let f = File::options()
+            .write(true)
+            .open(&self.path)
+            .with_context(|| format!("opening {}", self.path.display()))?;
+        f.set_len(self.valid_len)
+            .and_then(|_| f.sync_data())
+            .with_context(|| format!("cutting the torn tail of {}", self.path.display()))?;
+        self.torn = 0;
+        Ok(kept)
     }
 
     fn open(&mut self) -> Result<&mut File> {
@@ -152,7 +287,10 @@ impl ChangeLog {
                 .write(true)
                 .open(&self.path)
                 .with_context(|| format!("opening {}", self.path.display()))?;
-            // Cut a torn tail so the next record starts on a line of its own.
+            // Move a torn tail apart so the next record starts on a line of its own.
+            if self.torn > 0 {
+                self.keep_torn_tail()?;
+            }
             f.set_len(self.valid_len)?;
             f.seek(SeekFrom::End(0))?;
             self.file = Some(f);

@@ -28,9 +28,9 @@
 //! article tombstones its slots, which searches skip; when tombstones reach a quarter of
 //! the slots, the next commit renumbers the live slots and rebuilds the graph.
 
-use crate::changelog::{Change, ChangeLog};
+use crate::changelog::{Change, ChangeLog, LOG_FILE};
 use crate::graph::{dot, GraphParams, HnswGraph};
-use crate::store;
+use crate::store::{self, FileSum};
 use anyhow::{bail, ensure, Context, Result};
 use concord_text::Passage;
 use serde::{Deserialize, Serialize};
@@ -71,20 +71,27 @@ impl Default for IndexParams {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Manifest {
-    format: u32,
-    model: ModelStamp,
-    params: IndexParams,
-    generation: u64,
-    slots: usize,
-    docs: usize,
-    passages: usize,
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    pub(crate) model: ModelStamp,
+    pub(crate) params: IndexParams,
+    pub(crate) generation: u64,
+    pub(crate) slots: usize,
+    pub(crate) docs: usize,
+    pub(crate) passages: usize,
     /// Whether the generation holds an HNSW dump (not when it has no points).
-    graph: bool,
+    pub(crate) graph: bool,
     /// Sequence number of the last change-log record this generation includes.
     #[serde(default)]
-    log_seq: u64,
+    pub(crate) log_seq: u64,
+    /// Size and CRC-32C of each file of the generation (absent in collections written
+    /// before checksums, whose files are then read unverified).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) files: BTreeMap<String, FileSum>,
 }
+
+pub(crate) const DOCS_FILE: &str = "docs.jsonl";
+pub(crate) const VECTORS_FILE: &str = "vectors.f32";
 
 /// One article of the collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,18 +125,18 @@ pub struct Hit {
 }
 
 #[derive(Serialize, Deserialize)]
-struct DiskPassage {
-    slot: usize,
+pub(crate) struct DiskPassage {
+    pub(crate) slot: usize,
     #[serde(flatten)]
-    passage: Passage,
+    pub(crate) passage: Passage,
 }
 
 #[derive(Serialize, Deserialize)]
-struct DiskDoc {
-    id: String,
-    title: Option<String>,
-    source: Option<String>,
-    passages: Vec<DiskPassage>,
+pub(crate) struct DiskDoc {
+    pub(crate) id: String,
+    pub(crate) title: Option<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) passages: Vec<DiskPassage>,
 }
 
 pub struct Collection {
@@ -150,6 +157,8 @@ pub struct Collection {
     version: u64,
     /// Counts renumberings of slots (compactions).
     slot_epoch: u64,
+    /// Why the generation's graph could not be loaded (it was rebuilt from the vectors).
+    graph_damage: Option<String>,
 }
 
 impl Collection {
@@ -181,6 +190,7 @@ impl Collection {
                 passages: 0,
                 graph: false,
                 log_seq: 0,
+                files: BTreeMap::new(),
             },
             docs: BTreeMap::new(),
             passages: Vec::new(),
@@ -193,6 +203,7 @@ impl Collection {
             logged: 0,
             version: 0,
             slot_epoch: 0,
+            graph_damage: None,
         };
         c.lock = Some(take_lock(dir)?);
         ensure!(
@@ -216,12 +227,60 @@ impl Collection {
     }
 
     /// Opens an existing collection for reading; the first change takes the write lock.
+    /// Every file is checked against the manifest's checksums: damaged articles or
+    /// vectors refuse the open (naming the file); a damaged graph is rebuilt from the
+    /// vectors in memory, with a warning (`concord repair` writes it back).
     pub fn open(dir: &Path) -> Result<Self> {
         let manifest = read_manifest(dir)?;
         let gen = dir.join(generation_dir(manifest.generation));
-        let disk_docs: Vec<DiskDoc> = store::read_jsonl(&gen.join("docs.jsonl"))?;
+        let docs_bytes = read_verified(&gen, DOCS_FILE, &manifest)?;
+        let mut disk_docs: Vec<DiskDoc> = Vec::with_capacity(manifest.docs);
+        for (i, d) in store::parse_jsonl_summed(&docs_bytes)
+            .into_iter()
+            .enumerate()
+        {
+            disk_docs.push(d.map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}: damaged article record ({e}); {REPAIR_HINT}",
+                    gen.join(DOCS_FILE).display(),
+                    i + 1
+                )
+            })?);
+        }
+        ensure!(
+            disk_docs.len() == manifest.docs,
+            "{}: {} articles, the manifest says {}; {REPAIR_HINT}",
+            gen.join(DOCS_FILE).display(),
+            disk_docs.len(),
+            manifest.docs
+        );
+        let vector_bytes = read_verified(&gen, VECTORS_FILE, &manifest)?;
         let dim = manifest.model.dim;
-        let vectors = store::read_vectors(&gen.join("vectors.f32"), manifest.slots * dim)?;
+        ensure!(
+            vector_bytes.len() == manifest.slots * dim * 4,
+            "{}: {} bytes, expected {} ({} slots of {dim}); {REPAIR_HINT}",
+            gen.join(VECTORS_FILE).display(),
+            vector_bytes.len(),
+            manifest.slots * dim * 4,
+            manifest.slots
+        );
+        let vectors = store::f32_from_le(&vector_bytes);
+        let mut c = Self::from_parts(dir, manifest, disk_docs, vectors)?;
+        let (changes, records) = ChangeLog::read(dir)?;
+        c.changes = changes;
+        c.replay(records)?;
+        Ok(c)
+    }
+
+    /// A collection from a generation's manifest, articles and vectors (its graph
+    /// loaded from the generation folder, or rebuilt where that is damaged).
+    pub(crate) fn from_parts(
+        dir: &Path,
+        manifest: Manifest,
+        disk_docs: Vec<DiskDoc>,
+        vectors: Vec<f32>,
+    ) -> Result<Self> {
+        let gen = dir.join(generation_dir(manifest.generation));
         let mut passages: Vec<Option<StoredPassage>> = vec![None; manifest.slots];
         let mut docs = BTreeMap::new();
         for d in disk_docs {
@@ -249,23 +308,9 @@ impl Collection {
                 },
             );
         }
-        let graph = if manifest.graph {
-            let g = HnswGraph::load(&gen)?;
-            ensure!(
-                g.len() == manifest.slots,
-                "{}: the graph has {} points, the manifest {} slots",
-                gen.display(),
-                g.len(),
-                manifest.slots
-            );
-            g
-        } else {
-            ensure!(manifest.slots == 0, "{}: graph missing", gen.display());
-            HnswGraph::new(graph_params(&manifest.params), 0)
-        };
-        let (changes, records) = ChangeLog::read(dir)?;
+        let (graph, graph_damage) = load_graph(&gen, &manifest, &vectors)?;
         let seq = manifest.log_seq;
-        let mut c = Self {
+        Ok(Self {
             dir: dir.to_path_buf(),
             manifest,
             docs,
@@ -274,14 +319,30 @@ impl Collection {
             graph,
             lock: None,
             dirty: false,
-            changes,
+            changes: ChangeLog::empty(dir),
             seq,
             logged: 0,
             version: 0,
             slot_epoch: 0,
-        };
-        c.replay(records)?;
-        Ok(c)
+            graph_damage,
+        })
+    }
+
+    /// Ends a repair: with the write lock held, replays the (trimmed) change log and
+    /// commits everything as a new generation, its graph included.
+    pub(crate) fn commit_repaired(mut self, lock: File) -> Result<Self> {
+        self.lock = Some(lock);
+        let (changes, records) = ChangeLog::read(&self.dir)?;
+        self.changes = changes;
+        self.replay(records)?;
+        self.dirty = true;
+        self.commit()?;
+        Ok(self)
+    }
+
+    /// Why the graph on disk could not be used, if it was rebuilt at the open.
+    pub fn graph_damage(&self) -> Option<&str> {
+        self.graph_damage.as_deref()
     }
 
     /// Applies the logged changes this handle has not seen yet (those after `self.seq`).
@@ -290,6 +351,13 @@ impl Collection {
             if seq <= self.seq {
                 continue; // already part of the generation, or already replayed
             }
+            ensure!(
+                seq == self.seq + 1,
+                "{}: the change log goes on at change {seq} after change {}: changes are \
+                 missing; {REPAIR_HINT}",
+                self.dir.join(LOG_FILE).display(),
+                self.seq
+            );
             self.apply(change)
                 .with_context(|| format!("replaying change {seq} of {}", self.dir.display()))?;
             self.seq = seq;
@@ -662,15 +730,22 @@ impl Collection {
                 })
                 .collect(),
         });
-        store::write_jsonl(&tmp.join("docs.jsonl"), disk_docs)?;
-        store::write_vectors(&tmp.join("vectors.f32"), &self.vectors)?;
+        store::write_jsonl_summed(&tmp.join(DOCS_FILE), disk_docs)?;
+        store::write_vectors(&tmp.join(VECTORS_FILE), &self.vectors)?;
         let graph = !self.graph.is_empty();
+        let mut names = vec![DOCS_FILE.to_string(), VECTORS_FILE.to_string()];
         if graph {
             self.graph.dump(&tmp)?;
             for f in HnswGraph::files() {
-                store::sync_file(&tmp.join(f))?;
+                store::sync_file(&tmp.join(&f))?;
+                names.push(f);
             }
         }
+        // Read back from disk: the sums are of what was written.
+        let files = names
+            .into_iter()
+            .map(|n| Ok((n.clone(), FileSum::of_file(&tmp.join(&n))?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
         store::sync_dir(&tmp)?;
         std::fs::rename(&tmp, &final_dir)
             .with_context(|| format!("renaming {} into place", tmp.display()))?;
@@ -683,6 +758,7 @@ impl Collection {
             passages: self.passage_count(),
             graph,
             log_seq: self.seq,
+            files,
             ..self.manifest.clone()
         };
         store::write_atomic(
@@ -691,6 +767,7 @@ impl Collection {
         )?;
         self.manifest = manifest;
         self.dirty = false;
+        self.graph_damage = None;
         // The generation now holds every logged change (log_seq says so even if this
         // fails), so the log can go.
         self.changes.clear()?;
@@ -754,7 +831,7 @@ fn graph_params(p: &IndexParams) -> GraphParams {
 }
 
 /// Takes the collection's write lock, or says who holds it.
-fn take_lock(dir: &Path) -> Result<File> {
+pub(crate) fn take_lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK);
     let f = File::options()
         .create(true)
@@ -772,11 +849,75 @@ fn take_lock(dir: &Path) -> Result<File> {
     Ok(f)
 }
 
-fn generation_dir(g: u64) -> String {
+/// What to do about a damaged collection.
+const REPAIR_HINT: &str =
+    "`concord check` reports what is damaged, `concord repair` rebuilds what can be rebuilt";
+
+/// The bytes of generation file `name`, checked against the manifest's sum.
+pub(crate) fn read_verified(gen: &Path, name: &str, manifest: &Manifest) -> Result<Vec<u8>> {
+    let path = gen.join(name);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    if let Some(want) = manifest.files.get(name) {
+        let got = FileSum::of(&bytes);
+        ensure!(
+            got == *want,
+            "{} is damaged: {} bytes with CRC-32C {:08x}, the manifest recorded {} bytes with \
+             {:08x}; {REPAIR_HINT}",
+            path.display(),
+            got.bytes,
+            got.crc32c,
+            want.bytes,
+            want.crc32c
+        );
+    }
+    Ok(bytes)
+}
+
+/// The generation's graph, or one rebuilt from `vectors` when its files fail their
+/// checksums or cannot be read (with the reason).
+fn load_graph(
+    gen: &Path,
+    manifest: &Manifest,
+    vectors: &[f32],
+) -> Result<(HnswGraph, Option<String>)> {
+    if !manifest.graph {
+        ensure!(manifest.slots == 0, "{}: graph missing", gen.display());
+        return Ok((HnswGraph::new(graph_params(&manifest.params), 0), None));
+    }
+    let checked = HnswGraph::files()
+        .into_iter()
+        .find_map(|f| read_verified(gen, &f, manifest).err());
+    let damage = match checked {
+        Some(e) => format!("{e:#}"),
+        // hnsw_rs panics on some damaged dumps instead of returning an error.
+        None => match std::panic::catch_unwind(|| HnswGraph::load(gen)) {
+            Ok(Ok(g)) if g.len() == manifest.slots => return Ok((g, None)),
+            Ok(Ok(g)) => format!(
+                "{}: the graph has {} points, the manifest {} slots",
+                gen.display(),
+                g.len(),
+                manifest.slots
+            ),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => format!("{}: hnsw_rs could not read the graph", gen.display()),
+        },
+    };
+    tracing::warn!("{damage}; rebuilding the graph from the vectors");
+    let dim = manifest.model.dim;
+    let graph = HnswGraph::new(graph_params(&manifest.params), manifest.slots);
+    graph.insert(
+        (0..manifest.slots)
+            .map(|s| (&vectors[s * dim..(s + 1) * dim], s))
+            .collect(),
+    );
+    Ok((graph, Some(damage)))
+}
+
+pub(crate) fn generation_dir(g: u64) -> String {
     format!("gen-{g:06}")
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest> {
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let bytes = std::fs::read(&path).with_context(|| {
         format!(

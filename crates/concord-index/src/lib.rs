@@ -4,9 +4,11 @@
 mod changelog;
 mod collection;
 mod graph;
+mod repair;
 mod store;
 
 pub use changelog::LOG_FILE;
 pub use collection::{Collection, DocRecord, Hit, IndexParams, ModelStamp, StoredPassage};
 pub use graph::{dot, GraphParams, HnswGraph, UnitCosine};
+pub use repair::{check, repair, CheckReport, FileCheck, Reembed, RepairReport};
 pub use store::{f32_from_le, f32_to_le};

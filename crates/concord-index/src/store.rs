@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use serde::{de::DeserializeOwned, Serialize};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// Flushes a folder's entries (new names, renames) to disk.
@@ -36,30 +36,73 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Writes one JSON value per line and syncs the file.
-pub fn write_jsonl<T: Serialize>(path: &Path, items: impl IntoIterator<Item = T>) -> Result<()> {
+/// Size and CRC-32C of a file's bytes, as the manifest records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FileSum {
+    pub bytes: u64,
+    pub crc32c: u32,
+}
+
+impl FileSum {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self {
+            bytes: bytes.len() as u64,
+            crc32c: crc32c::crc32c(bytes),
+        }
+    }
+
+    pub fn of_file(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Self::of(&bytes))
+    }
+}
+
+/// Writes one JSON value per line, each followed by a tab and the CRC-32C of its JSON
+/// bytes in hex, and syncs the file.
+pub fn write_jsonl_summed<T: Serialize>(
+    path: &Path,
+    items: impl IntoIterator<Item = T>,
+) -> Result<()> {
     let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = BufWriter::new(f);
     for item in items {
-        serde_json::to_writer(&mut w, &item)?;
-        w.write_all(b"\n")?;
+        let json = serde_json::to_vec(&item)?;
+        w.write_all(&json)?;
+        writeln!(w, "\t{:08x}", crc32c::crc32c(&json))?;
     }
     let f = w.into_inner().map_err(|e| e.into_error())?;
     f.sync_all()?;
     Ok(())
 }
 
-pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        out.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: corrupt record", path.display(), i + 1))?,
-        );
+/// Each line of `bytes` (written by [`write_jsonl_summed`], or plain JSON lines): its
+/// value, or why it cannot be trusted.
+pub fn parse_jsonl_summed<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Vec<std::result::Result<T, String>> {
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if text.is_empty() {
+        return Vec::new();
     }
-    Ok(out)
+    text.split(|&b| b == b'\n')
+        .map(|line| {
+            let json = match line.iter().rposition(|&b| b == b'\t') {
+                Some(tab) => {
+                    let want = std::str::from_utf8(&line[tab + 1..])
+                        .ok()
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .ok_or("unreadable checksum")?;
+                    let got = crc32c::crc32c(&line[..tab]);
+                    if got != want {
+                        return Err(format!("checksum {got:08x}, the line says {want:08x}"));
+                    }
+                    &line[..tab]
+                }
+                None => line,
+            };
+            serde_json::from_slice(json).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Raw little-endian f32 rows.
@@ -72,22 +115,6 @@ pub fn write_vectors(path: &Path, data: &[f32]) -> Result<()> {
     }
     f.sync_all()?;
     Ok(())
-}
-
-pub fn read_vectors(path: &Path, expected_len: usize) -> Result<Vec<f32>> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(
-        bytes.len() == expected_len * 4,
-        "{}: {} bytes, expected {} ({} floats)",
-        path.display(),
-        bytes.len(),
-        expected_len * 4,
-        expected_len
-    );
-    Ok(f32_from_le(&bytes))
 }
 
 /// `data` as little-endian bytes.
