@@ -335,6 +335,28 @@ fn extractor_rejections_answer_documented_json() {
         assert_json_error(&a, 422, "validation", &format!("POST /overlaps {body}"));
     }
 
+    // Unknown fields: the collection routes refuse them; the OpenAI- and TEI-compatible
+    // embedding routes ignore them, as those services do (their clients send more).
+    for (target, body) in [
+        ("/overlaps", json!({"text": "x", "tresh": 0.5})),
+        ("/search", json!({"text": "x", "kk": 3})),
+    ] {
+        let a = send(&addr, "POST", target, host, Some(&body));
+        assert_json_error(&a, 422, "validation", &format!("POST {target} {body}"));
+        assert!(
+            String::from_utf8_lossy(&a.body).contains("unknown field"),
+            "{}",
+            a.describe()
+        );
+    }
+    for (target, body) in [
+        ("/v1/embeddings", json!({"input": "x", "user": "u1"})),
+        ("/embed", json!({"inputs": "x", "truncate": true})),
+    ] {
+        let a = send(&addr, "POST", target, host, Some(&body));
+        assert_eq!(a.status, 200, "POST {target}: {}", a.describe());
+    }
+
     // Still right: not JSON at all is 400 invalid_json; a good query is answered.
     let mut sock = TcpStream::connect(&addr).unwrap();
     write!(

@@ -149,7 +149,7 @@ pub fn run_gold(args: GoldArgs, model: &ModelChoice) -> Result<()> {
         print_score(&sc, &measured, &gold);
     }
     if args.errors {
-        print_errors(&measured, &gold, &pairs);
+        print_errors(&stories, &measured, &gold, &pairs);
     }
     Ok(())
 }
@@ -194,11 +194,11 @@ fn print_score(sc: &GoldScore, measured: &[&Story], gold: &[GoldPair]) {
     );
 }
 
-fn print_errors(measured: &[&Story], gold: &[GoldPair], pairs: &[Reported]) {
+fn print_errors(all: &[Story], measured: &[&Story], gold: &[GoldPair], pairs: &[Reported]) {
     let names: Vec<&str> = measured.iter().map(|s| s.id.as_str()).collect();
+    // A wrong pair may reach into a story outside the measured ones: show its text too.
     let text = |doc: &str, span: (usize, usize)| -> String {
-        measured
-            .iter()
+        all.iter()
             .flat_map(|s| &s.articles)
             .find(|a| a.id == doc)
             .map(|a| a.text.chars().skip(span.0).take(span.1 - span.0).collect())
