@@ -4,16 +4,17 @@
 # STS-B train split from ../shared, with a pinned seed. Then shows the held-out score.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stories=${STORIES:-examples/stories}
 venv=target/judge-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet scikit-learn==1.7.2 numpy==2.4.6
 fi
 cargo build --release --locked --bin concord
-./target/release/concord eval judge-features examples/stories --split train \
+./target/release/concord eval judge-features "$stories" --split train \
   --paws ../shared/eval/paws-x-zh/dev.tsv \
   --sts ../shared/train/stsb-multi-mt/train.zh.tsv \
   --sts ../shared/train/stsb-multi-mt/train.en-zh.tsv > target/judge-train.csv
 "$venv/bin/python" scripts/train-judge.py target/judge-train.csv
 cargo build --release --locked --bin concord
-./target/release/concord eval gold examples/stories --split heldout
+./target/release/concord eval gold "$stories" --split heldout

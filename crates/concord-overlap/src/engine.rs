@@ -161,6 +161,8 @@ struct ArticleSignals {
     affinity: f32,
     best: u8,
     gap: f32,
+    /// Cosine of the two passages once each has its article's mean vector taken away.
+    residual: f32,
 }
 
 /// What an article holds, for [`Neighbourhoods::affinity`].
@@ -169,6 +171,9 @@ struct DocGrams {
     slots: Vec<usize>,
     grams: Vec<u64>,
     anchors: Vec<u64>,
+    /// Mean of its passages' vectors: what the article says throughout (its topic,
+    /// its language), which [`residual_cosine`] takes away.
+    mean: Vec<f32>,
 }
 
 /// Mean and spread of a passage's cosines to unrelated passages, per script group.
@@ -342,7 +347,14 @@ impl Neighbourhoods {
                 v.dedup();
                 v
             };
+            let mut mean = vec![0f32; c.dim()];
+            for &s in &d.slots {
+                mean.iter_mut()
+                    .zip(c.vector(s))
+                    .for_each(|(m, x)| *m += x / d.slots.len() as f32);
+            }
             let doc = DocGrams {
+                mean,
                 slots: d.slots.clone(),
                 grams: sorted(
                     features
@@ -427,6 +439,25 @@ impl Neighbourhoods {
     }
 }
 
+/// The cosine of `a - mean_a` and `b - mean_b`: how alike two passages are beyond
+/// what their articles say throughout (a missing mean counts as zero).
+fn residual_cosine(a: &[f32], mean_a: Option<&[f32]>, b: &[f32], mean_b: Option<&[f32]>) -> f32 {
+    let less = |v: &[f32], m: Option<&[f32]>| -> Vec<f32> {
+        match m {
+            Some(m) => v.iter().zip(m).map(|(x, y)| x - y).collect(),
+            None => v.to_vec(),
+        }
+    };
+    let (x, y) = (less(a, mean_a), less(b, mean_b));
+    let norm = |v: &[f32]| concord_index::dot(v, v).sqrt();
+    let d = norm(&x) * norm(&y);
+    if d > 1e-6 {
+        concord_index::dot(&x, &y) / d
+    } else {
+        0.0
+    }
+}
+
 /// Overlap queries over a collection and its [`Neighbourhoods`].
 pub struct OverlapIndex<'c> {
     collection: &'c Collection,
@@ -489,6 +520,7 @@ impl<'c> OverlapIndex<'c> {
             affinity: article.affinity,
             best_in_article: article.best as f32,
             article_gap: article.gap,
+            residual: article.residual,
         }
     }
 
@@ -534,10 +566,17 @@ impl<'c> OverlapIndex<'c> {
         let (pa, pb) = (self.passage(a), self.passage(b));
         let (best_a, gap_a) = self.rank_in_article(self.collection.vector(a), b, cosine);
         let (best_b, gap_b) = self.rank_in_article(self.collection.vector(b), a, cosine);
+        let mean = |doc: &str| self.n.doc_grams.get(doc).map(|g| g.mean.as_slice());
         ArticleSignals {
             affinity: self.doc_affinity(&pa.doc, &pb.doc),
             best: u8::from(best_a) + u8::from(best_b),
             gap: (gap_a + gap_b) / 2.0,
+            residual: residual_cosine(
+                self.collection.vector(a),
+                mean(&pa.doc),
+                self.collection.vector(b),
+                mean(&pb.doc),
+            ),
         }
     }
 
@@ -848,6 +887,10 @@ impl<'c> OverlapIndex<'c> {
                             affinity: 1.0,
                             best: 2 * u8::from(best),
                             gap,
+                            residual: {
+                                let m = self.n.doc_grams.get(&pb.doc).map(|g| g.mean.as_slice());
+                                residual_cosine(vector, m, self.collection.vector(slot), m)
+                            },
                         },
                     ),
                 );

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// The signals the judge reads, in order.
-pub const FEATURES: [&str; 25] = [
+pub const FEATURES: [&str; 26] = [
     "cosine",
     "z",
     "margin",
@@ -41,6 +41,7 @@ pub const FEATURES: [&str; 25] = [
     "affinity_cross_language",
     "best_in_article",
     "article_gap",
+    "residual",
 ];
 
 /// One candidate pair's signals, in the order of [`FEATURES`].

@@ -182,6 +182,9 @@ pub struct Semantic {
     /// The cosine over the next-closest passage of the other article, averaged over
     /// both sides (negative when another passage there is closer).
     pub article_gap: f32,
+    /// Cosine once each side has its article's mean vector taken away (what the two
+    /// share beyond their articles' topic and language).
+    pub residual: f32,
 }
 
 /// What is known about one side of a pair.
@@ -200,6 +203,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         affinity,
         best_in_article,
         article_gap,
+        residual,
     } = sem;
     let rare_df = ((lexicon.passages() as f32 * RARE_SHARE).ceil() as u32).max(2);
     let (mut shared_w, mut rare) = (0.0f32, 0.0f32);
@@ -319,6 +323,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         if cross { affinity } else { 0.0 },
         best_in_article,
         article_gap.clamp(-0.2, 0.2),
+        residual,
     ];
     let mut probabilities = None;
     let (label, score) = if a.features.boilerplate || b.features.boilerplate {
@@ -522,6 +527,7 @@ mod tests {
             affinity: 0.3,
             best_in_article: 2.0,
             article_gap: 0.05,
+            residual: 0.3,
         };
         let names = feature_at("names_shared");
         let v = judge(side(&a), side(&b), &lexicon, sem);
