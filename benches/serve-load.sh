@@ -112,8 +112,8 @@ RSS3=$(rss_mib)
 HWM=$(hwm_mib)
 stop_server
 
-echo "== overload: --max-queue 16, 256 clients, 15s, POST /v1/embeddings"
-start_server --max-queue 16
+echo "== overload: --max-queue-tokens 64, 256 clients, 15s, POST /v1/embeddings"
+start_server --max-queue-tokens 64
 load /v1/embeddings "$WORK/embed.json" 15s 256 "$WORK/over-out.json"
 read -r O_RPS O_P50 O_P99 O_CODES O_ERR < <(summary "$WORK/over-out.json")
 stop_server
@@ -127,7 +127,7 @@ cat <<EOF
 | POST /v1/embeddings, 1 text of $TOKENS tokens | $E_RPS | $E_P50 | $E_P99 | $E_CODES | $E_ERR |
 | POST /search, k=10 | $S_RPS | $S_P50 | $S_P99 | $S_CODES | $S_ERR |
 | POST /v1/embeddings again | $A_RPS | $A_P50 | $A_P99 | $A_CODES | $A_ERR |
-| overload: POST /v1/embeddings, 256 clients, --max-queue 16, 15s | $O_RPS | $O_P50 | $O_P99 | $O_CODES | $O_ERR |
+| overload: POST /v1/embeddings, 256 clients, --max-queue-tokens 64, 15s | $O_RPS | $O_P50 | $O_P99 | $O_CODES | $O_ERR |
 
 served embedding throughput: $SERVED_TPS tokens/s; offline \`concord bench embed\` on the same text: $OFFLINE_TPS tokens/s; ratio $RATIO
 server RSS: ${RSS0} MiB after warm-up, ${RSS1} MiB after /v1/embeddings, ${RSS2} MiB after /search, ${RSS3} MiB after /v1/embeddings again (peak ${HWM} MiB)

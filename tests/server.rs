@@ -1,7 +1,7 @@
 //! `concord serve` over real sockets with the real model: every endpoint, a table of bad
 //! requests with their statuses, the API key, an overloaded queue answering 429, many
-//! concurrent clients without a failure, a client that leaves before its turn, writes
-//! that survive `kill -9`, and a graceful stop that commits.
+//! concurrent clients without a failure, a client that leaves mid-job, short requests
+//! under a maximal one, writes that survive `kill -9`, and a graceful stop that commits.
 
 mod support;
 
@@ -323,6 +323,16 @@ fn every_endpoint_over_a_real_socket() {
     assert_eq!(decoded, served);
     let offline = offline_embedding(text, "none");
     assert!(support::cosine(&served, &offline) > 0.9999);
+    // A text of several windows, embedded window by window in the queue's rounds and
+    // combined, is the vector `concord embed` gives the whole text.
+    let long = article("harbour-ferry-cn.txt").replace('\n', " ").repeat(6);
+    let r = server.post(
+        "/embed",
+        json!({"inputs": long.clone(), "normalize": false}),
+    );
+    let raw = floats(&r.body[0]);
+    let offline = offline_embedding(&long, "none");
+    assert!(support::cosine(&raw, &offline) > 0.9999);
 
     // text-embeddings-inference shapes.
     let r = server.post(
@@ -374,7 +384,7 @@ fn every_endpoint_over_a_real_socket() {
     );
     assert!(text.contains("concord_tokens_embedded_total"));
     assert!(text.contains("concord_batch_tokens_bucket"));
-    assert!(text.contains("concord_queue_texts"));
+    assert!(text.contains("concord_queue_tokens"));
     // The clustering view of the page at `/`, cached until the collection changes.
     let r = server.get("/clusters");
     assert_eq!(r.status, 200, "{}", r.body);
@@ -760,11 +770,12 @@ fn bad_requests_get_clear_errors_and_never_crash() {
 fn overload_is_refused_with_429_and_concurrent_clients_all_succeed() {
     support::model_dir();
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&collection_dir(&tmp), &["--max-queue", "8"], &[]);
+    let server = Server::start(&collection_dir(&tmp), &["--max-queue-tokens", "64"], &[]);
     let paragraph = article("harbour-ferry-cn.txt");
 
-    // Many clients sending 8 long texts each: the queue holds one such job at a time,
-    // so most are refused at once with 429 and Retry-After; none fails otherwise.
+    // Many clients sending 8 long texts each: the queue holds one such job at a time
+    // (each is over its 64 tokens, so it is taken only when the queue is empty), so most
+    // are refused at once with 429 and Retry-After; none fails otherwise.
     let texts: Vec<String> = (0..8).map(|i| format!("{i} {paragraph}")).collect();
     let replies: Vec<Reply> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..12)
@@ -825,33 +836,139 @@ fn wait_for_metric(server: &Server, line: &str) {
     }
 }
 
+/// The value of a counter or gauge in `/metrics`.
+fn metric(server: &Server, name: &str) -> f64 {
+    let m = server.get("/metrics").body.as_str().unwrap().to_string();
+    m.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{m}"))
+}
+
+/// 256 texts of about a thousand tokens each (two windows): a quarter of a million
+/// tokens, half a minute or more of inference on two cores.
+fn maximal_request() -> Value {
+    let paragraph = article("harbour-ferry-cn.txt");
+    let texts: Vec<String> = (0..256)
+        .map(|i| format!("{i} {}", paragraph.repeat(8)))
+        .collect();
+    json!({"inputs": texts})
+}
+
+const BIG_LIMITS: [&str; 4] = [
+    "--max-request-tokens",
+    "400000",
+    "--max-queue-tokens",
+    "800000",
+];
+
+/// Issue 15, defect 3: a running request was never cancelled, and the queue served
+/// requests whole in arrival order. A client that hangs up now loses its remaining
+/// windows at once.
 #[test]
-fn a_client_that_leaves_costs_no_compute() {
+fn a_client_that_leaves_stops_costing_compute() {
     support::model_dir();
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&collection_dir(&tmp), &["--batch-tokens", "512"], &[]);
-    let paragraph = article("harbour-ferry-cn.txt");
-    // Keep the worker busy for a few seconds ...
-    let busy: Vec<String> = (0..24).map(|i| format!("{i} {paragraph}")).collect();
+    let server = Server::start(&collection_dir(&tmp), &BIG_LIMITS, &[]);
+    let body = maximal_request().to_string();
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        sock,
+        "POST /embed HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while metric(&server, "concord_tokens_embedded_total") == 0.0 {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let queued = metric(&server, "concord_queue_tokens");
+    assert!(queued > 200_000.0, "{queued}");
+    drop(sock);
+    wait_for_metric(&server, "concord_jobs_cancelled_total 1");
+    wait_for_metric(&server, "concord_queue_tokens 0");
+    let spent = metric(&server, "concord_tokens_embedded_total");
+    assert!(
+        spent < queued / 2.0,
+        "{spent} of {queued} tokens embedded for a client that left"
+    );
+    // Nothing more is embedded for it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(metric(&server, "concord_tokens_embedded_total"), spent);
+}
+
+/// Issue 15, defect 3: a short request sent while a maximal one runs used to wait for
+/// all of it (38 s in the probe). Rounds take a window from each job in turn, so short
+/// requests stay fast; and a request over the per-request limit is refused with 413.
+#[test]
+fn short_requests_stay_fast_while_a_maximal_one_runs() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&collection_dir(&tmp), &BIG_LIMITS, &[]);
+    // Unloaded, for reference.
+    let t = Instant::now();
+    assert_eq!(
+        server
+            .post("/embed", json!({"inputs": "渡轮几点开？"}))
+            .status,
+        200
+    );
+    let unloaded = t.elapsed();
     std::thread::scope(|s| {
-        let long = s.spawn(|| server.post("/embed", json!({"inputs": busy})));
-        wait_for_metric(&server, "concord_inference_texts 24");
-        // ... while another client queues a job and hangs up before its turn.
-        let body = json!({"inputs": ["一个会被放弃的请求"]}).to_string();
-        let addr = server.base.trim_start_matches("http://");
-        let mut sock = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            sock,
-            "POST /embed HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        wait_for_metric(&server, "concord_queue_texts 1");
-        drop(sock);
+        let long = s.spawn(|| server.post("/embed", maximal_request()));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while metric(&server, "concord_tokens_embedded_total") < 2000.0 {
+            assert!(Instant::now() < deadline, "the long job never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut times: Vec<Duration> = (0..40)
+            .map(|i| {
+                let t = Instant::now();
+                let r = server.post(
+                    "/embed",
+                    json!({"inputs": format!("第{i}个问题：渡轮几点开？")}),
+                );
+                assert_eq!(r.status, 200, "{}", r.body);
+                t.elapsed()
+            })
+            .collect();
+        assert!(
+            !long.is_finished(),
+            "the long request ended before the short ones"
+        );
+        times.sort();
+        let p99 = times[times.len() * 99 / 100];
+        eprintln!(
+            "short requests under a maximal one: p99 {p99:?}, median {:?}, unloaded {unloaded:?}",
+            times[times.len() / 2]
+        );
+        // Each waits for at most the round in progress and its own (a few hundred ms
+        // on two cores), not for the quarter of a million tokens ahead of it.
+        assert!(
+            p99 < Duration::from_secs(3),
+            "p99 {p99:?} (unloaded {unloaded:?}), all: {times:?}"
+        );
         assert_eq!(long.join().unwrap().status, 200);
     });
-    // The worker skips the abandoned job when it reaches it, just after the long one.
-    wait_for_metric(&server, "concord_jobs_cancelled_total 1");
+
+    // Over the per-request limit: 413 with the counts, before any work.
+    let server = {
+        drop(server);
+        Server::start(
+            &collection_dir(&tmp),
+            &["--max-request-tokens", "5000"],
+            &[],
+        )
+    };
+    let r = server.post("/embed", maximal_request());
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("at most 5000"),
+        "{}",
+        r.body
+    );
+    assert_eq!(metric(&server, "concord_tokens_embedded_total"), 0.0);
 }
 
 #[test]
@@ -911,4 +1028,50 @@ fn acknowledged_writes_survive_kill_9_and_a_graceful_stop_commits() {
         .unwrap();
     let listed = String::from_utf8(docs.stdout).unwrap();
     assert_eq!(listed.lines().count(), 2, "{listed}");
+}
+
+/// Issue 15, defect 8: `/overlaps` never answered 429, so its latency grew without
+/// bound with clients. Queries beyond `--max-overlap-queries` are refused at once.
+#[test]
+fn overlap_queries_beyond_the_bound_get_429() {
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&collection_dir(&tmp), &["--max-overlap-queries", "1"], &[]);
+    for (id, file) in [
+        ("ferry-cn", "harbour-ferry-cn.txt"),
+        ("ferry-tw", "harbour-ferry-tw.md"),
+    ] {
+        assert_eq!(server.post("/documents", doc_body(id, file)).status, 201);
+    }
+    let barrier = std::sync::Barrier::new(16);
+    let statuses: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (server, barrier) = (&server, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let r = server.post(
+                        "/overlaps",
+                        json!({"text": format!("第{i}班渡轮因大风停航"), "k": 5}),
+                    );
+                    (r.status, r.body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let refused: Vec<&(u16, Value)> = statuses.iter().filter(|r| r.0 == 429).collect();
+    assert!(!refused.is_empty(), "{statuses:?}");
+    assert!(
+        refused.iter().all(|r| r.1["type"] == "overloaded"),
+        "{refused:?}"
+    );
+    assert!(
+        statuses.iter().all(|r| r.0 == 200 || r.0 == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().any(|r| r.0 == 200));
+    // Once they are done, the bound is free again.
+    let r = server.post("/overlaps", json!({"doc_id": "ferry-cn"}));
+    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -43,9 +43,16 @@ pub struct ServeArgs {
     /// What the API key guards.
     #[arg(long, value_enum, default_value = "writes")]
     protect: ProtectArg,
-    /// Texts the inference queue holds before answering 429.
-    #[arg(long, default_value_t = ServeOptions::default().max_queue)]
-    max_queue: usize,
+    /// Tokens the inference queue holds (every unfinished job) before answering 429.
+    #[arg(long, default_value_t = ServeOptions::default().max_queue_tokens)]
+    max_queue_tokens: usize,
+    /// Tokens one request may ask the model to run (its texts' windows, specials
+    /// included); 413 above.
+    #[arg(long, default_value_t = ServeOptions::default().max_request_tokens)]
+    max_request_tokens: usize,
+    /// Overlap queries admitted at once (running or waiting); 429 above.
+    #[arg(long, default_value_t = ServeOptions::default().max_overlap_queries)]
+    max_overlap_queries: usize,
     /// Token budget of one inference batch.
     #[arg(long, default_value_t = ServeOptions::default().batch_tokens)]
     batch_tokens: usize,
@@ -120,7 +127,9 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
             max_article_bytes: args.max_article_bytes,
             ..Limits::default()
         },
-        max_queue: args.max_queue.max(1),
+        max_queue_tokens: args.max_queue_tokens.max(1),
+        max_request_tokens: args.max_request_tokens.max(1),
+        max_overlap_queries: args.max_overlap_queries.max(1),
         batch_tokens: args.batch_tokens.max(1),
         api_key: key,
         protect: match args.protect {

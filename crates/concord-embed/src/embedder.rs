@@ -35,6 +35,37 @@ pub struct Embedding {
     pub windows: usize,
 }
 
+impl Embedding {
+    /// The embedding of a text from those of its consecutive windows, each embedded on
+    /// its own with its count of content ids: what [`Embedder::embed_ids`] gives the
+    /// whole text (the windows' pooled states averaged by content length, then
+    /// normalised).
+    pub fn combine(parts: &[(Embedding, usize)]) -> Embedding {
+        let dim = parts.first().map_or(0, |p| p.0.vector.len());
+        let mut sum = vec![0f32; dim];
+        let mut weights = 0f32;
+        for (e, len) in parts {
+            let w = (*len).max(1) as f32;
+            for (s, v) in sum.iter_mut().zip(&e.vector) {
+                *s += w * v * e.norm;
+            }
+            weights += w;
+        }
+        sum.iter_mut()
+            .for_each(|s| *s /= weights.max(f32::MIN_POSITIVE));
+        let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            sum.iter_mut().for_each(|s| *s /= norm);
+        }
+        Embedding {
+            vector: sum,
+            norm,
+            tokens: parts.iter().map(|p| p.0.tokens).sum(),
+            windows: parts.iter().map(|p| p.0.windows).sum(),
+        }
+    }
+}
+
 /// Progress of a call, reported after each forward pass.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
@@ -241,6 +272,11 @@ impl Embedder {
     /// Content token ids of `prefix + text` (no `<s>`/`</s>`, not truncated).
     pub fn tokenize(&self, text: &str, prefix: Prefix) -> Result<Vec<u32>> {
         self.tokenizer.content_ids(text, prefix)
+    }
+
+    /// Content ids one window holds (longer texts are cut into consecutive windows).
+    pub fn window(&self) -> usize {
+        self.window
     }
 
     /// Tokens the model is fed for `text`, specials of every window included.

@@ -146,6 +146,13 @@ pub async fn overlaps(
     State(s): S,
     ApiJson(req): ApiJson<OverlapsRequest>,
 ) -> ApiResult<Json<OverlapsResponse>> {
+    // Held until the answer is ready: judging runs on the blocking pool, and without a
+    // bound its latency would grow with every client.
+    let _slot = s
+        .overlap_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("overlap queries"))?;
     let k = s.check_k(req.k.unwrap_or(50))?;
     let candidates = req.candidates.unwrap_or(QueryOptions::default().candidates);
     if candidates == 0 || candidates > s.limits.max_k {

@@ -54,8 +54,10 @@ pub struct Info {
     pub weights: String,
     /// Token budget of one inference batch.
     pub max_batch_tokens: usize,
-    /// Texts the inference queue holds before answering 429.
-    pub max_queue: usize,
+    /// Tokens the inference queue holds (unfinished jobs) before answering 429.
+    pub max_queue_tokens: usize,
+    /// Tokens one request may ask the model to run (413 above).
+    pub max_request_tokens: usize,
     /// Texts one request may send.
     pub max_client_batch_size: usize,
     /// Characters one text may have.
@@ -89,7 +91,8 @@ pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
         int8_kernel: s.embedder.int8_kernel().map(|k| k.label()),
         weights: format!("{:?}", s.embedder.weights_format()),
         max_batch_tokens: s.batch_tokens,
-        max_queue: s.max_queue,
+        max_queue_tokens: s.max_queue_tokens,
+        max_request_tokens: s.max_request_tokens,
         max_client_batch_size: s.limits.max_texts,
         max_input_chars: s.limits.max_chars,
         collection,

@@ -63,6 +63,18 @@ impl ApiError {
     }
 
     /// The inference queue is full (429 with `Retry-After`).
+    /// 429 for a full overlap-query bound.
+    pub fn busy(what: &str) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "overloaded",
+                format!("too many {what} at once; retry shortly"),
+            )
+        }
+    }
+
     pub fn overloaded() -> Self {
         Self {
             retry_after: Some(1),

@@ -53,8 +53,12 @@ pub enum Protect {
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub limits: Limits,
-    /// Texts the inference queue holds before refusing with 429.
-    pub max_queue: usize,
+    /// Tokens the inference queue holds (every unfinished job) before refusing with 429.
+    pub max_queue_tokens: usize,
+    /// Tokens one request may ask the model to run; 413 above.
+    pub max_request_tokens: usize,
+    /// Overlap queries admitted at once (running or waiting for a thread); 429 above.
+    pub max_overlap_queries: usize,
     /// Token budget of one inference batch.
     pub batch_tokens: usize,
     /// Bearer token; `None` leaves every route open.
@@ -89,7 +93,9 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
-            max_queue: 1024,
+            max_queue_tokens: 262_144,
+            max_request_tokens: 65_536,
+            max_overlap_queries: 32,
             batch_tokens: concord_embed::DEFAULT_BATCH_TOKENS,
             api_key: None,
             protect: Protect::Writes,
@@ -338,7 +344,12 @@ pub async fn serve(
     collection.lock_for_writes()?;
     let metrics = Arc::new(Metrics::new());
     let embedder = Arc::new(embedder);
-    let queue = Arc::new(Queue::new(opts.max_queue, metrics.clone()));
+    let queue = Arc::new(Queue::new(
+        opts.max_queue_tokens,
+        opts.max_request_tokens,
+        embedder.window(),
+        metrics.clone(),
+    ));
     let worker = queue::spawn_worker(queue.clone(), embedder.clone(), opts.batch_tokens);
     let live = Arc::new(
         tokio::task::spawn_blocking(move || Live::new(collection))
@@ -354,7 +365,9 @@ pub async fn serve(
         model: opts.model.clone(),
         device: opts.device.clone(),
         batch_tokens: opts.batch_tokens,
-        max_queue: opts.max_queue,
+        max_queue_tokens: opts.max_queue_tokens,
+        max_request_tokens: opts.max_request_tokens,
+        overlap_slots: Arc::new(tokio::sync::Semaphore::new(opts.max_overlap_queries.max(1))),
         commit_after: opts.commit_after.max(1),
         clusters: Default::default(),
     });

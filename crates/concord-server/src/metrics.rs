@@ -52,15 +52,15 @@ pub struct Metrics {
     registry: Registry,
     pub requests: Family<RouteLabels, Counter>,
     pub request_seconds: LatencyFamily,
-    /// Texts waiting in the inference queue.
-    pub queue_texts: Gauge,
-    /// Texts in the batch being embedded (0 when the worker is idle).
-    pub inference_texts: Gauge,
+    /// Tokens of the jobs not finished yet, queued or being run.
+    pub queue_tokens: Gauge,
+    /// Windows in the round being embedded (0 when the worker is idle).
+    pub inference_windows: Gauge,
     pub queue_refused: Counter,
     pub jobs_cancelled: Counter,
     pub queue_wait_seconds: Histogram,
     pub inference_seconds: Histogram,
-    pub batch_texts: Histogram,
+    pub batch_windows: Histogram,
     pub batch_tokens: Histogram,
     pub tokens_embedded: Counter,
     pub texts_embedded: Counter,
@@ -71,13 +71,13 @@ impl Metrics {
         let mut registry = Registry::with_prefix("concord");
         let requests = Family::<RouteLabels, Counter>::default();
         let request_seconds = LatencyFamily::new_with_constructor(latency_histogram);
-        let queue_texts = Gauge::default();
-        let inference_texts = Gauge::default();
+        let queue_tokens = Gauge::default();
+        let inference_windows = Gauge::default();
         let queue_refused = Counter::default();
         let jobs_cancelled = Counter::default();
         let queue_wait_seconds = latency_histogram();
         let inference_seconds = latency_histogram();
-        let batch_texts = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let batch_windows = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let batch_tokens = Histogram::new(exponential_buckets(16.0, 2.0, 14));
         let tokens_embedded = Counter::default();
         let texts_embedded = Counter::default();
@@ -92,14 +92,14 @@ impl Metrics {
             request_seconds.clone(),
         );
         registry.register(
-            "queue_texts",
-            "Texts waiting in the inference queue",
-            queue_texts.clone(),
+            "queue_tokens",
+            "Tokens of the inference jobs not finished yet, queued or running",
+            queue_tokens.clone(),
         );
         registry.register(
-            "inference_texts",
-            "Texts in the batch being embedded",
-            inference_texts.clone(),
+            "inference_windows",
+            "Windows in the round being embedded",
+            inference_windows.clone(),
         );
         registry.register(
             "queue_refused",
@@ -108,7 +108,7 @@ impl Metrics {
         );
         registry.register(
             "jobs_cancelled",
-            "Queued jobs dropped because their client went away",
+            "Jobs whose remaining windows were dropped because their client went away",
             jobs_cancelled.clone(),
         );
         registry.register(
@@ -122,9 +122,9 @@ impl Metrics {
             inference_seconds.clone(),
         );
         registry.register(
-            "batch_texts",
-            "Texts per inference batch",
-            batch_texts.clone(),
+            "batch_windows",
+            "Windows per inference round",
+            batch_windows.clone(),
         );
         registry.register(
             "batch_tokens",
@@ -145,13 +145,13 @@ impl Metrics {
             registry,
             requests,
             request_seconds,
-            queue_texts,
-            inference_texts,
+            queue_tokens,
+            inference_windows,
             queue_refused,
             jobs_cancelled,
             queue_wait_seconds,
             inference_seconds,
-            batch_texts,
+            batch_windows,
             batch_tokens,
             tokens_embedded,
             texts_embedded,

@@ -1,11 +1,15 @@
 //! The inference queue and its worker. One OS thread owns the model's compute: request
 //! handlers tokenize their texts, queue them as a job and await the answer, never
-//! running the model themselves. The worker takes queued jobs in arrival order until
-//! their tokens fill the batch budget, embeds them in one call (which sorts windows by
-//! length and packs them into forward passes under the same budget), and answers each
-//! job. The queue is bounded by texts waiting; a full queue refuses new jobs at once,
-//! so the handler can answer 429 instead of holding memory. A job whose client went
-//! away (its handler was dropped) is skipped before it costs any compute.
+//! running the model themselves.
+//!
+//! A job is cut into the model's windows (510 content ids each; a longer text spans
+//! several). The worker runs rounds of at most the batch budget in tokens, taking one
+//! window from each unfinished job in turn, in arrival order, until the round is full:
+//! a short request arriving while a long one runs is served in the next round, not
+//! after the long one. A job whose client went away (its handler was dropped) loses
+//! its remaining windows before the next round. The queue is bounded in tokens (those
+//! of every unfinished job) and each request in tokens too; a full queue refuses new
+//! jobs at once, so the handler can answer 429 instead of holding memory.
 
 use crate::metrics::Metrics;
 use concord_embed::{Embedder, Embedding};
@@ -14,21 +18,39 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
-/// What a job gets back: one embedding per text, or the error that stopped the batch.
+/// What a job gets back: one embedding per text, or the error that stopped it.
 pub type JobResult = Result<Vec<Embedding>, String>;
 
+/// One window of one text of a job: its content ids.
+struct Window {
+    text: usize,
+    ids: Vec<u32>,
+}
+
 struct Job {
-    /// Content token ids per text, as from `Embedder::tokenize`.
-    ids: Vec<Vec<u32>>,
-    tokens: usize,
+    windows: VecDeque<Window>,
+    /// Per text, its windows' embeddings so far, with their content lengths.
+    parts: Vec<Vec<(Embedding, usize)>>,
+    /// Tokens of the windows not yet run (`<s>`/`</s>` included).
+    tokens_left: usize,
     queued: Instant,
+    started: bool,
     reply: oneshot::Sender<JobResult>,
+}
+
+impl Job {
+    fn finish(self) {
+        let out = self.parts.iter().map(|p| Embedding::combine(p)).collect();
+        // A client that left meanwhile simply gets nothing.
+        let _ = self.reply.send(Ok(out));
+    }
 }
 
 #[derive(Default)]
 struct Waiting {
     jobs: VecDeque<Job>,
-    texts: usize,
+    /// Tokens of every job not finished yet, queued or being run.
+    tokens: usize,
     closed: bool,
 }
 
@@ -37,46 +59,86 @@ struct Waiting {
 pub enum Refused {
     Full,
     Closed,
+    /// The request alone is over the per-request limit: (its tokens, the limit).
+    TooLarge(usize, usize),
 }
 
 pub struct Queue {
     waiting: Mutex<Waiting>,
     ready: Condvar,
-    max_texts: usize,
+    max_tokens: usize,
+    max_request_tokens: usize,
+    window: usize,
     metrics: Arc<Metrics>,
 }
 
 impl Queue {
-    pub fn new(max_texts: usize, metrics: Arc<Metrics>) -> Self {
+    /// A queue holding at most `max_tokens` tokens of unfinished jobs, each at most
+    /// `max_request_tokens`, cut into windows of `window` content ids.
+    pub fn new(
+        max_tokens: usize,
+        max_request_tokens: usize,
+        window: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             waiting: Mutex::new(Waiting::default()),
             ready: Condvar::new(),
-            max_texts,
+            max_tokens,
+            max_request_tokens,
+            window: window.max(1),
             metrics,
         }
+    }
+
+    /// Tokens the model runs for texts of these content ids (specials of every window).
+    pub fn tokens_of(&self, ids: &[Vec<u32>]) -> usize {
+        ids.iter()
+            .map(|t| t.len() + 2 * t.len().div_ceil(self.window).max(1))
+            .sum()
     }
 
     /// Queues tokenized texts; the receiver answers once they are embedded. A job larger
     /// than the whole queue is taken only when the queue is empty, so it cannot starve.
     pub fn submit(&self, ids: Vec<Vec<u32>>) -> Result<oneshot::Receiver<JobResult>, Refused> {
+        let tokens = self.tokens_of(&ids);
+        if tokens > self.max_request_tokens {
+            return Err(Refused::TooLarge(tokens, self.max_request_tokens));
+        }
         let (tx, rx) = oneshot::channel();
-        let tokens = ids.iter().map(|t| t.len() + 2).sum();
+        let mut windows = VecDeque::new();
+        for (text, t) in ids.iter().enumerate() {
+            if t.is_empty() {
+                windows.push_back(Window {
+                    text,
+                    ids: Vec::new(),
+                });
+            }
+            for chunk in t.chunks(self.window) {
+                windows.push_back(Window {
+                    text,
+                    ids: chunk.to_vec(),
+                });
+            }
+        }
         let mut w = self.waiting.lock().expect("queue lock");
         if w.closed {
             return Err(Refused::Closed);
         }
-        if w.texts > 0 && w.texts + ids.len() > self.max_texts {
+        if w.tokens > 0 && w.tokens + tokens > self.max_tokens {
             self.metrics.queue_refused.inc();
             return Err(Refused::Full);
         }
-        w.texts += ids.len();
+        w.tokens += tokens;
         w.jobs.push_back(Job {
-            ids,
-            tokens,
+            windows,
+            parts: vec![Vec::new(); ids.len()],
+            tokens_left: tokens,
             queued: Instant::now(),
+            started: false,
             reply: tx,
         });
-        self.metrics.queue_texts.set(w.texts as i64);
+        self.metrics.queue_tokens.set(w.tokens as i64);
         drop(w);
         self.ready.notify_one();
         Ok(rx)
@@ -88,33 +150,25 @@ impl Queue {
         self.ready.notify_all();
     }
 
-    /// Blocks until there is work: queued jobs up to `budget` tokens (at least one).
-    /// `None` once the queue is closed and drained.
-    fn next_batch(&self, budget: usize) -> Option<Vec<Job>> {
+    /// Moves newly queued jobs into `active`, blocking while there is nothing to do.
+    /// `false` once the queue is closed and everything is done.
+    fn take_new(&self, active: &mut Vec<Job>) -> bool {
         let mut w = self.waiting.lock().expect("queue lock");
-        while w.jobs.is_empty() {
+        while w.jobs.is_empty() && active.is_empty() {
             if w.closed {
-                return None;
+                return false;
             }
             w = self.ready.wait(w).expect("queue lock");
         }
-        let mut batch = Vec::new();
-        let mut tokens = 0;
-        while let Some(job) = w.jobs.front() {
-            if !batch.is_empty() && tokens + job.tokens > budget {
-                break;
-            }
-            let job = w.jobs.pop_front().expect("front exists");
-            w.texts -= job.ids.len();
-            if job.reply.is_closed() {
-                self.metrics.jobs_cancelled.inc();
-                continue;
-            }
-            tokens += job.tokens;
-            batch.push(job);
-        }
-        self.metrics.queue_texts.set(w.texts as i64);
-        Some(batch)
+        active.extend(w.jobs.drain(..));
+        true
+    }
+
+    /// Takes `tokens` off the queue's count (run, or dropped with a cancelled job).
+    fn release(&self, tokens: usize) {
+        let mut w = self.waiting.lock().expect("queue lock");
+        w.tokens = w.tokens.saturating_sub(tokens);
+        self.metrics.queue_tokens.set(w.tokens as i64);
     }
 }
 
@@ -127,54 +181,117 @@ pub fn spawn_worker(
     std::thread::Builder::new()
         .name("concord-inference".into())
         .spawn(move || {
-            while let Some(batch) = queue.next_batch(batch_tokens) {
-                if batch.is_empty() {
-                    continue; // every job taken had been cancelled
+            let mut active: Vec<Job> = Vec::new();
+            while queue.take_new(&mut active) {
+                // Clients that went away lose their remaining windows.
+                let before = active.len();
+                let mut dropped = 0;
+                active.retain(|j| {
+                    let gone = j.reply.is_closed();
+                    if gone {
+                        dropped += j.tokens_left;
+                    }
+                    !gone
+                });
+                if active.len() < before {
+                    queue
+                        .metrics
+                        .jobs_cancelled
+                        .inc_by((before - active.len()) as u64);
+                    queue.release(dropped);
                 }
-                run_batch(&queue.metrics, &embedder, batch, batch_tokens);
+                if active.is_empty() {
+                    continue;
+                }
+                let ran = run_round(&queue.metrics, &embedder, &mut active, batch_tokens);
+                queue.release(ran);
             }
         })
         .expect("spawning the inference thread")
 }
 
-fn run_batch(metrics: &Metrics, embedder: &Embedder, batch: Vec<Job>, batch_tokens: usize) {
+/// One round: a window from each active job in turn until `budget` tokens (at least
+/// one window). Finished jobs are answered and removed. Returns the tokens run.
+fn run_round(
+    metrics: &Metrics,
+    embedder: &Embedder,
+    active: &mut Vec<Job>,
+    budget: usize,
+) -> usize {
     let started = Instant::now();
-    for job in &batch {
-        metrics
-            .queue_wait_seconds
-            .observe(started.duration_since(job.queued).as_secs_f64());
+    // (job index, window) in the order they are embedded.
+    let mut round: Vec<(usize, Window)> = Vec::new();
+    let mut tokens = 0;
+    'fill: loop {
+        let mut took = false;
+        for (j, job) in active.iter_mut().enumerate() {
+            let Some(next) = job.windows.front() else {
+                continue;
+            };
+            let cost = next.ids.len() + 2;
+            if !round.is_empty() && tokens + cost > budget {
+                break 'fill;
+            }
+            let w = job.windows.pop_front().expect("front exists");
+            tokens += cost;
+            job.tokens_left = job.tokens_left.saturating_sub(cost);
+            if !job.started {
+                job.started = true;
+                metrics
+                    .queue_wait_seconds
+                    .observe(started.duration_since(job.queued).as_secs_f64());
+            }
+            round.push((j, w));
+            took = true;
+        }
+        if !took {
+            break;
+        }
     }
-    let ids: Vec<Vec<u32>> = batch.iter().flat_map(|j| j.ids.iter().cloned()).collect();
-    let tokens: usize = batch.iter().map(|j| j.tokens).sum();
-    metrics.batch_texts.observe(ids.len() as f64);
+    let ids: Vec<Vec<u32>> = round.iter().map(|(_, w)| w.ids.clone()).collect();
+    metrics.batch_windows.observe(ids.len() as f64);
     metrics.batch_tokens.observe(tokens as f64);
-    metrics.inference_texts.set(ids.len() as i64);
+    metrics.inference_windows.set(ids.len() as i64);
     // A panic in the model must not take the worker (and every later request) down.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        embedder.embed_ids(&ids, batch_tokens, &mut |_| {})
+        embedder.embed_ids(&ids, budget, &mut |_| {})
     }))
     .unwrap_or_else(|_| Err(anyhow::anyhow!("the model panicked on this batch")));
-    metrics.inference_texts.set(0);
+    metrics.inference_windows.set(0);
     metrics
         .inference_seconds
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(embeddings) => {
             metrics.tokens_embedded.inc_by(tokens as u64);
-            metrics.texts_embedded.inc_by(ids.len() as u64);
-            let mut rest = embeddings.into_iter();
-            for job in batch {
-                let mine: Vec<Embedding> = rest.by_ref().take(job.ids.len()).collect();
-                // A client that left meanwhile simply gets nothing.
-                let _ = job.reply.send(Ok(mine));
+            for ((j, w), e) in round.into_iter().zip(embeddings) {
+                let len = w.ids.len();
+                active[j].parts[w.text].push((e, len));
+            }
+            let mut k = 0;
+            while k < active.len() {
+                if active[k].windows.is_empty() {
+                    let job = active.remove(k);
+                    metrics.texts_embedded.inc_by(job.parts.len() as u64);
+                    job.finish();
+                } else {
+                    k += 1;
+                }
             }
         }
         Err(e) => {
             let message = format!("inference failed: {e:#}");
             tracing::error!("{message}");
-            for job in batch {
+            // Every job with a window in this round fails; the others go on.
+            let mut failed: Vec<usize> = round.iter().map(|(j, _)| *j).collect();
+            failed.sort_unstable();
+            failed.dedup();
+            for &j in failed.iter().rev() {
+                let job = active.remove(j);
+                tokens += job.tokens_left;
                 let _ = job.reply.send(Err(message.clone()));
             }
         }
     }
+    tokens
 }

@@ -96,7 +96,10 @@ pub struct AppState {
     pub model: String,
     pub device: String,
     pub batch_tokens: usize,
-    pub max_queue: usize,
+    pub max_queue_tokens: usize,
+    pub max_request_tokens: usize,
+    /// Overlap queries admitted at once (running or waiting for a thread); more get 429.
+    pub overlap_slots: Arc<tokio::sync::Semaphore>,
     /// Logged changes that trigger a commit.
     pub commit_after: usize,
     /// The last clustering view served by `GET /clusters`.
@@ -162,6 +165,11 @@ impl AppState {
         let rx = match self.queue.submit(ids) {
             Ok(rx) => rx,
             Err(Refused::Full) => return Err(ApiError::overloaded()),
+            Err(Refused::TooLarge(tokens, max)) => {
+                return Err(ApiError::too_large(format!(
+                    "the request needs {tokens} tokens of inference; at most {max} per request"
+                )))
+            }
             Err(Refused::Closed) => {
                 return Err(ApiError::unavailable("the server is shutting down"))
             }
