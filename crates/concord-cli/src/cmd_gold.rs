@@ -192,6 +192,22 @@ fn print_score(sc: &GoldScore, measured: &[&Story], gold: &[GoldPair]) {
         sc.cross_story,
         sc.same_topic_cross
     );
+    let given: Vec<String> = ["duplicate", "overlap", "conflict", "agree"]
+        .iter()
+        .filter_map(|l| {
+            let x = sc.labels.get(*l)?;
+            Some(format!(
+                "{l} {} of {} ({:.0}%)",
+                x.right,
+                x.reported,
+                100.0 * x.right as f64 / x.reported.max(1) as f64
+            ))
+        })
+        .collect();
+    println!(
+        "findings whose label is their labelled grade: {}",
+        given.join(", ")
+    );
 }
 
 fn print_errors(all: &[Story], measured: &[&Story], gold: &[GoldPair], pairs: &[Reported]) {

@@ -223,6 +223,16 @@ pub struct GoldScore {
     pub cross_story: usize,
     /// Reported pairs of two different stories that share a topic (`topic` file).
     pub same_topic_cross: usize,
+    /// Per label the output gave a finding: how many it gave, and how many of those
+    /// stand for a labelled pair of that very grade (the label's own precision).
+    pub labels: BTreeMap<String, LabelScore>,
+}
+
+/// Findings reported with one label, and those whose labelled grade is that label.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LabelScore {
+    pub reported: usize,
+    pub right: usize,
 }
 
 impl GoldScore {
@@ -299,10 +309,14 @@ pub fn score(
             }
             continue;
         }
-        if grade_of(&owned, &r.a, r.a_span, &r.b, r.b_span)
-            .is_some_and(|g| g.grade != "boilerplate")
-        {
+        let grade = grade_of(&owned, &r.a, r.a_span, &r.b, r.b_span).map(|g| g.grade);
+        if grade.is_some_and(|g| g != "boilerplate") {
             out.correct += 1;
+        }
+        let l = out.labels.entry(r.label.clone()).or_default();
+        l.reported += 1;
+        if grade == Some(r.label.as_str()) {
+            l.right += 1;
         }
     }
     out

@@ -12,7 +12,7 @@
 //! and whether the passage reads as boilerplate (reprint and copyright notices,
 //! disclaimers, share and subscribe prompts, editor lines).
 
-use concord_text::{fold, is_boilerplate, names, Folded};
+use concord_text::{fold, names, notice, Folded, Notice};
 use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -34,6 +34,8 @@ pub struct Features {
     pub poles: u32,
     /// Reads as a notice, disclaimer or prompt rather than reporting.
     pub boilerplate: bool,
+    /// Which kind of notice, when it is one.
+    pub notice: Option<Notice>,
     /// Figures with what they count (`(unit, value)`, sorted): `41人` is `("人", "41")`,
     /// `63.2%` is `("%", "63.2")`, `45,000 residents` is `("residents", "45000")`.
     pub figures: Vec<(String, String)>,
@@ -192,9 +194,11 @@ impl Features {
                 poles |= 1 << (2 * k + 1);
             }
         }
+        let notice = notice(&flat);
         Self {
             figures: figures_in(&norm),
-            boilerplate: is_boilerplate(&flat),
+            boilerplate: notice.is_some(),
+            notice,
             folded,
             grams,
             anchors,

@@ -327,9 +327,14 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
     ];
     let mut probabilities = None;
     let (label, score) = if a.features.boilerplate || b.features.boilerplate {
-        // A notice is matched only with another notice, and never counts as agreement.
+        // A notice is matched only with another notice, and never counts as agreement;
+        // two notices correspond when they are of one kind (two copyright lines, two
+        // app prompts), in any wording or language.
         let both = a.features.boilerplate && b.features.boilerplate;
-        let alike = duplicate || lexical >= 0.5 || z >= RELATED_MIN_Z;
+        let alike = duplicate
+            || lexical >= 0.5
+            || z >= RELATED_MIN_Z
+            || a.features.notice == b.features.notice;
         (
             (both && alike).then_some(Label::Boilerplate),
             lexical.max(copied),

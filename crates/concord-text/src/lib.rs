@@ -9,6 +9,6 @@ pub mod names;
 mod segment;
 
 pub use article::{check_article_id, read_articles, Article, ReadOptions, TextError, MAX_ID_BYTES};
-pub use boilerplate::{is_boilerplate, BOILERPLATE};
+pub use boilerplate::{is_boilerplate, notice, Notice, NOTICES};
 pub use fold::{fold, Folded};
 pub use segment::{segment, Passage, SegmentOptions};
