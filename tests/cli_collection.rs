@@ -587,3 +587,31 @@ fn damaged_vectors_are_refused_checked_and_repaired_with_the_model() {
     ok(concord(&["check", "--collection", s(&col)]));
     assert_eq!(top_doc(&col, &line), before);
 }
+
+/// Issue 17: a user error printed a 20-frame backtrace when `RUST_BACKTRACE` was set,
+/// and `search ""` returned arbitrary passages.
+#[test]
+fn user_errors_are_one_line_without_a_backtrace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nothing-here");
+    let out = Command::new(env!("CARGO_BIN_EXE_concord"))
+        .args(["overlaps", "--collection", s(&missing)])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: ") && err.contains("not a concord collection"),
+        "{err}"
+    );
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let out = concord(&["search", "--collection", s(&missing), "  "]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("search text is empty"),
+        "{}",
+        stderr(&out)
+    );
+}

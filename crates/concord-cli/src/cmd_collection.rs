@@ -210,6 +210,9 @@ fn lookup_id(id: &str) -> String {
 }
 
 pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
+    if args.text.trim().is_empty() {
+        bail!("the search text is empty: give the claim or phrase to look for");
+    }
     let embedder = load_embedder(model)?;
     let collection = open_checked(&args.collection.collection, &embedder)?;
     let mut args = args;
@@ -377,6 +380,25 @@ fn write_pairs(out: &mut impl Write, pairs: &[PairMatch], format: Format) -> Res
             // Findings first, then boilerplate apart.
             let (boilerplate, findings): (Vec<&PairMatch>, Vec<&PairMatch>) =
                 pairs.iter().partition(|p| p.label == Label::Boilerplate);
+            if findings.is_empty() {
+                writeln!(out, "no pairs at or above the label asked for")?;
+            } else {
+                let count = |l: Label| findings.iter().filter(|p| p.label == l).count();
+                writeln!(
+                    out,
+                    "{} pairs: {} duplicate, {} overlap, {} conflict, {} agree{}",
+                    findings.len(),
+                    count(Label::Duplicate),
+                    count(Label::Overlap),
+                    count(Label::Conflict),
+                    count(Label::Agree),
+                    if count(Label::Related) > 0 {
+                        format!(", {} related", count(Label::Related))
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
             for (i, group) in [findings, boilerplate].into_iter().enumerate() {
                 if i == 1 && !group.is_empty() {
                     writeln!(out, "-- boilerplate (never counted as a shared claim)")?;

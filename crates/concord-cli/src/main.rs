@@ -80,7 +80,19 @@ enum Command {
     Bench(cmd_bench::BenchCommand),
 }
 
-fn main() -> Result<()> {
+/// Errors are printed as one line of causes and exit 1; never with a backtrace, whatever
+/// `RUST_BACKTRACE` says (a user error is not a crash).
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
