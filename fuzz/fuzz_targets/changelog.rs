@@ -18,8 +18,8 @@ fn dir() -> &'static tempfile::TempDir {
             dim: DIM,
             fingerprint: "fuzz".into(),
         };
-        let mut c = Collection::create(d.path(), &stamp, IndexParams::default())
-            .expect("a collection");
+        let mut c =
+            Collection::create(d.path(), &stamp, IndexParams::default()).expect("a collection");
         let passage = concord_text::Passage {
             index: 0,
             start: 0,

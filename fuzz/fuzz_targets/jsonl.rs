@@ -13,11 +13,13 @@ fn dir() -> &'static tempfile::TempDir {
 fuzz_target!(|data: &[u8]| {
     let path = dir().path().join("input.jsonl");
     std::fs::write(&path, data).expect("writing the input");
-    if let Ok(articles) =
-        concord_text::read_articles(&path, &concord_text::ReadOptions::default())
+    if let Ok(articles) = concord_text::read_articles(&path, &concord_text::ReadOptions::default())
     {
         for a in articles {
-            assert_eq!(concord_text::check_article_id(&a.id).as_deref(), Ok(a.id.as_str()));
+            assert_eq!(
+                concord_text::check_article_id(&a.id).as_deref(),
+                Ok(a.id.as_str())
+            );
         }
     }
 });
