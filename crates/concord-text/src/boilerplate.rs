@@ -121,7 +121,7 @@ pub fn notice(folded: &str) -> Option<Notice> {
         return Some(*kind);
     }
     let any = |marks: &[&str]| marks.iter().any(|m| folded.contains(m));
-    if any(PROMPT_VERBS) && any(PROMPT_OBJECTS) {
+    if n <= PROMPT_MAX_CHARS && any(PROMPT_VERBS) && any(PROMPT_OBJECTS) {
         return Some(Notice::Prompt);
     }
     if n <= 24 && SOURCES.iter().any(|m| folded.starts_with(m)) {
@@ -130,10 +130,13 @@ pub fn notice(folded: &str) -> Option<Notice> {
     (n <= 24 && BYLINES.iter().any(|m| folded.starts_with(m))).then_some(Notice::Credit)
 }
 
-/// A prompt is one of these verbs with one of the objects after them ("download our
-/// app", 打开客户端, 追踪脸书专页, 按赞分享); either alone is ordinary reporting.
+/// A prompt is one of these verbs with one of these objects ("download our app",
+/// 打开客户端, 追踪脸书专页, 按赞分享) in a short line; either alone, or in a longer
+/// line, is ordinary reporting (下载量 ... 社群平台).
 const PROMPT_VERBS: &[&str] = &["下载", "打开", "追踪", "关注", "按赞", "点击", "download"];
-const PROMPT_OBJECTS: &[&str] = &["app", "客户端", "专页", "分享", "好友", "社群"];
+const PROMPT_OBJECTS: &[&str] = &["app", "客户端", "专页", "分享", "好友"];
+/// Folded characters of a prompt line at most (a report sentence is longer).
+const PROMPT_MAX_CHARS: usize = 30;
 
 /// Openings of a short source line (folded).
 const SOURCES: &[&str] = &["来源", "source"];
@@ -198,6 +201,8 @@ mod tests {
             "The council approved the budget on Wednesday.",
             "他在臉書專頁發文，批評市府的預算。",
             "該公司的訂單分享會上，共有三百家供應商出席。",
+            "衡川智算表示，模型權重上線開源社群平台後的48小時內，下載量已超過37,000次。",
+            "該應用程式上架首周下載量突破50萬次，用戶可在客戶端內直接分享內容。",
         ] {
             assert!(!is_boilerplate(&fold(t).as_string()), "{t}");
         }
