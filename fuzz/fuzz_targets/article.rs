@@ -4,15 +4,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-fn dir() -> &'static tempfile::TempDir {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary folder"))
-}
+mod scratch;
 
 fuzz_target!(|data: &[u8]| {
-    let path = dir().path().join("article.md");
+    let path = scratch::file("article.md");
     std::fs::write(&path, data).expect("writing the input");
     let Ok(articles) = concord_text::read_articles(&path, &concord_text::ReadOptions::default())
     else {

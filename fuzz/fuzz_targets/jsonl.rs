@@ -3,15 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-fn dir() -> &'static tempfile::TempDir {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary folder"))
-}
+mod scratch;
 
 fuzz_target!(|data: &[u8]| {
-    let path = dir().path().join("input.jsonl");
+    let path = scratch::file("input.jsonl");
     std::fs::write(&path, data).expect("writing the input");
     if let Ok(articles) = concord_text::read_articles(&path, &concord_text::ReadOptions::default())
     {

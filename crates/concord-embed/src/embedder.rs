@@ -35,6 +35,22 @@ pub struct Embedding {
     pub windows: usize,
 }
 
+/// The consecutive windows of at most `window` content ids a text is run as (an empty
+/// text is one empty window).
+pub fn windows_of(ids: &[u32], window: usize) -> Vec<&[u32]> {
+    if ids.is_empty() {
+        vec![&[][..]]
+    } else {
+        ids.chunks(window.max(1)).collect()
+    }
+}
+
+/// Tokens the model is fed for `n` content ids: the ids and `<s>`/`</s>` of every
+/// window of [`windows_of`].
+pub fn fed_tokens(n: usize, window: usize) -> usize {
+    n + 2 * n.div_ceil(window.max(1)).max(1)
+}
+
 impl Embedding {
     /// The embedding of a text from those of its consecutive windows, each embedded on
     /// its own with its count of content ids: what [`Embedder::embed_ids`] gives the
@@ -281,8 +297,7 @@ impl Embedder {
 
     /// Tokens the model is fed for `text`, specials of every window included.
     pub fn token_count(&self, text: &str, prefix: Prefix) -> Result<usize> {
-        let n = self.tokenize(text, prefix)?.len();
-        Ok(n + 2 * n.div_ceil(self.window).max(1))
+        Ok(fed_tokens(self.tokenize(text, prefix)?.len(), self.window))
     }
 
     /// Embeds `texts`, returning one unit vector per text, in input order.
@@ -318,12 +333,7 @@ impl Embedder {
     ) -> Result<Vec<Embedding>> {
         let mut windows = Vec::new();
         for (text, ids) in content.iter().enumerate() {
-            let chunks: Vec<&[u32]> = if ids.is_empty() {
-                vec![&[][..]]
-            } else {
-                ids.chunks(self.window).collect()
-            };
-            for chunk in chunks {
+            for chunk in windows_of(ids, self.window) {
                 let mut w = Vec::with_capacity(chunk.len() + 2);
                 w.push(self.bos);
                 w.extend_from_slice(chunk);

@@ -91,7 +91,7 @@ pub fn scan(bytes: &[u8]) -> Scan {
             break; // torn tail: the write never completed
         };
         let fail = |reason: String| Damaged { line, reason };
-        let r = match parse_line(&rest[..nl]) {
+        let r: Record = match store::parse_summed_line(&rest[..nl]) {
             Ok(r) => r,
             Err(e) => {
                 out.damaged = Some(fail(format!("damaged change record ({e})")));
@@ -113,6 +113,36 @@ pub fn scan(bytes: &[u8]) -> Scan {
     out
 }
 
+/// Moves the bytes of the log at `path` from offset `from` on into a file of their own
+/// beside it (`changes.log.<kind>-<time>`, synced) and cuts them from the log, so that
+/// nothing is lost by cutting. Returns the new file.
+pub fn move_apart(path: &Path, from: u64, kind: &str) -> Result<PathBuf> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::Start(from))?;
+            f.read_to_end(&mut bytes)
+        })
+        .with_context(|| format!("reading {}", path.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let kept = dir.join(format!("{LOG_FILE}.{kind}-{stamp}"));
+    std::fs::write(&kept, &bytes)
+        .and_then(|_| File::open(&kept)?.sync_all())
+        .with_context(|| format!("writing {}", kept.display()))?;
+    store::sync_dir(dir)?;
+    let f = File::options()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    f.set_len(from)
+        .and_then(|_| f.sync_data())
+        .with_context(|| format!("cutting {}", path.display()))?;
+    Ok(kept)
+}
+
 /// The log file of one collection folder.
 pub struct ChangeLog {
     path: PathBuf,
@@ -121,33 +151,6 @@ pub struct ChangeLog {
     /// Bytes after the last complete record (a write a crash cut short).
     torn: u64,
     file: Option<File>,
-}
-
-/// The checksum a log line carries: CRC-32C of its JSON bytes.
-fn line_crc(json: &[u8]) -> u32 {
-    crc32c::crc32c(json)
-}
-
-/// The record of one complete log line (without its newline).
-fn parse_line(line: &[u8]) -> std::result::Result<Record, String> {
-    let json = match line.iter().rposition(|&b| b == b'\t') {
-        Some(tab) => {
-            let (json, sum) = (&line[..tab], &line[tab + 1..]);
-            let want = std::str::from_utf8(sum)
-                .ok()
-                .and_then(|s| u32::from_str_radix(s, 16).ok())
-                .ok_or("unreadable checksum")?;
-            let got = line_crc(json);
-            if got != want {
-                return Err(format!("checksum {got:08x}, the record says {want:08x}"));
-            }
-            json
-        }
-        // serde_json escapes tabs inside strings, so a line without one was written
-        // before checksums.
-        None => line,
-    };
-    serde_json::from_slice(json).map_err(|e| e.to_string())
 }
 
 impl ChangeLog {
@@ -206,12 +209,10 @@ impl ChangeLog {
 
     /// Appends one record and syncs it to disk; only then is the change durable.
     pub fn append(&mut self, seq: u64, change: &Change) -> Result<()> {
-        let mut line = serde_json::to_vec(&Record {
+        let line = store::summed_line(&Record {
             seq,
             change: change.clone(),
         })?;
-        let crc = line_crc(&line);
-        line.extend_from_slice(format!("\t{crc:08x}\n").as_bytes());
         let valid_len = self.valid_len;
         let file = self.open()?;
         let write = |f: &mut File| -> std::io::Result<()> {
@@ -246,35 +247,12 @@ impl ChangeLog {
     /// Copies the torn tail to `changes.log.torn-<time>` beside the log, synced, so
     /// cutting it from the log loses nothing.
     pub fn keep_torn_tail(&mut self) -> Result<PathBuf> {
-        let mut bytes = Vec::new();
-        File::open(&self.path)
-            .and_then(|mut f| {
-                f.seek(SeekFrom::Start(self.valid_len))?;
-                f.read_to_end(&mut bytes)
-            })
-            .with_context(|| format!("reading the torn tail of {}", self.path.display()))?;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let name = format!("{LOG_FILE}.torn-{stamp}");
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let kept = dir.join(&name);
-        std::fs::write(&kept, &bytes)
-            .and_then(|_| File::open(&kept)?.sync_all())
-            .with_context(|| format!("writing {}", kept.display()))?;
-        store::sync_dir(dir)?;
+        let kept = move_apart(&self.path, self.valid_len, "torn")?;
         tracing::warn!(
-            "{}: {} torn bytes moved to {name}",
+            "{}: the torn tail moved to {}",
             self.path.display(),
-            bytes.len()
+            kept.display()
         );
-        let f = File::options()
-            .write(true)
-            .open(&self.path)
-            .with_context(|| format!("opening {}", self.path.display()))?;
-        f.set_len(self.valid_len)
-            .and_then(|_| f.sync_data())
-            .with_context(|| format!("cutting the torn tail of {}", self.path.display()))?;
         self.torn = 0;
         Ok(kept)
     }

@@ -730,22 +730,25 @@ impl Collection {
                 })
                 .collect(),
         });
-        store::write_jsonl_summed(&tmp.join(DOCS_FILE), disk_docs)?;
-        store::write_vectors(&tmp.join(VECTORS_FILE), &self.vectors)?;
+        let mut files = BTreeMap::new();
+        files.insert(
+            DOCS_FILE.to_string(),
+            store::write_jsonl_summed(&tmp.join(DOCS_FILE), disk_docs)?,
+        );
+        files.insert(
+            VECTORS_FILE.to_string(),
+            store::write_vectors(&tmp.join(VECTORS_FILE), &self.vectors)?,
+        );
         let graph = !self.graph.is_empty();
-        let mut names = vec![DOCS_FILE.to_string(), VECTORS_FILE.to_string()];
         if graph {
             self.graph.dump(&tmp)?;
+            // hnsw_rs wrote these itself: their sums are read back from disk.
             for f in HnswGraph::files() {
                 store::sync_file(&tmp.join(&f))?;
-                names.push(f);
+                let sum = FileSum::of_file(&tmp.join(&f))?;
+                files.insert(f, sum);
             }
         }
-        // Read back from disk: the sums are of what was written.
-        let files = names
-            .into_iter()
-            .map(|n| Ok((n.clone(), FileSum::of_file(&tmp.join(&n))?)))
-            .collect::<Result<BTreeMap<_, _>>>()?;
         store::sync_dir(&tmp)?;
         std::fs::rename(&tmp, &final_dir)
             .with_context(|| format!("renaming {} into place", tmp.display()))?;

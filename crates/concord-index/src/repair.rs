@@ -12,7 +12,7 @@
 //! when the vectors are damaged (with the model the caller passes); rebuilds the graph
 //! from the vectors; and commits the result as a new generation.
 
-use crate::changelog::{scan, LOG_FILE};
+use crate::changelog::{move_apart, scan, LOG_FILE};
 use crate::collection::{
     generation_dir, read_manifest, read_verified, take_lock, Collection, DiskDoc, DOCS_FILE,
     VECTORS_FILE,
@@ -193,22 +193,8 @@ pub fn repair(dir: &Path, reembed: Option<&mut Reembed>) -> Result<RepairReport>
             }
         }
         if keep < bytes.len() {
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
             let kind = if why.is_some() { "damaged" } else { "torn" };
-            let apart = dir.join(format!("{LOG_FILE}.{kind}-{stamp}"));
-            std::fs::write(&apart, &bytes[keep..])
-                .and_then(|_| std::fs::File::open(&apart)?.sync_all())
-                .with_context(|| format!("writing {}", apart.display()))?;
-            let f = std::fs::File::options()
-                .write(true)
-                .open(&log)
-                .with_context(|| format!("opening {}", log.display()))?;
-            f.set_len(keep as u64)
-                .and_then(|_| f.sync_all())
-                .with_context(|| format!("cutting {}", log.display()))?;
-            store::sync_dir(dir)?;
+            let apart = move_apart(&log, keep as u64, kind)?;
             let name = apart.file_name().map(|n| n.to_string_lossy().into_owned());
             let name = name.unwrap_or_default();
             match why {

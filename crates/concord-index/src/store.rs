@@ -57,26 +57,58 @@ impl FileSum {
     }
 }
 
-/// Writes one JSON value per line, each followed by a tab and the CRC-32C of its JSON
-/// bytes in hex, and syncs the file.
+/// One checksummed line: JSON bytes, a tab and their CRC-32C in hex, a newline (the
+/// format of `docs.jsonl` and `changes.log`; serde_json escapes tabs inside strings, so
+/// the last tab of a line is always the separator).
+pub fn summed_line<T: Serialize>(item: &T) -> Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(item)?;
+    let crc = crc32c::crc32c(&line);
+    line.extend_from_slice(format!("\t{crc:08x}\n").as_bytes());
+    Ok(line)
+}
+
+/// The value of one line (without its newline) written by [`summed_line`], or why it
+/// cannot be trusted. A line without a tab was written before checksums and is read as
+/// plain JSON.
+pub fn parse_summed_line<T: DeserializeOwned>(line: &[u8]) -> std::result::Result<T, String> {
+    let json = match line.iter().rposition(|&b| b == b'\t') {
+        Some(tab) => {
+            let want = std::str::from_utf8(&line[tab + 1..])
+                .ok()
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .ok_or("unreadable checksum")?;
+            let got = crc32c::crc32c(&line[..tab]);
+            if got != want {
+                return Err(format!("checksum {got:08x}, the line says {want:08x}"));
+            }
+            &line[..tab]
+        }
+        None => line,
+    };
+    serde_json::from_slice(json).map_err(|e| e.to_string())
+}
+
+/// Writes one [`summed_line`] per item and syncs the file; returns the sum of what it
+/// wrote.
 pub fn write_jsonl_summed<T: Serialize>(
     path: &Path,
     items: impl IntoIterator<Item = T>,
-) -> Result<()> {
+) -> Result<FileSum> {
     let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = BufWriter::new(f);
+    let (mut bytes, mut crc) = (0u64, 0u32);
     for item in items {
-        let json = serde_json::to_vec(&item)?;
-        w.write_all(&json)?;
-        writeln!(w, "\t{:08x}", crc32c::crc32c(&json))?;
+        let line = summed_line(&item)?;
+        w.write_all(&line)?;
+        bytes += line.len() as u64;
+        crc = crc32c::crc32c_append(crc, &line);
     }
     let f = w.into_inner().map_err(|e| e.into_error())?;
     f.sync_all()?;
-    Ok(())
+    Ok(FileSum { bytes, crc32c: crc })
 }
 
-/// Each line of `bytes` (written by [`write_jsonl_summed`], or plain JSON lines): its
-/// value, or why it cannot be trusted.
+/// Each line of `bytes` (see [`parse_summed_line`]).
 pub fn parse_jsonl_summed<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Vec<std::result::Result<T, String>> {
@@ -84,37 +116,22 @@ pub fn parse_jsonl_summed<T: DeserializeOwned>(
     if text.is_empty() {
         return Vec::new();
     }
-    text.split(|&b| b == b'\n')
-        .map(|line| {
-            let json = match line.iter().rposition(|&b| b == b'\t') {
-                Some(tab) => {
-                    let want = std::str::from_utf8(&line[tab + 1..])
-                        .ok()
-                        .and_then(|h| u32::from_str_radix(h, 16).ok())
-                        .ok_or("unreadable checksum")?;
-                    let got = crc32c::crc32c(&line[..tab]);
-                    if got != want {
-                        return Err(format!("checksum {got:08x}, the line says {want:08x}"));
-                    }
-                    &line[..tab]
-                }
-                None => line,
-            };
-            serde_json::from_slice(json).map_err(|e| e.to_string())
-        })
-        .collect()
+    text.split(|&b| b == b'\n').map(parse_summed_line).collect()
 }
 
-/// Raw little-endian f32 rows.
-pub fn write_vectors(path: &Path, data: &[f32]) -> Result<()> {
+/// Raw little-endian f32 rows; returns the sum of what it wrote.
+pub fn write_vectors(path: &Path, data: &[f32]) -> Result<FileSum> {
     let mut f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    if cfg!(target_endian = "little") {
-        f.write_all(bytemuck::cast_slice(data))?;
+    let le;
+    let bytes: &[u8] = if cfg!(target_endian = "little") {
+        bytemuck::cast_slice(data)
     } else {
-        f.write_all(&f32_to_le(data))?;
-    }
+        le = f32_to_le(data);
+        &le
+    };
+    f.write_all(bytes)?;
     f.sync_all()?;
-    Ok(())
+    Ok(FileSum::of(bytes))
 }
 
 /// `data` as little-endian bytes.

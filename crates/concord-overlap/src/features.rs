@@ -32,9 +32,8 @@ pub struct Features {
     /// Bit `2k` (`2k + 1`): the passage uses a word for the first (second) pole of
     /// opposed concept `k` of [`OPPOSED`].
     pub poles: u32,
-    /// Reads as a notice, disclaimer or prompt rather than reporting.
-    pub boilerplate: bool,
-    /// Which kind of notice, when it is one.
+    /// Which kind of notice it is, when it reads as a notice, disclaimer or prompt
+    /// rather than reporting.
     pub notice: Option<Notice>,
     /// Figures with what they count (`(unit, value)`, sorted): `41人` is `("人", "41")`,
     /// `63.2%` is `("%", "63.2")`, `45,000 residents` is `("residents", "45000")`.
@@ -197,7 +196,6 @@ impl Features {
         let notice = notice(&flat);
         Self {
             figures: figures_in(&norm),
-            boilerplate: notice.is_some(),
             notice,
             folded,
             grams,

@@ -326,11 +326,11 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         residual,
     ];
     let mut probabilities = None;
-    let (label, score) = if a.features.boilerplate || b.features.boilerplate {
+    let (label, score) = if a.features.notice.is_some() || b.features.notice.is_some() {
         // A notice is matched only with another notice, and never counts as agreement;
         // two notices correspond when they are of one kind (two copyright lines, two
         // app prompts), in any wording or language.
-        let both = a.features.boilerplate && b.features.boilerplate;
+        let both = a.features.notice.is_some() && b.features.notice.is_some();
         let alike = duplicate
             || lexical >= 0.5
             || z >= RELATED_MIN_Z
@@ -551,7 +551,7 @@ mod tests {
         let notice2 = Features::new("免责声明：本文仅代表作者观点，不代表本平台立场。");
         lexicon.add(&notice);
         lexicon.add(&notice2);
-        assert!(notice.boilerplate && !a.boilerplate);
+        assert!(notice.notice.is_some() && a.notice.is_none());
         assert_eq!(judge(side(&notice), side(&a), &lexicon, sem).label, None);
         let v = judge(side(&notice), side(&notice2), &lexicon, sem);
         assert_eq!(v.label, Some(Label::Boilerplate), "{:?}", v.evidence);

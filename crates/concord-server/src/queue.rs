@@ -12,6 +12,7 @@
 //! jobs at once, so the handler can answer 429 instead of holding memory.
 
 use crate::metrics::Metrics;
+use concord_embed::embedder::{fed_tokens, windows_of};
 use concord_embed::{Embedder, Embedding};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -93,9 +94,7 @@ impl Queue {
 
     /// Tokens the model runs for texts of these content ids (specials of every window).
     pub fn tokens_of(&self, ids: &[Vec<u32>]) -> usize {
-        ids.iter()
-            .map(|t| t.len() + 2 * t.len().div_ceil(self.window).max(1))
-            .sum()
+        ids.iter().map(|t| fed_tokens(t.len(), self.window)).sum()
     }
 
     /// Queues tokenized texts; the receiver answers once they are embedded. A job larger
@@ -108,13 +107,7 @@ impl Queue {
         let (tx, rx) = oneshot::channel();
         let mut windows = VecDeque::new();
         for (text, t) in ids.iter().enumerate() {
-            if t.is_empty() {
-                windows.push_back(Window {
-                    text,
-                    ids: Vec::new(),
-                });
-            }
-            for chunk in t.chunks(self.window) {
+            for chunk in windows_of(t, self.window) {
                 windows.push_back(Window {
                     text,
                     ids: chunk.to_vec(),
