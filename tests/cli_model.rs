@@ -110,8 +110,10 @@ fn missing_model_directory_is_a_clear_error() {
     );
 }
 
-/// A cache laid out as the Hub client does: blobs, snapshots/<commit>/ links, refs/main.
-fn hub_cache(root: &Path, repo: &str) {
+/// A cache laid out as the Hub client does: blobs named by content hash,
+/// snapshots/<commit>/ links into them (in subfolders too), refs/main. `files` come
+/// from `source`.
+fn hub_cache(root: &Path, repo: &str, source: &Path, files: &[&str]) {
     let repo_dir = root.join(format!("models--{}", repo.replace('/', "--")));
     let commit = "0123456789abcdef0123456789abcdef01234567";
     let snap = repo_dir.join("snapshots").join(commit);
@@ -119,30 +121,39 @@ fn hub_cache(root: &Path, repo: &str) {
     std::fs::create_dir_all(repo_dir.join("blobs")).unwrap();
     std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
     std::fs::write(repo_dir.join("refs/main"), commit).unwrap();
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(support::model_dir().join("concord-model.json")).unwrap(),
-    )
-    .unwrap();
-    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
-        let blob = repo_dir
-            .join("blobs")
-            .join(manifest["files"][f].as_str().unwrap());
-        std::os::unix::fs::symlink(support::model_dir().join(f), &blob).unwrap();
-        std::os::unix::fs::symlink(
-            format!(
-                "../../blobs/{}",
-                blob.file_name().unwrap().to_str().unwrap()
-            ),
-            snap.join(f),
-        )
-        .unwrap();
+    for f in files {
+        let bytes = std::fs::read(source.join(f)).unwrap();
+        let hash = hex_digest(&bytes);
+        let blob = repo_dir.join("blobs").join(&hash);
+        std::os::unix::fs::symlink(source.join(f), &blob).unwrap();
+        let link = snap.join(f);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let up = "../".repeat(f.matches('/').count() + 2);
+        std::os::unix::fs::symlink(format!("{up}blobs/{hash}"), &link).unwrap();
     }
+}
+
+/// A stand-in for the blob name (the Hub uses the file's sha256 or git hash; any
+/// content-derived name lays the cache out the same way).
+fn hex_digest(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("{:016x}{:08x}", h.finish(), bytes.len())
+}
+
+fn tiny(name: &str) -> std::path::PathBuf {
+    support::root()
+        .join("crates/concord-embed/tests/fixtures/tiny")
+        .join(name)
 }
 
 #[test]
 fn hub_id_resolves_from_the_cache_offline() {
     let cache = tempfile::tempdir().unwrap();
-    hub_cache(cache.path(), "intfloat/multilingual-e5-small");
+    let files = ["config.json", "tokenizer.json", "model.safetensors"];
+    let repo = "intfloat/multilingual-e5-small";
+    hub_cache(cache.path(), repo, &support::model_dir(), &files);
     let input = b"hub cache lookup\n";
     let env = [
         ("HF_HUB_CACHE", cache.path()),
@@ -165,6 +176,69 @@ fn hub_id_resolves_from_the_cache_offline() {
         err.contains("not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"),
         "{err}"
     );
+}
+
+/// An XLM-R model with sentence-transformers files (CLS pooling, its own prompts),
+/// found by Hub id in the cache offline, embeds as transformers does.
+#[test]
+fn a_cached_xlm_roberta_model_resolves_offline_with_its_pooling_and_prompts() {
+    let cache = tempfile::tempdir().unwrap();
+    let files = [
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "modules.json",
+        "1_Pooling/config.json",
+        "config_sentence_transformers.json",
+    ];
+    hub_cache(cache.path(), "tiny-org/xlmr-cls", &tiny("xlmr-cls"), &files);
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(tiny("xlmr-cls").join("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let env = [
+        ("HF_HUB_CACHE", cache.path()),
+        ("HF_HUB_OFFLINE", Path::new("1")),
+    ];
+    let info: Value = serde_json::from_slice(
+        &concord(
+            &["model", "info", "--model", "tiny-org/xlmr-cls"],
+            b"",
+            &env,
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(info["pooling"], "cls", "{info}");
+    assert_eq!(info["prompts"]["passage"], "doc: ", "{info}");
+    for role in ["query", "passage"] {
+        let cases: Vec<&Value> = expected["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["role"] == role)
+            .collect();
+        let input: String = cases
+            .iter()
+            .map(|c| serde_json::json!({"text": c["text"]}).to_string() + "\n")
+            .collect();
+        let rows = jsonl(&concord(
+            &["embed", "--model", "tiny-org/xlmr-cls", "--prefix", role],
+            input.as_bytes(),
+            &env,
+        ));
+        assert_eq!(rows.len(), cases.len());
+        for (row, case) in rows.iter().zip(&cases) {
+            let want: Vec<f32> = case["vector"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            let c = support::cosine(&vector(row), &want);
+            assert!(c > 0.999, "{role} {}: {c}", case["text"]);
+        }
+    }
 }
 
 #[test]

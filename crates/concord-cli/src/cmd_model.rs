@@ -184,6 +184,11 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
                 "cpu_isa": concord_embed::isa::current().label(),
                 "int8_kernel": embedder.int8_kernel().map(|k| k.label()),
                 "source": manifest.map(|m| m.source),
+                "model_type": embedder.config().model_type,
+                "max_tokens": embedder.config().max_sequence(),
+                "pooling": embedder.profile().pooling.label(),
+                "prompts": embedder.profile().prompts,
+                "profile_from": embedder.profile().source,
             });
             println!("{}", serde_json::to_string_pretty(&info)?);
             Ok(())

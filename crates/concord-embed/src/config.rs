@@ -1,5 +1,7 @@
-//! The model's `config.json`: the Hugging Face BERT configuration fields concord reads
-//! and writes, plus the file names of a model directory.
+//! The model's `config.json`: the Hugging Face BERT / XLM-R configuration fields
+//! concord reads and writes, plus the file names of a model directory. Anything the
+//! encoders do not implement (another architecture, relative or rotary positions, a
+//! decoder) is refused here, at load, rather than giving wrong vectors.
 
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -40,7 +42,27 @@ pub struct BertConfig {
     pub position_embedding_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_class: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_decoder: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub add_cross_attention: bool,
 }
+
+/// The model types whose forward pass the encoders implement: BERT, and RoBERTa /
+/// XLM-R, which differ from it only in where position ids start.
+const MODEL_TYPES: [&str; 3] = ["bert", "xlm-roberta", "roberta"];
+
+/// Architectures whose checkpoints hold such an encoder (a masked-LM head, if any, is
+/// not read).
+const ARCHITECTURES: [&str; 7] = [
+    "BertModel",
+    "BertForMaskedLM",
+    "BertForPreTraining",
+    "XLMRobertaModel",
+    "XLMRobertaForMaskedLM",
+    "RobertaModel",
+    "RobertaForMaskedLM",
+];
 
 fn bert() -> String {
     "bert".into()
@@ -71,9 +93,30 @@ impl BertConfig {
 
     pub fn validate(&self) -> Result<()> {
         ensure!(
-            matches!(self.model_type.as_str(), "bert" | "xlm-roberta"),
-            "unsupported model_type {:?} (concord runs BERT encoders)",
-            self.model_type
+            MODEL_TYPES.contains(&self.model_type.as_str()),
+            "unsupported model_type {:?} (concord runs {})",
+            self.model_type,
+            MODEL_TYPES.join(", ")
+        );
+        for a in &self.architectures {
+            ensure!(
+                ARCHITECTURES.contains(&a.as_str()),
+                "unsupported architecture {a:?} (concord runs the encoders of {})",
+                ARCHITECTURES.join(", ")
+            );
+        }
+        ensure!(
+            !self.is_decoder && !self.add_cross_attention,
+            "the model is configured as a decoder; concord runs encoders only"
+        );
+        ensure!(
+            self.type_vocab_size >= 1,
+            "type_vocab_size is 0: the model has no token-type embeddings"
+        );
+        ensure!(
+            self.max_position_embeddings > self.position_offset() + 2,
+            "max_position_embeddings {} leaves no room for a text",
+            self.max_position_embeddings
         );
         ensure!(
             self.hidden_act == "gelu",
@@ -97,5 +140,20 @@ impl BertConfig {
 
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
+    }
+
+    /// The position id of a sequence's first token: 0 for BERT; RoBERTa and XLM-R
+    /// number positions from `pad_token_id + 1`, the rows below being reserved.
+    pub fn position_offset(&self) -> usize {
+        match self.model_type.as_str() {
+            "xlm-roberta" | "roberta" => self.pad_token_id as usize + 1,
+            _ => 0,
+        }
+    }
+
+    /// The longest sequence the position table holds, specials included.
+    pub fn max_sequence(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
     }
 }

@@ -18,6 +18,7 @@
 use crate::config::BertConfig;
 use crate::kernels::{self, Norm};
 use crate::model::check_batch;
+use crate::profile::Pooling;
 use crate::qgemm::{self, Kernel, QuantActs, QuantWeights};
 use crate::shared_out::SharedOut;
 use crate::weights::EncoderWeights;
@@ -291,9 +292,9 @@ impl CpuEncoder {
         self.precision
     }
 
-    /// Mean-pooled final hidden states, `[lens.len() * H]` row-major, for the packed
+    /// Pooled final hidden states, `[lens.len() * H]` row-major, for the packed
     /// sequences `ids[0..lens[0]]`, `ids[lens[0]..lens[0]+lens[1]]`, ...
-    pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+    pub fn pooled(&self, ids: &[u32], lens: &[usize], pooling: Pooling) -> Result<Vec<f32>> {
         // Attention's raw views rely on these bounds.
         check_batch(&self.cfg, ids, lens)?;
         let h = self.cfg.hidden_size;
@@ -309,7 +310,8 @@ impl CpuEncoder {
             .embedding(&Tensor::from_slice(ids, t, &Device::Cpu)?)?;
         let x = sized(&mut ws.x, t * h);
         x.copy_from_slice(&host(&word)?);
-        let positions = lens.iter().flat_map(|&l| 0..l);
+        let first = self.cfg.position_offset();
+        let positions = lens.iter().flat_map(|&l| first..first + l);
         for (row, p) in x.chunks_exact_mut(h).zip(positions) {
             let pos = &self.position[p * h..(p + 1) * h];
             for ((v, a), b) in row.iter_mut().zip(pos).zip(&self.token_type0) {
@@ -335,15 +337,20 @@ impl CpuEncoder {
             kernels::residual_norm(x, proj, &layer.down_b, norm(&layer.out_ln, eps));
         }
 
-        // Mean over each sequence's rows, specials included.
+        // Each sequence's rows, specials included, pooled.
         let x = &ws.x[..t * h];
         let mut pooled = vec![0f32; lens.len() * h];
         let mut start = 0;
         for (out, &l) in pooled.chunks_exact_mut(h).zip(lens) {
-            for row in x[start * h..(start + l) * h].chunks_exact(h) {
-                out.iter_mut().zip(row).for_each(|(o, v)| *o += v);
+            let rows = x[start * h..(start + l) * h].chunks_exact(h);
+            match pooling {
+                Pooling::Mean => {
+                    rows.for_each(|row| out.iter_mut().zip(row).for_each(|(o, v)| *o += v));
+                    out.iter_mut().for_each(|o| *o /= l as f32);
+                }
+                Pooling::Cls => out.copy_from_slice(&x[start * h..(start + 1) * h]),
+                Pooling::LastToken => out.copy_from_slice(&x[(start + l - 1) * h..(start + l) * h]),
             }
-            out.iter_mut().for_each(|o| *o /= l as f32);
             start += l;
         }
         Ok(pooled)

@@ -1,17 +1,20 @@
-//! The public embedding API: text in, L2-normalised e5 vectors out.
+//! The public embedding API: text in, L2-normalised vectors out.
 //!
-//! Texts are tokenized with their prefix and never truncated. A text longer than
-//! the model's window (512 positions, so 510 content tokens) is cut into
-//! consecutive windows of at most 510 tokens, each run as `<s> window </s>`; its
-//! vector is the mean of the windows' mean-pooled states weighted by their content
-//! token counts, then L2-normalised (mean pooling over the whole text, with
-//! attention limited to each window). Windows of all texts are sorted by length
-//! and packed into batches under a token budget.
+//! Texts are tokenized with the model's prompt for their role ([`Prefix`], e5's
+//! `query: ` / `passage: `) and never truncated. A text longer than the model's
+//! window (its positions less the two end tokens: 510 content tokens for e5) is cut
+//! into consecutive windows, each run as `<s> window </s>` (`[CLS] … [SEP]` for a
+//! WordPiece model); its vector is the mean of the windows' pooled states weighted by
+//! their content token counts, then L2-normalised (for mean pooling, the mean over the
+//! whole text with attention limited to each window; a text within one window gets
+//! exactly the model's own vector). Windows of all texts are sorted by length and
+//! packed into batches under a token budget.
 
 use crate::config::{BertConfig, TOKENIZER_FILE};
 use crate::cpu_encoder::{CpuEncoder, CpuPrecision};
 use crate::model::{l2_normalize, BertEncoder};
-use crate::tokenizer::{E5Tokenizer, Prefix};
+use crate::profile::Profile;
+use crate::tokenizer::{ModelTokenizer, Prefix};
 use crate::weights::{EncoderWeights, WeightsFormat};
 use crate::{isa, qgemm};
 use anyhow::{Context, Result};
@@ -146,7 +149,8 @@ pub struct Embedder {
     device: Device,
     dtype: DType,
     format: WeightsFormat,
-    tokenizer: E5Tokenizer,
+    tokenizer: ModelTokenizer,
+    profile: Profile,
     dir: PathBuf,
     bos: u32,
     eos: u32,
@@ -198,10 +202,11 @@ impl Embedder {
         } else {
             DType::F16
         };
-        let tokenizer = E5Tokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
+        let tokenizer = ModelTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
+        let profile = Profile::load(dir)?;
         let weights = EncoderWeights::load(dir, &cfg, device, dtype)
             .with_context(|| format!("loading weights from {}", dir.display()))?;
-        let window = cfg.max_position_embeddings - 2;
+        let window = cfg.max_sequence() - 2;
         let (bos, eos) = (tokenizer.bos, tokenizer.eos);
         let format = weights.format;
         let encoder = match precision {
@@ -222,6 +227,7 @@ impl Embedder {
             dtype,
             format,
             tokenizer,
+            profile,
             dir: dir.to_path_buf(),
             bos,
             eos,
@@ -273,21 +279,33 @@ impl Embedder {
         self.dtype
     }
 
-    /// Mean-pooled states of a packed batch, `[lens.len() * H]` row-major.
-    fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+    /// Pooled states of a packed batch, `[lens.len() * H]` row-major.
+    fn pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+        let pooling = self.profile.pooling;
         match &self.encoder {
-            Encoder::FusedCpu(e) => e.mean_pooled(ids, lens),
-            Encoder::Candle(e) => Ok(e.mean_pooled(ids, lens)?.flatten_all()?.to_vec1()?),
+            Encoder::FusedCpu(e) => e.pooled(ids, lens, pooling),
+            Encoder::Candle(e) => Ok(e.pooled(ids, lens, pooling)?.flatten_all()?.to_vec1()?),
         }
     }
 
-    pub fn tokenizer(&self) -> &E5Tokenizer {
+    pub fn tokenizer(&self) -> &ModelTokenizer {
         &self.tokenizer
     }
 
-    /// Content token ids of `prefix + text` (no `<s>`/`</s>`, not truncated).
+    /// The model's pooling and prompts.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.cfg
+    }
+
+    /// Content token ids of the prompt for `prefix` and `text` (no start or end
+    /// token, not truncated).
     pub fn tokenize(&self, text: &str, prefix: Prefix) -> Result<Vec<u32>> {
-        self.tokenizer.content_ids(text, prefix)
+        self.tokenizer
+            .content_ids(text, self.profile.prompts.get(prefix))
     }
 
     /// Content ids one window holds (longer texts are cut into consecutive windows).
@@ -367,7 +385,7 @@ impl Embedder {
             let batch = &windows[start..end];
             let ids: Vec<u32> = batch.iter().flat_map(|w| w.ids.iter().copied()).collect();
             let lens: Vec<usize> = batch.iter().map(|w| w.ids.len()).collect();
-            let pooled = self.mean_pooled(&ids, &lens)?;
+            let pooled = self.pooled(&ids, &lens)?;
             for (w, row) in batch.iter().zip(pooled.chunks_exact(dim)) {
                 let acc = &mut sums[w.text * dim..(w.text + 1) * dim];
                 for (a, r) in acc.iter_mut().zip(row) {

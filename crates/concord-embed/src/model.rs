@@ -6,11 +6,12 @@
 //! norms) runs once over all `T` tokens. Only attention pads: each sequence attends
 //! to its own tokens, with padded keys masked by an additive `-inf` (exactly zero
 //! weight after softmax in any precision; a finite minimum can overflow in f16).
-//! Output is the mean over each sequence's tokens, `<s>` and `</s>` included, as e5
-//! was trained; L2 normalisation is left to the caller, which may first combine
-//! the windows of a long text.
+//! Output is each sequence's pooled state ([`Pooling`]: for e5 the mean over its
+//! tokens, `<s>` and `</s>` included, as it was trained); L2 normalisation is left to
+//! the caller, which may first combine the windows of a long text.
 
 use crate::config::BertConfig;
+use crate::profile::Pooling;
 use crate::weights::{EncoderWeights, LayerWeights};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Device, Tensor, D};
@@ -53,14 +54,15 @@ impl BertEncoder {
         &self.w
     }
 
-    /// Mean-pooled final hidden states, `[lens.len(), H]` in f32, for the sequences
+    /// Pooled final hidden states, `[lens.len(), H]` in f32, for the sequences
     /// `ids[0..lens[0]]`, `ids[lens[0]..lens[0]+lens[1]]`, ... (specials included).
-    pub fn mean_pooled(&self, ids: &[u32], lens: &[usize]) -> Result<Tensor> {
+    pub fn pooled(&self, ids: &[u32], lens: &[usize], pooling: Pooling) -> Result<Tensor> {
         check_batch(&self.cfg, ids, lens)?;
         let total = ids.len();
         let eps = self.cfg.layer_norm_eps as f32;
         let ids_t = Tensor::from_slice(ids, ids.len(), &self.device)?;
-        let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
+        let first = self.cfg.position_offset() as u32;
+        let positions: Vec<u32> = lens.iter().flat_map(|&l| first..first + l as u32).collect();
         let pos_t = Tensor::from_vec(positions, ids.len(), &self.device)?;
 
         let word = self.w.word.embedding(&ids_t)?.to_dtype(self.dtype)?;
@@ -72,12 +74,14 @@ impl BertEncoder {
             x = self.layer(&x, layer, lens, eps)?;
         }
 
-        // Mean pooling as one product with a [n, T] matrix of 1/len weights.
+        // Pooling as one product with a [n, T] matrix of each token's weight.
         let mut pool = vec![0f32; lens.len() * total];
         let mut start = 0;
         for (i, &l) in lens.iter().enumerate() {
             let row = &mut pool[i * total + start..i * total + start + l];
-            row.fill(1.0 / l as f32);
+            for (p, w) in row.iter_mut().enumerate() {
+                *w = pooling.weight(p, l);
+            }
             start += l;
         }
         let pool = Tensor::from_vec(pool, (lens.len(), total), &self.device)?;
@@ -165,7 +169,7 @@ pub fn check_batch(cfg: &BertConfig, ids: &[u32], lens: &[usize]) -> Result<()> 
         "sequence lengths do not add up to the token count"
     );
     ensure!(lens.iter().all(|&l| l > 0), "empty sequence in batch");
-    let max = cfg.max_position_embeddings;
+    let max = cfg.max_sequence();
     ensure!(
         lens.iter().all(|&l| l <= max),
         "a sequence exceeds the model's {max} positions"

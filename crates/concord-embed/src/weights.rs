@@ -39,13 +39,16 @@ pub struct LayerWeights {
 pub struct EncoderWeights {
     pub word: QTensor,
     pub position: Tensor,
-    /// Token-type row 0 (e5 never uses type 1), `[H]`.
+    /// Token-type row 0 (concord never uses another), `[H]`.
     pub token_type0: Tensor,
     pub emb_ln_w: Tensor,
     pub emb_ln_b: Tensor,
     pub layers: Vec<LayerWeights>,
     pub format: WeightsFormat,
 }
+
+/// Where a checkpoint keeps the encoder's tensors.
+const ENCODER_PREFIXES: [&str; 3] = ["", "bert.", "roberta."];
 
 enum Source {
     Gguf {
@@ -91,16 +94,16 @@ impl Source {
 impl EncoderWeights {
     pub fn load(dir: &Path, cfg: &BertConfig, device: &Device, dtype: DType) -> Result<Self> {
         let gguf = dir.join(GGUF_FILE);
-        let st = dir.join(SAFETENSORS_FILE);
+        let st_path = dir.join(SAFETENSORS_FILE);
         let (mut src, format) = if gguf.is_file() {
             let mut file = std::fs::File::open(&gguf)?;
             let content = gguf_file::Content::read(&mut file)
                 .with_context(|| format!("reading {}", gguf.display()))?;
             (Source::Gguf { content, file }, WeightsFormat::Gguf)
-        } else if st.is_file() {
+        } else if st_path.is_file() {
             // SAFETY: the file is mapped read-only and not modified while loaded.
-            let mm = unsafe { candle_core::safetensors::MmapedSafetensors::new(&st) }
-                .with_context(|| format!("reading {}", st.display()))?;
+            let mm = unsafe { candle_core::safetensors::MmapedSafetensors::new(&st_path) }
+                .with_context(|| format!("reading {}", st_path.display()))?;
             (Source::Safetensors(mm), WeightsFormat::Safetensors)
         } else {
             bail!(
@@ -108,15 +111,23 @@ impl EncoderWeights {
                 dir.display()
             );
         };
-        // Hub checkpoints of BertModel sometimes carry a "bert." prefix.
+        // Checkpoints of a masked-LM or pre-training head keep the encoder under
+        // "bert." or "roberta."; the bare encoder has no prefix.
         let prefix = match &src {
-            Source::Safetensors(st)
-                if st.get("embeddings.word_embeddings.weight").is_err()
-                    && st.get("bert.embeddings.word_embeddings.weight").is_ok() =>
-            {
-                "bert."
-            }
-            _ => "",
+            Source::Safetensors(st) => ENCODER_PREFIXES
+                .into_iter()
+                .find(|p| {
+                    st.get(&format!("{p}embeddings.word_embeddings.weight"))
+                        .is_ok()
+                })
+                .with_context(|| {
+                    format!(
+                        "{} has no embeddings.word_embeddings.weight (with or without a \
+                         bert./roberta. prefix): not a BERT or XLM-R checkpoint",
+                        st_path.display()
+                    )
+                })?,
+            Source::Gguf { .. } => "",
         };
         let n = |s: &str| format!("{prefix}{s}");
         let h = cfg.hidden_size;
@@ -134,9 +145,16 @@ impl EncoderWeights {
             "position table has shape {:?}",
             position.dims()
         );
-        let token_type0 = src
-            .dense(&n("embeddings.token_type_embeddings.weight"), device, dtype)?
-            .get(0)?;
+        // BERT has two token types, XLM-R one; concord only ever uses type 0.
+        let token_types =
+            src.dense(&n("embeddings.token_type_embeddings.weight"), device, dtype)?;
+        ensure!(
+            token_types.dims() == [cfg.type_vocab_size, h],
+            "token-type table has shape {:?}, config says [{}, {h}]",
+            token_types.dims(),
+            cfg.type_vocab_size
+        );
+        let token_type0 = token_types.get(0)?;
         let emb_ln_w = src.dense(&n("embeddings.LayerNorm.weight"), device, dtype)?;
         let emb_ln_b = src.dense(&n("embeddings.LayerNorm.bias"), device, dtype)?;
 

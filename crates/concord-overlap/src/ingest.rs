@@ -69,6 +69,12 @@ pub fn model_stamp(embedder: &Embedder) -> Result<ModelStamp> {
         Err(_) => h.update(dir.display().to_string().as_bytes()),
     }
     h.update(format!("{:?}", embedder.weights_format()).as_bytes());
+    // Pooling and prompts change the vectors too. e5's own hash as nothing, so
+    // collections stamped before the profile was read keep their fingerprint.
+    let profile = embedder.profile();
+    if !profile.is_e5_default() {
+        h.update(serde_json::to_string(profile)?.as_bytes());
+    }
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
