@@ -9,14 +9,18 @@ few inputs with the probabilities scikit-learn gave them (the reader checks them
         --paws ../shared/eval/paws-x-zh/dev.tsv \
         --sts ../shared/train/stsb-multi-mt/train.zh.tsv \
         --sts ../shared/train/stsb-multi-mt/train.en-zh.tsv > target/judge-train.csv
-    target/judge-venv/bin/python scripts/train-judge.py target/judge-train.csv
+    concord eval judge-probe > target/judge-probe.json
+    target/judge-venv/bin/python scripts/train-judge.py target/judge-train.csv \
+        --probe target/judge-probe.json
 
 (scripts/train-judge.sh runs both.) Rows the text rules label (boilerplate) are left out:
 the judge never sees them at run time. The labelled development stories weigh most;
 PAWS-X dev (free to use) and the STS-B train split (CC BY-SA 4.0, see
 ../shared/train/stsb-multi-mt/SOURCE.txt) add cross-domain examples at lower weight.
 Held-out stories (examples/stories/heldout.txt) are never in the input. The seed is pinned;
-the same input gives the same file.
+the same input gives the same file. The probe file (the model's cosines among fixed
+texts) is stored as the model the judge is calibrated for; concord refuses to judge with
+a model whose cosines there differ.
 
 The threshold on P(not none) that makes a pair a finding is chosen by leaving one training
 story out at a time: the lowest that keeps the candidate-pair precision of the left-out
@@ -99,6 +103,7 @@ def raw_scores(trees, baseline, x):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("features")
+    ap.add_argument("--probe", required=True, help="what `concord eval judge-probe` wrote")
     ap.add_argument("--out", default="crates/concord-overlap/judge/judge.json")
     a = ap.parse_args()
     feats, src, y, x = load(a.features)
@@ -171,6 +176,7 @@ def main():
         "trees": trees,
         "min_finding": threshold,
         "class_scale": scale,
+        "model": json.load(open(a.probe, encoding="utf-8")),
         "checks": [
             [[float(v) for v in row], [round(float(v), 6) for v in p]]
             for row, p in zip(sample, want)

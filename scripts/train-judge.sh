@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrains the pair judge (crates/concord-overlap/judge/judge.json) from scratch:
 # the training stories of examples/stories (never the held-out ones), PAWS-X dev and the
-# STS-B train split from ../shared, with a pinned seed. Then shows the held-out score.
+# STS-B train split from ../shared, with a pinned seed, for the model CONCORD_MODEL names
+# (the default e5-small when unset). Then shows the held-out score.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stories=${STORIES:-examples/stories}
@@ -15,6 +16,7 @@ cargo build --release --locked --bin concord
   --paws ../shared/eval/paws-x-zh/dev.tsv \
   --sts ../shared/train/stsb-multi-mt/train.zh.tsv \
   --sts ../shared/train/stsb-multi-mt/train.en-zh.tsv > target/judge-train.csv
-"$venv/bin/python" scripts/train-judge.py target/judge-train.csv
+./target/release/concord eval judge-probe > target/judge-probe.json
+"$venv/bin/python" scripts/train-judge.py target/judge-train.csv --probe target/judge-probe.json
 cargo build --release --locked --bin concord
 ./target/release/concord eval gold "$stories" --split heldout

@@ -174,8 +174,38 @@ fn every_endpoint_over_a_real_socket() {
         assert_eq!(r.body["created"], true);
         assert!(r.body["passages"].as_u64().unwrap() >= 3);
     }
+    // The same article again is kept as it is, with nothing embedded (the CLI's
+    // ingest makes the same check); a changed one is replaced.
     let r = server.post("/documents", doc_body("library", "city-library.txt"));
     assert_eq!((r.status, &r.body["created"]), (200, &json!(false)));
+    assert_eq!(
+        (&r.body["unchanged"], &r.body["tokens"]),
+        (&json!(true), &json!(0))
+    );
+    let changed = json!({"id": "library", "title": "city-library.txt",
+        "text": article("city-library.txt") + "\n\n圖書館週末延長開放到晚上十點。\n"});
+    let r = server.post("/documents", changed);
+    assert_eq!((r.status, &r.body["unchanged"]), (200, &json!(false)));
+    assert!(r.body["tokens"].as_u64().unwrap() > 0);
+    let r = server.post("/documents", doc_body("library", "city-library.txt"));
+    assert_eq!((r.status, &r.body["unchanged"]), (200, &json!(false)));
+    // Without a title, the article's own heading is its title, as for files.
+    let r = server.post(
+        "/documents",
+        json!({"id": "ferry-tw", "text": article("harbour-ferry-tw.md")}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let heading = article("harbour-ferry-tw.md")
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches('#')
+        .trim()
+        .to_string();
+    assert_eq!(
+        server.get("/documents/ferry-tw").body["title"],
+        json!(heading)
+    );
     let r = server.get("/documents");
     assert_eq!(r.body["total"], 3);
     let ids: Vec<&str> = r.body["documents"]
@@ -304,6 +334,8 @@ fn every_endpoint_over_a_real_socket() {
         json!({"input": [text, "passage: 图书馆延长开放时间"], "model": "e5"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    // One model served: the name a client sends is not checked; the answer says which.
+    assert_eq!(r.body["model"], "multilingual-e5-small");
     assert_eq!(r.body["object"], "list");
     assert_eq!(r.body["data"][1]["index"], 1);
     assert!(r.body["usage"]["prompt_tokens"].as_u64().unwrap() > 5);
@@ -1074,4 +1106,134 @@ fn overlap_queries_beyond_the_bound_get_429() {
     // Once they are done, the bound is free again.
     let r = server.post("/overlaps", json!({"doc_id": "ferry-cn"}));
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+fn tiny_model(name: &str) -> PathBuf {
+    support::root()
+        .join("crates/concord-embed/tests/fixtures/tiny")
+        .join(name)
+}
+
+/// What transformers gave the tiny model for `text` with no prompt.
+fn tiny_expected(name: &str, text: &str) -> Vec<f32> {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(tiny_model(name).join("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let case = expected["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["role"] == "none" && c["text"] == text)
+        .unwrap();
+    floats(&case["vector"])
+}
+
+/// `--embed-model` runs a second model beside the collection's: the embedding routes
+/// pick it by their `model` field, `/info` lists both, an unknown name is 404, and the
+/// collection's routes keep the collection's model.
+#[test]
+fn a_second_model_answers_the_embedding_routes_that_name_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bert = tiny_model("bert");
+    let server = Server::start(
+        &collection_dir(&tmp),
+        &["--embed-model", bert.to_str().unwrap()],
+        &[],
+    );
+    let info = server.get("/info");
+    assert_eq!(info.status, 200);
+    let models = info.body["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["multilingual-e5-small", "bert"], "{}", info.body);
+    assert_eq!(models[1]["dimension"], 32);
+    assert_eq!(models[1]["pooling"], "mean");
+    assert_eq!(models[0]["judge_calibrated"], true);
+    assert_eq!(models[1]["judge_calibrated"], false);
+
+    let text = "港務局表示新碼頭將於三月啟用。";
+    let r = server.post("/v1/embeddings", json!({"model": "bert", "input": [text]}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], "bert");
+    let v = floats(&r.body["data"][0]["embedding"]);
+    let c = support::cosine(&v, &tiny_expected("bert", text));
+    assert!(c > 0.999, "{c}");
+    let r = server.post("/embed", json!({"model": "bert", "inputs": text}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body[0].as_array().unwrap().len(), 32);
+    let r = server.post(
+        "/similarity",
+        json!({"model": "bert", "inputs": {"source_sentence": text, "sentences": [text]}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!((r.body[0].as_f64().unwrap() - 1.0).abs() < 1e-4);
+
+    let r = server.post("/v1/embeddings", json!({"input": text}));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["model"], "multilingual-e5-small");
+    assert_eq!(
+        r.body["data"][0]["embedding"].as_array().unwrap().len(),
+        384
+    );
+    let r = server.post(
+        "/v1/embeddings",
+        json!({"model": "text-embedding-3-small", "input": text}),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.body["type"], "model_not_found");
+    assert!(r.body["error"].as_str().unwrap().contains("bert"));
+
+    let r = server.post("/documents", doc_body("library", "city-library.txt"));
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = server.post("/overlaps", json!({"text": article("city-library.txt")}));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// A collection of a model the pair judge was not trained with: embeddings, writes and
+/// search work; overlaps and clusters answer 501 in the server and fail with the
+/// reason in the CLI, instead of labelling pairs on the wrong similarity scale.
+#[test]
+fn a_model_the_judge_was_not_trained_with_gets_no_pair_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xlmr = tiny_model("xlmr-cls");
+    let dir = collection_dir(&tmp);
+    let server = Server::start(&dir, &["--model", xlmr.to_str().unwrap()], &[]);
+    let r = server.post("/documents", doc_body("library", "city-library.txt"));
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = server.post("/search", json!({"text": "library"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = server.post("/v1/embeddings", json!({"input": "library"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    for r in [
+        server.post("/overlaps", json!({"text": "library"})),
+        server.get("/clusters"),
+    ] {
+        assert_eq!(r.status, 501, "{}", r.body);
+        assert_eq!(r.body["type"], "judge_not_calibrated");
+        assert!(r.body["error"].as_str().unwrap().contains("retrain"));
+    }
+    server.terminate();
+
+    let out = support::concord(&[
+        "--model",
+        xlmr.to_str().unwrap(),
+        "overlaps",
+        "--collection",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("calibrated for multilingual-e5-small"),
+        "{err}"
+    );
+
+    // The collection remembers its model: the default one is refused on it.
+    let out = support::concord(&["search", "--collection", dir.to_str().unwrap(), "library"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was built with model xlmr-cls") && err.contains("multilingual-e5-small"),
+        "{err}"
+    );
 }

@@ -2,7 +2,7 @@
 //! cross-article claims, writing `clusters.json`, `pairs.csv` and `report.html`.
 
 use crate::cmd_collection::{ingest_paths, open_checked, InputArgs};
-use crate::cmd_model::{load_embedder, ModelChoice};
+use crate::cmd_model::{load_judging_embedder, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use concord_cluster::report::{html, View};
@@ -42,7 +42,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
     if args.min_label == Label::Related {
         bail!("--min-label related would link articles by topic alone; use agree or stronger");
     }
-    let embedder = load_embedder(model)?;
+    let embedder = load_judging_embedder(model)?;
     let scratch;
     let dir: &Path = match &args.collection {
         Some(d) => d,

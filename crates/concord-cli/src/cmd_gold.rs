@@ -4,7 +4,7 @@
 //! pair of the training stories with its signals and its labelled grade, plus labelled
 //! text pairs from PAWS-X and STS-B), as CSV for `scripts/train-judge.py`.
 
-use crate::cmd_model::{load_embedder, ModelChoice};
+use crate::cmd_model::{load_embedder, load_judging_embedder, ModelChoice};
 use anyhow::{Context, Result};
 use clap::Args;
 use concord_embed::Embedder;
@@ -103,7 +103,7 @@ fn topic_of(stories: &[Story]) -> impl Fn(&str) -> Option<String> + '_ {
 }
 
 pub fn run_gold(args: GoldArgs, model: &ModelChoice) -> Result<()> {
-    let embedder = load_embedder(model)?;
+    let embedder = load_judging_embedder(model)?;
     let (stories, gold) = read_gold(&args.dir)?;
     let (_dir, c) = ingest_stories(&embedder, &stories)?;
     let index = OverlapIndex::new(&c);

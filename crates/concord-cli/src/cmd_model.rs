@@ -110,6 +110,14 @@ pub fn load_embedder(model: &ModelChoice) -> Result<Embedder> {
     Ok(load_embedder_on(model)?.0)
 }
 
+/// [`load_embedder`] for commands that label pairs: refuses a model the pair judge is
+/// not calibrated for.
+pub fn load_judging_embedder(model: &ModelChoice) -> Result<Embedder> {
+    let embedder = load_embedder(model)?;
+    concord_overlap::PairJudge::shipped().check_model(&embedder)?;
+    Ok(embedder)
+}
+
 /// [`load_embedder`], also saying which device it chose.
 pub fn load_embedder_on(model: &ModelChoice) -> Result<(Embedder, ComputeDevice)> {
     let device = ComputeDevice::select(model.device)?;

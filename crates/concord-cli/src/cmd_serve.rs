@@ -1,7 +1,7 @@
 //! `concord serve`: runs the HTTP service over a collection until SIGINT or SIGTERM.
 
 use crate::cmd_collection::CollectionArg;
-use crate::cmd_model::{load_embedder_on, ModelChoice};
+use crate::cmd_model::{load_embedder_on, load_embedder_onto, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_index::{Collection, IndexParams};
@@ -23,6 +23,11 @@ pub enum ProtectArg {
 pub struct ServeArgs {
     #[command(flatten)]
     collection: CollectionArg,
+    /// Another model to run for the embedding routes (repeatable; a folder or a Hub id,
+    /// as --model takes). Requests pick one with their `model` field: a model's folder
+    /// name or Hub id, as `GET /info` lists them. The collection's model is --model's.
+    #[arg(long = "embed-model", value_name = "MODEL")]
+    embed_models: Vec<String>,
     /// Address to listen on; anything but loopback exposes the service to the network.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -94,6 +99,18 @@ pub struct ServeArgs {
     shutdown_timeout: u64,
 }
 
+/// What requests call a model: its Hub id, or its folder's name.
+fn served_name(spec: Option<&str>, dir: &std::path::Path) -> String {
+    if let Some(concord_embed::source::ModelSpec::Hub { repo, .. }) =
+        spec.map(concord_embed::source::ModelSpec::parse)
+    {
+        return repo;
+    }
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
 fn api_key(file: Option<&PathBuf>) -> Result<Option<String>> {
     let key = match file {
         Some(path) => Some(
@@ -117,6 +134,11 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
     let key = api_key(args.api_key_file.as_ref())?;
     let (embedder, device) = load_embedder_on(model)?;
     let stamp = model_stamp(&embedder)?;
+    let mut models = vec![(served_name(model.model, embedder.model_dir()), embedder)];
+    for spec in &args.embed_models {
+        let e = load_embedder_onto(Some(spec), &device)?;
+        models.push((served_name(Some(spec), e.model_dir()), e));
+    }
     let collection =
         Collection::open_or_create(&args.collection.collection, &stamp, IndexParams::default())?;
     let opts = ServeOptions {
@@ -138,7 +160,6 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
         },
         commit_after: args.commit_after.max(1),
         commit_interval: Duration::from_secs(args.commit_interval.max(1)),
-        model: stamp.name.clone(),
         device: device.label.clone(),
         allowed_hosts: args.allowed_hosts.clone(),
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
@@ -171,7 +192,7 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
         );
         concord_server::serve(
             listener,
-            embedder,
+            models,
             collection,
             opts,
             concord_server::shutdown_signal(),

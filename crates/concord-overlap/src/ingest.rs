@@ -1,6 +1,7 @@
 //! Ingestion: articles are segmented, their passages embedded and the collection
 //! updated, committing every few articles so a long run interrupted midway keeps what
-//! it finished. An article whose passages are unchanged is not embedded again.
+//! it finished. An article whose passages are unchanged is not embedded again
+//! ([`prepare`], which the server's writes go through too).
 
 use anyhow::{ensure, Context, Result};
 use concord_embed::{Embedder, Prefix, DEFAULT_BATCH_TOKENS};
@@ -111,35 +112,28 @@ pub fn ingest(
     let mut report = IngestReport::default();
     let mut since_commit = 0;
     for (i, a) in articles.iter().enumerate() {
-        let passages = segment(&a.text, &opts.segment);
-        if passages.is_empty() {
-            report.empty.push(a.id.clone());
-        } else if unchanged(collection, a, &passages) {
-            report.unchanged += 1;
-        } else {
-            let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-            let embedded = embedder
-                .embed_detailed(&texts, Prefix::Passage, opts.batch_tokens, &mut |_| {})
-                .with_context(|| format!("embedding article {}", a.id))?;
-            report.tokens += embedded.iter().map(|e| e.tokens).sum::<usize>();
-            let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
-            if collection.doc(&a.id).is_some() {
-                report.replaced += 1;
-            } else {
-                report.added += 1;
-            }
-            report.passages += passages.len();
-            let doc = DocRecord {
-                id: a.id.clone(),
-                title: a.title.clone(),
-                source: a.source.clone(),
-                slots: Vec::new(),
-            };
-            collection.upsert(doc, passages, &vectors)?;
-            since_commit += 1;
-            if since_commit >= opts.commit_every.max(1) {
-                collection.commit()?;
-                since_commit = 0;
+        match prepare(collection, a, &opts.segment) {
+            Prepared::Empty => report.empty.push(a.id.clone()),
+            Prepared::Unchanged { .. } => report.unchanged += 1,
+            Prepared::Write { doc, passages } => {
+                let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+                let embedded = embedder
+                    .embed_detailed(&texts, Prefix::Passage, opts.batch_tokens, &mut |_| {})
+                    .with_context(|| format!("embedding article {}", a.id))?;
+                report.tokens += embedded.iter().map(|e| e.tokens).sum::<usize>();
+                let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
+                if collection.doc(&a.id).is_some() {
+                    report.replaced += 1;
+                } else {
+                    report.added += 1;
+                }
+                report.passages += passages.len();
+                collection.upsert(doc, passages, &vectors)?;
+                since_commit += 1;
+                if since_commit >= opts.commit_every.max(1) {
+                    collection.commit()?;
+                    since_commit = 0;
+                }
             }
         }
         progress(IngestProgress {
@@ -150,6 +144,43 @@ pub fn ingest(
     }
     collection.commit()?;
     Ok(report)
+}
+
+/// What writing an article into a collection takes, decided before anything is
+/// embedded: the one step every way in (`ingest` here, the server's `POST /documents`)
+/// goes through, so both skip an article the collection already holds as it is.
+pub enum Prepared {
+    /// No passage in the text (only headings, images or very short lines).
+    Empty,
+    /// The collection holds the article with the same title and these many passages.
+    Unchanged { passages: usize },
+    /// Embed these passages and upsert them under `doc`.
+    Write {
+        doc: DocRecord,
+        passages: Vec<concord_text::Passage>,
+    },
+}
+
+/// Segments `article` and compares it with what `collection` holds under its id.
+pub fn prepare(collection: &Collection, article: &Article, opts: &SegmentOptions) -> Prepared {
+    let passages = segment(&article.text, opts);
+    if passages.is_empty() {
+        Prepared::Empty
+    } else if unchanged(collection, article, &passages) {
+        Prepared::Unchanged {
+            passages: passages.len(),
+        }
+    } else {
+        Prepared::Write {
+            doc: DocRecord {
+                id: article.id.clone(),
+                title: article.title.clone(),
+                source: article.source.clone(),
+                slots: Vec::new(),
+            },
+            passages,
+        }
+    }
 }
 
 fn unchanged(c: &Collection, a: &Article, passages: &[concord_text::Passage]) -> bool {

@@ -10,9 +10,49 @@
 //! `examples/stories`, PAWS-X dev and the STS-B train split (benches/RESULTS.md has the
 //! command and the held-out figures). They are compiled in; the feature names in the
 //! file must equal [`FEATURES`], which a test checks.
+//!
+//! The trees' thresholds are on the similarity scale of the model the features came
+//! from. The file records that model's cosines among [`PROBE_TEXTS`], and a model
+//! whose cosines there differ by more than [`PROBE_TOLERANCE`] is refused for judging
+//! ([`PairJudge::check_model`]): another model's overlaps would be guesses, so it gets
+//! embeddings and search but not pair labels until the judge is retrained on it.
 
+use anyhow::Context;
+use concord_embed::{Embedder, Prefix};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
+
+/// Short texts whose pairwise cosines stand for a model's similarity scale: same
+/// statement across scripts and languages, same topic, unrelated, a figure changed.
+pub const PROBE_TEXTS: [&str; 8] = [
+    "市政府宣布明年起公車票價調漲百分之十。",
+    "市政府宣布明年起公车票价上涨百分之十。",
+    "The city will raise bus fares by ten percent next year.",
+    "議員批評漲價決定,要求重新審議。",
+    "今年夏天的降雨量比往年少了三成。",
+    "The football club signed a new goalkeeper on Friday.",
+    "市政府宣布明年起公車票價調漲百分之二十。",
+    "bus fares",
+];
+
+/// How far a model's probe cosines may be from the trained model's (engines and
+/// precisions of one model differ by well under 0.01).
+pub const PROBE_TOLERANCE: f32 = 0.02;
+
+/// The cosines of every pair of [`PROBE_TEXTS`] (as passages) under `embedder`, in
+/// row order of the upper triangle.
+pub fn probe_cosines(embedder: &Embedder) -> anyhow::Result<Vec<f32>> {
+    let v = embedder
+        .embed(&PROBE_TEXTS, Prefix::Passage)
+        .context("embedding the judge's probe texts")?;
+    let mut out = Vec::new();
+    for i in 0..v.len() {
+        for j in i + 1..v.len() {
+            out.push(v[i].iter().zip(&v[j]).map(|(a, b)| a * b).sum());
+        }
+    }
+    Ok(out)
+}
 
 /// The signals the judge reads, in order.
 pub const FEATURES: [&str; 26] = [
@@ -159,6 +199,16 @@ pub struct PairJudge {
     /// Inputs and the probabilities scikit-learn gave them, to check this reading.
     #[serde(default)]
     checks: Vec<(Vec<f32>, Vec<f32>)>,
+    /// The model the features came from.
+    model: TrainedModel,
+}
+
+/// What the judge file says of the model it was trained with.
+#[derive(Debug, Clone, Deserialize)]
+struct TrainedModel {
+    name: String,
+    /// [`probe_cosines`] under it.
+    probe: Vec<f32>,
 }
 
 const SHIPPED: &str = include_str!("../judge/judge.json");
@@ -209,6 +259,38 @@ impl PairJudge {
         (1..a.len())
             .max_by(|&x, &y| scaled(x).total_cmp(&scaled(y)).then(y.cmp(&x)))
             .unwrap_or(0)
+    }
+
+    /// Refuses a model whose similarity scale is not the one the judge was trained on.
+    pub fn check_model(&self, embedder: &Embedder) -> anyhow::Result<()> {
+        let here = probe_cosines(embedder)?;
+        anyhow::ensure!(
+            here.len() == self.model.probe.len(),
+            "the judge's probe has {} cosines, this build computes {}",
+            self.model.probe.len(),
+            here.len()
+        );
+        let off = here
+            .iter()
+            .zip(&self.model.probe)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        anyhow::ensure!(
+            off <= PROBE_TOLERANCE,
+            "the pair judge is calibrated for {} and this model ({}) is not it: their \
+             similarities differ by up to {off:.3} on the judge's probe texts, so its labels \
+             would be guesses. Embedding and search work with any model; to judge overlaps \
+             with this one, retrain the judge on it (scripts/train-judge.sh with \
+             CONCORD_MODEL set)",
+            self.model.name,
+            embedder.model_dir().display()
+        );
+        Ok(())
+    }
+
+    /// The name of the model the judge was trained with.
+    pub fn model_name(&self) -> &str {
+        &self.model.name
     }
 
     /// The judge compiled into this build.

@@ -13,7 +13,9 @@ pub use engine::{
     PassageRef, QueryOptions,
 };
 pub use features::{anchors, script_group, Features, Lexicon};
-pub use ingest::{ingest, model_stamp, IngestOptions, IngestProgress, IngestReport};
-pub use judge::{PairFeatures, PairJudge, Probabilities, CLASSES, FEATURES};
+pub use ingest::{
+    ingest, model_stamp, prepare, IngestOptions, IngestProgress, IngestReport, Prepared,
+};
+pub use judge::{probe_cosines, PairFeatures, PairJudge, Probabilities, CLASSES, FEATURES};
 pub use pairs::{distinct_texts, judge_text_pairs};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

@@ -8,9 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use concord_embed::Prefix;
-use concord_index::DocRecord;
-use concord_overlap::{Label, PairMatch, QueryOptions};
-use concord_text::{segment, SegmentOptions};
+use concord_overlap::{prepare, Label, PairMatch, Prepared, QueryOptions};
+use concord_text::{Article, SegmentOptions};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -141,13 +140,15 @@ pub struct OverlapsResponse {
     responses((status = 200, body = OverlapsResponse),
               (status = 404, description = "unknown article or passage", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+              (status = 429, body = ErrorBody),
+              (status = 501, description = "the collection's model is not the one the pair judge was trained with", body = ErrorBody)))]
 pub async fn overlaps(
     State(s): S,
     ApiJson(req): ApiJson<OverlapsRequest>,
 ) -> ApiResult<Json<OverlapsResponse>> {
     // Held until the answer is ready: judging runs on the blocking pool, and without a
     // bound its latency would grow with every client.
+    s.check_judge()?;
     let _slot = s
         .overlap_slots
         .clone()
@@ -234,8 +235,11 @@ pub struct DocumentWritten {
     pub passages: usize,
     /// Tokens embedded.
     pub tokens: usize,
-    /// False when an article with this id was replaced.
+    /// False when an article with this id was replaced (or kept).
     pub created: bool,
+    /// True when the collection already held the article with this title and these
+    /// passages: nothing was embedded or written.
+    pub unchanged: bool,
 }
 
 /// Commits once the change log holds `commit_after` changes. A failure here loses
@@ -286,26 +290,37 @@ pub async fn put_document(
             "the article text contains NUL characters",
         ));
     }
-    let text = req.text;
-    let passages = tokio::task::spawn_blocking(move || segment(&text, &SegmentOptions::default()))
-        .await
-        .map_err(ApiError::internal)?;
-    if passages.is_empty() {
-        return Err(ApiError::validation(
-            "the article has no passages (only headings, images or very short lines)",
-        ));
-    }
+    let article = Article::new(id.clone(), req.text, req.title, req.source);
+    // Segmented and compared with what the collection holds as the CLI's ingest does,
+    // under a read lock; the model runs outside any lock.
+    let prepared = s
+        .blocking(move |live| prepare(&live.read(), &article, &SegmentOptions::default()))
+        .await?;
+    let (doc, passages) = match prepared {
+        Prepared::Empty => {
+            return Err(ApiError::validation(
+                "the article has no passages (only headings, images or very short lines)",
+            ))
+        }
+        Prepared::Unchanged { passages } => {
+            return Ok((
+                StatusCode::OK,
+                Json(DocumentWritten {
+                    id,
+                    passages,
+                    tokens: 0,
+                    created: false,
+                    unchanged: true,
+                }),
+            ));
+        }
+        Prepared::Write { doc, passages } => (doc, passages),
+    };
     let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
     let embedded = s.embed(texts, Prefix::Passage).await?;
     let tokens = embedded.iter().map(|e| e.tokens).sum();
     let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
     let n = passages.len();
-    let doc = DocRecord {
-        id: id.clone(),
-        title: req.title,
-        source: req.source,
-        slots: Vec::new(),
-    };
     let commit_after = s.commit_after;
     let created = s
         .blocking(move |live| -> anyhow::Result<bool> {
@@ -328,6 +343,7 @@ pub async fn put_document(
             passages: n,
             tokens,
             created,
+            unchanged: false,
         }),
     ))
 }

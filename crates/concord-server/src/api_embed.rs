@@ -2,15 +2,18 @@
 //! `POST /v1/embeddings` as OpenAI's API (so its official clients work unchanged), and
 //! `POST /embed` and `POST /similarity` as text-embeddings-inference.
 //!
+//! Each route takes the `model` field of these APIs: a model the server runs by name
+//! (`GET /info` lists them), the collection's when absent; another name is 404 on a
+//! server that runs several models and ignored on one that runs one.
 //! Texts are embedded as given, with no prefix, as these APIs expect; e5 models work
 //! best with `query: ` or `passage: ` in front, which callers add themselves (or, on the
-//! text-embeddings-inference routes, ask for with `prompt_name`). Texts longer than the
+//! text-embeddings-inference routes, ask for the model's prompt with `prompt_name`). Texts longer than the
 //! model window are never truncated: they are embedded window by window and pooled, so
 //! `truncate` and `truncation_direction` are accepted and have nothing to do. Fields
 //! these APIs define and concord has no use for (`user`) are ignored.
 
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppState, ServedModel};
 use axum::extract::State;
 use axum::Json;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
@@ -35,7 +38,8 @@ pub enum OpenAiInput {
 #[derive(Deserialize, ToSchema)]
 pub struct OpenAiRequest {
     pub input: OpenAiInput,
-    /// Accepted and echoed; the served model answers whatever is named.
+    /// Which served model embeds (`GET /info` lists them); the collection's when absent,
+    /// and whatever is named when the server runs one model. The answer names the model.
     pub model: Option<String>,
     /// `float` (default) or `base64` (little-endian f32, as OpenAI's clients decode it).
     pub encoding_format: Option<String>,
@@ -73,7 +77,7 @@ pub struct OpenAiResponse {
 
 /// Embeddings, OpenAI-compatible.
 #[utoipa::path(post, path = "/v1/embeddings", request_body = OpenAiRequest,
-    responses((status = 200, body = OpenAiResponse), (status = 413, body = ErrorBody),
+    responses((status = 200, body = OpenAiResponse), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn openai_embeddings(
     State(s): S,
@@ -96,9 +100,10 @@ pub async fn openai_embeddings(
             )))
         }
     };
-    check_dimensions(&s, req.dimensions)?;
+    let model = s.model(req.model.as_deref())?;
+    check_dimensions(model, req.dimensions)?;
     s.check_texts(&texts, "input")?;
-    let embedded = s.embed(texts, Prefix::None).await?;
+    let embedded = s.embed_with(model, texts, Prefix::None).await?;
     let tokens = embedded.iter().map(|e| e.tokens).sum();
     let data = embedded
         .into_iter()
@@ -116,7 +121,7 @@ pub async fn openai_embeddings(
     Ok(Json(OpenAiResponse {
         object: "list",
         data,
-        model: req.model.unwrap_or_else(|| s.model.clone()),
+        model: model.name.clone(),
         usage: OpenAiUsage {
             prompt_tokens: tokens,
             total_tokens: tokens,
@@ -130,11 +135,12 @@ fn token_input(n: usize) -> ApiError {
     ))
 }
 
-fn check_dimensions(s: &AppState, dimensions: Option<usize>) -> ApiResult<()> {
+fn check_dimensions(model: &ServedModel, dimensions: Option<usize>) -> ApiResult<()> {
     match dimensions {
-        Some(d) if d != s.embedder.dim() => Err(ApiError::validation(format!(
-            "dimensions {d} is not available; the model gives {}",
-            s.embedder.dim()
+        Some(d) if d != model.embedder.dim() => Err(ApiError::validation(format!(
+            "dimensions {d} is not available; {} gives {}",
+            model.name,
+            model.embedder.dim()
         ))),
         _ => Ok(()),
     }
@@ -154,9 +160,12 @@ pub struct TeiEmbedRequest {
     /// Unit-length vectors (default true).
     #[serde(default = "yes")]
     pub normalize: bool,
-    /// `query` or `passage`: the e5 prefix put in front of each text.
+    /// `query` or `passage`: the model's prompt put in front of each text (e5's
+    /// `query: ` / `passage: `).
     pub prompt_name: Option<String>,
     pub dimensions: Option<usize>,
+    /// Which served model embeds; the collection's when absent.
+    pub model: Option<String>,
 }
 
 fn yes() -> bool {
@@ -176,7 +185,7 @@ fn prompt(name: Option<&str>) -> ApiResult<Prefix> {
 
 /// Embeddings, text-embeddings-inference-compatible: one vector per input.
 #[utoipa::path(post, path = "/embed", request_body = TeiEmbedRequest,
-    responses((status = 200, body = Vec<Vec<f32>>), (status = 413, body = ErrorBody),
+    responses((status = 200, body = Vec<Vec<f32>>), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn tei_embed(
     State(s): S,
@@ -187,9 +196,10 @@ pub async fn tei_embed(
         TeiInput::Many(v) => v,
     };
     let prefix = prompt(req.prompt_name.as_deref())?;
-    check_dimensions(&s, req.dimensions)?;
+    let model = s.model(req.model.as_deref())?;
+    check_dimensions(model, req.dimensions)?;
     s.check_texts(&texts, "inputs")?;
-    let embedded = s.embed(texts, prefix).await?;
+    let embedded = s.embed_with(model, texts, prefix).await?;
     Ok(Json(
         embedded
             .into_iter()
@@ -213,24 +223,27 @@ pub struct SimilarityInputs {
 #[derive(Deserialize, ToSchema)]
 pub struct TeiSimilarityRequest {
     pub inputs: SimilarityInputs,
-    /// `query` or `passage`: the e5 prefix put in front of each text.
+    /// `query` or `passage`: the model's prompt put in front of each text.
     pub prompt_name: Option<String>,
+    /// Which served model embeds; the collection's when absent.
+    pub model: Option<String>,
 }
 
 /// Cosine similarity of `source_sentence` to each of `sentences`.
 #[utoipa::path(post, path = "/similarity", request_body = TeiSimilarityRequest,
-    responses((status = 200, body = Vec<f32>), (status = 413, body = ErrorBody),
+    responses((status = 200, body = Vec<f32>), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn tei_similarity(
     State(s): S,
     ApiJson(req): ApiJson<TeiSimilarityRequest>,
 ) -> ApiResult<Json<Vec<f32>>> {
     let prefix = prompt(req.prompt_name.as_deref())?;
+    let model = s.model(req.model.as_deref())?;
     s.check_text(&req.inputs.source_sentence, "inputs.source_sentence")?;
     s.check_texts(&req.inputs.sentences, "inputs.sentences")?;
     let mut texts = vec![req.inputs.source_sentence];
     texts.extend(req.inputs.sentences);
-    let embedded = s.embed(texts, prefix).await?;
+    let embedded = s.embed_with(model, texts, prefix).await?;
     let (source, rest) = embedded
         .split_first()
         .ok_or_else(|| ApiError::internal("no embedding returned"))?;

@@ -35,10 +35,36 @@ pub struct CollectionInfo {
     pub pending_changes: usize,
 }
 
+/// One served model.
+#[derive(Serialize, ToSchema)]
+pub struct ModelInfo {
+    /// What requests name it by (the `model` field).
+    pub name: String,
+    pub dir: String,
+    /// `bert`, `xlm-roberta` or `roberta`.
+    pub model_type: String,
+    pub dimension: usize,
+    /// Longest window, start and end tokens included (longer texts are cut into windows).
+    pub max_tokens: usize,
+    /// `mean`, `cls` or `last-token`.
+    pub pooling: &'static str,
+    /// The prompts `query` and `passage` put in front of a text.
+    pub prompts: PromptsInfo,
+    /// Whether the pair judge labels overlaps with it (only the collection's model is
+    /// used for overlaps).
+    pub judge_calibrated: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PromptsInfo {
+    pub query: String,
+    pub passage: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Info {
     pub version: &'static str,
-    /// The model's name, as stamped in the collection.
+    /// The collection's model: its name, as requests give it.
     pub model_id: String,
     pub model_dir: String,
     pub dimension: usize,
@@ -63,6 +89,8 @@ pub struct Info {
     /// Characters one text may have.
     pub max_input_chars: usize,
     pub collection: CollectionInfo,
+    /// Every served model, the collection's first.
+    pub models: Vec<ModelInfo>,
 }
 
 /// The model, device, limits and collection size.
@@ -80,22 +108,45 @@ pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
             }
         })
         .await?;
+    let models = s
+        .models
+        .iter()
+        .map(|m| {
+            let e = &m.embedder;
+            ModelInfo {
+                name: m.name.clone(),
+                dir: e.model_dir().display().to_string(),
+                model_type: e.config().model_type.clone(),
+                dimension: e.dim(),
+                max_tokens: e.config().max_sequence(),
+                pooling: e.profile().pooling.label(),
+                prompts: PromptsInfo {
+                    query: e.profile().prompts.query.clone(),
+                    passage: e.profile().prompts.passage.clone(),
+                },
+                judge_calibrated: m.judge_refusal.is_none(),
+            }
+        })
+        .collect();
+    let m = s.collection_model();
+    let e = &m.embedder;
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
-        model_id: s.model.clone(),
-        model_dir: s.embedder.model_dir().display().to_string(),
-        dimension: s.embedder.dim(),
+        model_id: m.name.clone(),
+        model_dir: e.model_dir().display().to_string(),
+        dimension: e.dim(),
         device: s.device.clone(),
-        engine: s.embedder.engine().label(),
+        engine: e.engine().label(),
         cpu_isa: concord_embed::isa::current().label(),
-        int8_kernel: s.embedder.int8_kernel().map(|k| k.label()),
-        weights: format!("{:?}", s.embedder.weights_format()),
+        int8_kernel: e.int8_kernel().map(|k| k.label()),
+        weights: format!("{:?}", e.weights_format()),
         max_batch_tokens: s.batch_tokens,
         max_queue_tokens: s.max_queue_tokens,
         max_request_tokens: s.max_request_tokens,
         max_client_batch_size: s.limits.max_texts,
         max_input_chars: s.limits.max_chars,
         collection,
+        models,
     }))
 }
 

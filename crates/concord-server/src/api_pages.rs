@@ -54,8 +54,10 @@ pub struct ClustersCache(Mutex<Option<(ViewKey, Arc<String>)>>);
 /// their aligned passages, the boilerplate pairs (apart) and the heatmap as SVG: the
 /// data of `report.html`, for the collection as it is now.
 #[utoipa::path(get, path = "/clusters", params(ClustersQuery),
-    responses((status = 200, content_type = "application/json", body = Object), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/json", body = Object), (status = 422, body = crate::error::ErrorBody),
+              (status = 501, body = crate::error::ErrorBody)))]
 pub async fn clusters(State(s): S, ApiQuery(q): ApiQuery<ClustersQuery>) -> ApiResult<Response> {
+    s.check_judge()?;
     let min_label = q.min_label.unwrap_or(Label::Agree);
     if !min_label.is_finding() {
         return Err(ApiError::validation(format!(

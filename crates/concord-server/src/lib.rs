@@ -34,7 +34,7 @@ use concord_index::Collection;
 use error::ApiError;
 use metrics::Metrics;
 use queue::Queue;
-use state::{AppState, Live};
+use state::{AppState, Live, ServedModel};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,8 +68,6 @@ pub struct ServeOptions {
     pub commit_after: usize,
     /// How often pending changes are committed.
     pub commit_interval: Duration,
-    /// The model's name for `/info` and responses.
-    pub model: String,
     /// The compute device's name for `/info`.
     pub device: String,
     /// Host names (the `Host` header without its port) answered besides the loopback
@@ -101,7 +99,6 @@ impl Default for ServeOptions {
             protect: Protect::Writes,
             commit_after: 256,
             commit_interval: Duration::from_secs(30),
-            model: String::new(),
             device: "cpu".into(),
             allowed_hosts: None,
             header_timeout: Duration::from_secs(10),
@@ -327,14 +324,17 @@ fn router(state: Arc<AppState>, auth: Arc<Auth>, hosts: Arc<Hosts>) -> Router {
 
 /// Serves `collection` on `listener` until `shutdown` resolves; then stops accepting,
 /// lets open connections finish for up to `shutdown_timeout` (closing the rest),
-/// drains the inference queue and commits the collection.
+/// drains the inference queues and commits the collection. `models` are the named
+/// embedders to run, each with its own queue and worker; the first is the
+/// collection's (its stamp was checked by the caller).
 pub async fn serve(
     listener: TcpListener,
-    embedder: Embedder,
+    models: Vec<(String, Embedder)>,
     mut collection: Collection,
     opts: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    anyhow::ensure!(!models.is_empty(), "no model to serve");
     let loopback_bind = listener
         .local_addr()
         .context("reading the listening address")?
@@ -343,26 +343,55 @@ pub async fn serve(
     let hosts = Arc::new(Hosts::new(opts.allowed_hosts.as_deref(), loopback_bind));
     collection.lock_for_writes()?;
     let metrics = Arc::new(Metrics::new());
-    let embedder = Arc::new(embedder);
-    let queue = Arc::new(Queue::new(
-        opts.max_queue_tokens,
-        opts.max_request_tokens,
-        embedder.window(),
-        metrics.clone(),
-    ));
-    let worker = queue::spawn_worker(queue.clone(), embedder.clone(), opts.batch_tokens);
+    let mut served = Vec::new();
+    let mut workers = Vec::new();
+    for (name, embedder) in models {
+        anyhow::ensure!(
+            served.iter().all(|m: &ServedModel| m.name != name),
+            "two models are named {name:?}"
+        );
+        let embedder = Arc::new(embedder);
+        let probe = embedder.clone();
+        let judge_refusal = tokio::task::spawn_blocking(move || {
+            concord_overlap::PairJudge::shipped()
+                .check_model(&probe)
+                .err()
+                .map(|e| format!("{e:#}"))
+        })
+        .await
+        .context("checking the model against the pair judge")?;
+        let queue = Arc::new(Queue::new(
+            opts.max_queue_tokens,
+            opts.max_request_tokens,
+            embedder.window(),
+            metrics.clone(),
+        ));
+        workers.push(queue::spawn_worker(
+            queue.clone(),
+            embedder.clone(),
+            opts.batch_tokens,
+        ));
+        served.push(ServedModel {
+            name,
+            embedder,
+            queue,
+            judge_refusal,
+        });
+    }
+    if let Some(why) = &served[0].judge_refusal {
+        tracing::warn!("overlap routes will answer 501: {why}");
+    }
+    let queues: Vec<Arc<Queue>> = served.iter().map(|m| m.queue.clone()).collect();
     let live = Arc::new(
         tokio::task::spawn_blocking(move || Live::new(collection))
             .await
             .context("deriving neighbourhoods")?,
     );
     let state = Arc::new(AppState {
-        embedder,
-        queue: queue.clone(),
+        models: served,
         live: live.clone(),
         metrics,
         limits: opts.limits.clone(),
-        model: opts.model.clone(),
         device: opts.device.clone(),
         batch_tokens: opts.batch_tokens,
         max_queue_tokens: opts.max_queue_tokens,
@@ -386,12 +415,14 @@ pub async fn serve(
     };
     conn::accept_loop(listener, router(state, auth, hosts), limits, shutdown).await;
 
-    tracing::info!("shutting down: draining the inference queue and committing");
+    tracing::info!("shutting down: draining the inference queues and committing");
     committer.abort();
-    queue.close();
+    queues.iter().for_each(|q| q.close());
     tokio::task::spawn_blocking(move || {
-        if worker.join().is_err() {
-            tracing::error!("the inference worker panicked");
+        for worker in workers {
+            if worker.join().is_err() {
+                tracing::error!("an inference worker panicked");
+            }
         }
         live.write().commit()
     })

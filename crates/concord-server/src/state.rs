@@ -1,6 +1,7 @@
-//! What the handlers share: the embedder and its queue, the live collection with its
-//! derived neighbourhoods, the limits and the metrics; and the two steps most handlers
-//! take, checking texts against the limits and embedding them through the queue.
+//! What the handlers share: the served models (each an embedder and its queue; the
+//! first is the collection's), the live collection with its derived neighbourhoods,
+//! the limits and the metrics; and the two steps most handlers take, checking texts
+//! against the limits and embedding them through a model's queue.
 
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -85,15 +86,24 @@ impl Live {
     }
 }
 
-/// Shared by every handler.
-pub struct AppState {
+/// A model the server runs, with its own inference queue and worker.
+pub struct ServedModel {
+    /// What requests name it by (the `model` field).
+    pub name: String,
     pub embedder: Arc<Embedder>,
     pub queue: Arc<Queue>,
+    /// Why the pair judge will not label pairs with this model, if it will not.
+    pub judge_refusal: Option<String>,
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    /// The served models; the first is the collection's (its articles and queries are
+    /// embedded with it), the others answer the embedding routes that name them.
+    pub models: Vec<ServedModel>,
     pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    /// Model name as stamped in the collection.
-    pub model: String,
     pub device: String,
     pub batch_tokens: usize,
     pub max_queue_tokens: usize,
@@ -149,11 +159,61 @@ impl AppState {
         Ok(k)
     }
 
-    /// Embeds `texts` through the inference queue: tokenized on a blocking thread,
-    /// then queued; waits for the worker's answer. Dropping the future (a client that
-    /// disconnects) leaves the job to be skipped by the worker.
+    /// The collection's model.
+    pub fn collection_model(&self) -> &ServedModel {
+        &self.models[0]
+    }
+
+    /// The model a request names, or the collection's when it names none. A server
+    /// that runs one model answers with it whatever is named (OpenAI clients always
+    /// send a name, often another service's); one that runs several answers 404 for
+    /// a name it does not run.
+    pub fn model(&self, name: Option<&str>) -> ApiResult<&ServedModel> {
+        let Some(name) = name.filter(|n| !n.is_empty() && self.models.len() > 1) else {
+            return Ok(self.collection_model());
+        };
+        self.models.iter().find(|m| m.name == name).ok_or_else(|| {
+            let served: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "model_not_found",
+                format!(
+                    "no model {name:?} here; this server runs {}",
+                    served.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Refuses overlap labelling when the collection's model is not the one the pair
+    /// judge was trained with (501: the server cannot do it, however it is asked).
+    pub fn check_judge(&self) -> ApiResult<()> {
+        match &self.collection_model().judge_refusal {
+            None => Ok(()),
+            Some(why) => Err(ApiError::new(
+                axum::http::StatusCode::NOT_IMPLEMENTED,
+                "judge_not_calibrated",
+                why.clone(),
+            )),
+        }
+    }
+
+    /// Embeds `texts` with the collection's model ([`AppState::embed_with`]).
     pub async fn embed(&self, texts: Vec<String>, prefix: Prefix) -> ApiResult<Vec<Embedding>> {
-        let embedder = self.embedder.clone();
+        self.embed_with(self.collection_model(), texts, prefix)
+            .await
+    }
+
+    /// Embeds `texts` through `model`'s inference queue: tokenized on a blocking
+    /// thread, then queued; waits for the worker's answer. Dropping the future (a
+    /// client that disconnects) leaves the job to be skipped by the worker.
+    pub async fn embed_with(
+        &self,
+        model: &ServedModel,
+        texts: Vec<String>,
+        prefix: Prefix,
+    ) -> ApiResult<Vec<Embedding>> {
+        let embedder = model.embedder.clone();
         let ids = tokio::task::spawn_blocking(move || {
             texts
                 .iter()
@@ -162,7 +222,7 @@ impl AppState {
         })
         .await
         .map_err(ApiError::internal)??;
-        let rx = match self.queue.submit(ids) {
+        let rx = match model.queue.submit(ids) {
             Ok(rx) => rx,
             Err(Refused::Full) => return Err(ApiError::overloaded()),
             Err(Refused::TooLarge(tokens, max)) => {

@@ -70,6 +70,26 @@ pub struct Article {
     pub source: Option<String>,
 }
 
+impl Article {
+    /// An article from its text, as every way in (files, JSONL records, the API) makes
+    /// one: a metadata line among the first three (`> source: ...; date: ...`) is blanked
+    /// (offsets still match the text given), and the title, when none is given, is the
+    /// text's opening `#` heading or headline-like first line.
+    pub fn new(id: String, text: String, title: Option<String>, source: Option<String>) -> Self {
+        let text = blank_metadata(text);
+        let title = title
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .or_else(|| title_of(&text));
+        Self {
+            id,
+            title,
+            text,
+            source,
+        }
+    }
+}
+
 /// Why an input could not be read as articles.
 #[derive(Debug, thiserror::Error)]
 pub enum TextError {
@@ -206,13 +226,12 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
         path: path.into(),
         message,
     })?;
-    let text = blank_metadata(text);
-    Ok(vec![Article {
+    Ok(vec![Article::new(
         id,
-        title: title_of(&text),
         text,
-        source: Some(path.display().to_string()),
-    }])
+        None,
+        Some(path.display().to_string()),
+    )])
 }
 
 /// Keys of a metadata line (`> source: Harbour Daily; date: 2025-03-02`).
@@ -311,12 +330,12 @@ fn parse_jsonl(path: &Path, text: &str, opts: &ReadOptions) -> Result<Vec<Articl
                 opts.max_article_bytes
             )));
         }
-        out.push(Article {
+        out.push(Article::new(
             id,
-            title: rec.title,
             text,
-            source: Some(format!("{}:{}", path.display(), i + 1)),
-        });
+            rec.title,
+            Some(format!("{}:{}", path.display(), i + 1)),
+        ));
     }
     Ok(out)
 }
