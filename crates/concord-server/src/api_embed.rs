@@ -1,6 +1,7 @@
 //! Embedding endpoints in the shapes other tools already speak:
 //! `POST /v1/embeddings` as OpenAI's API (so its official clients work unchanged), and
-//! `POST /embed` and `POST /similarity` as text-embeddings-inference.
+//! `POST /embed`, `POST /similarity` and `POST /` as text-embeddings-inference (so
+//! `huggingface_hub`'s `InferenceClient` works unchanged).
 //!
 //! Each route takes the `model` field of these APIs: a model the server runs by name
 //! (`GET /info` lists them), the collection's when absent; another name is 404 on a
@@ -138,8 +139,9 @@ fn token_input(n: usize) -> ApiError {
 fn check_dimensions(model: &ServedModel, dimensions: Option<usize>) -> ApiResult<()> {
     match dimensions {
         Some(d) if d != model.embedder.dim() => Err(ApiError::validation(format!(
-            "dimensions {d} is not available; {} gives {}",
+            "dimensions {d} is not available: {} gives {}-dimensional vectors and was not              trained for shorter ones (cut and renormalised, they would lose accuracy);              leave dimensions out or ask for {}",
             model.name,
+            model.embedder.dim(),
             model.embedder.dim()
         ))),
         _ => Ok(()),
@@ -252,4 +254,27 @@ pub async fn tei_similarity(
             .map(|e| concord_index::dot(&source.vector, &e.vector))
             .collect(),
     ))
+}
+
+/// text-embeddings-inference's route at `/`, which `huggingface_hub`'s
+/// `InferenceClient` posts to when given the server's address: a body whose `inputs`
+/// holds `source_sentence` is a similarity request, any other an embedding request.
+#[utoipa::path(post, path = "/", request_body = Object,
+    responses((status = 200, description = "as POST /embed or POST /similarity", body = Object),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn tei_compat(
+    state: S,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let similarity = body["inputs"].get("source_sentence").is_some();
+    let bad = |e: serde_json::Error| ApiError::validation(format!("invalid request: {e}"));
+    Ok(if similarity {
+        let req = serde_json::from_value(body).map_err(bad)?;
+        tei_similarity(state, ApiJson(req)).await?.into_response()
+    } else {
+        let req = serde_json::from_value(body).map_err(bad)?;
+        tei_embed(state, ApiJson(req)).await?.into_response()
+    })
 }

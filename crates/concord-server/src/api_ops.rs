@@ -176,6 +176,7 @@ pub async fn metrics(State(s): S) -> impl IntoResponse {
         crate::api_embed::openai_embeddings,
         crate::api_embed::tei_embed,
         crate::api_embed::tei_similarity,
+        crate::api_embed::tei_compat,
         health,
         info,
         metrics,

@@ -303,7 +303,7 @@ fn router(state: Arc<AppState>, auth: Arc<Auth>, hosts: Arc<Hosts>) -> Router {
         .route("/embed", post(api_embed::tei_embed))
         .route("/similarity", post(api_embed::tei_similarity))
         .route("/clusters", get(api_pages::clusters))
-        .route("/", get(api_pages::index))
+        .route("/", get(api_pages::index).post(api_embed::tei_compat))
         .route("/assets/{name}", get(api_pages::asset))
         .route("/health", get(api_ops::health))
         .route("/info", get(api_ops::info))
