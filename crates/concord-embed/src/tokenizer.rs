@@ -147,9 +147,12 @@ impl ModelTokenizer {
         let inner = if json["model"]["type"] == "Unigram" {
             Inner::Compact(Box::new(compact_pipeline(&json)?))
         } else {
-            Inner::Plain(Box::new(
-                Tokenizer::from_str(text).map_err(|e| anyhow!("{e}"))?,
-            ))
+            let mut t = Tokenizer::from_str(text).map_err(|e| anyhow!("{e}"))?;
+            // Hub files often carry truncation and padding for training; texts here are
+            // never cut (long ones run as several windows) and never padded.
+            t.with_truncation(None).map_err(|e| anyhow!("{e}"))?;
+            t.with_padding(None);
+            Inner::Plain(Box::new(t))
         };
         // The ids the post-processor puts around an empty text: the window's ends.
         let ends = match &inner {

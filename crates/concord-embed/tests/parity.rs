@@ -168,3 +168,24 @@ fn what_the_encoders_do_not_implement_is_refused() {
     });
     assert!(refusal(dense.path()).contains("Dense"));
 }
+
+/// A Hub `tokenizer.json` often sets truncation and padding (for training); concord
+/// never cuts or pads a text, so both are ignored.
+#[test]
+fn a_tokenizer_files_truncation_and_padding_are_ignored() {
+    let capped = altered("bert", "tokenizer.json", |t| {
+        t["truncation"] = serde_json::json!(
+            {"direction": "Right", "max_length": 8, "strategy": "LongestFirst", "stride": 0}
+        );
+        t["padding"] = serde_json::json!({
+            "strategy": {"Fixed": 64}, "direction": "Right", "pad_to_multiple_of": null,
+            "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"
+        });
+    });
+    let text = "Officials expect 12,000 visitors on the first weekend, the mayor said.";
+    let plain = Embedder::load_cpu(&fixture("bert"), CpuPrecision::F32).unwrap();
+    let e = Embedder::load_cpu(capped.path(), CpuPrecision::F32).unwrap();
+    let ids = e.tokenize(text, Prefix::None).unwrap();
+    assert!(ids.len() > 8, "{ids:?}");
+    assert_eq!(ids, plain.tokenize(text, Prefix::None).unwrap());
+}
