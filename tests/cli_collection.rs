@@ -478,9 +478,9 @@ fn bad_inputs_are_refused_without_touching_the_collection() {
             "binary",
         ),
         (
-            "latin1.txt",
-            b"caf\xe9 cr\xe8me".to_vec(),
-            "not valid UTF-8",
+            "damaged.txt",
+            b"caf\xc3\xa9 cr\xc3\xa8me \xff".to_vec(),
+            "looks damaged",
         ),
         ("huge.txt", big, "over the"),
         (

@@ -100,8 +100,12 @@ pub enum TextError {
     },
     #[error("{path}: looks like a binary file (contains NUL bytes), not text")]
     Binary { path: PathBuf },
-    #[error("{path}: not valid UTF-8 (first bad byte at offset {offset})")]
-    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{path}: not valid UTF-8 (first bad byte at offset {offset}); {hint}")]
+    NotUtf8 {
+        path: PathBuf,
+        offset: usize,
+        hint: String,
+    },
     #[error("{path}: {size} bytes is over the {limit}-byte limit for one article (raise --max-article-bytes)")]
     TooLarge {
         path: PathBuf,
@@ -137,10 +141,13 @@ impl Default for ReadOptions {
     }
 }
 
-const TEXT_EXTENSIONS: &[&str] = &["txt", "text", "md", "markdown"];
+const TEXT_EXTENSIONS: &[&str] = &["txt", "text", "md", "markdown", "html", "htm", "xhtml"];
+const HTML_EXTENSIONS: &[&str] = &["html", "htm", "xhtml"];
 
-/// Reads every article at `path`: a text/Markdown file, a JSONL file, or a folder
-/// searched recursively for both (hidden entries skipped, paths in sorted order).
+/// Reads every article at `path`: a text, Markdown or HTML file, a JSONL file, or a
+/// folder searched recursively for them (hidden entries skipped, paths in sorted
+/// order). Text in another encoding than UTF-8 (GBK, Big5, UTF-16...) is detected and
+/// decoded; an HTML page is read for its article's text ([`crate::html`]).
 pub fn read_articles(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError> {
     let meta = std::fs::metadata(path).map_err(|source| TextError::Io {
         path: path.into(),
@@ -218,6 +225,15 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
     if is_jsonl {
         return parse_jsonl(path, &text, opts);
     }
+    let (title, text) = if extension(path).is_some_and(|e| HTML_EXTENSIONS.contains(&e.as_str())) {
+        let (title, text) = crate::html::readable(&text);
+        if text.trim().is_empty() {
+            return Err(TextError::Empty { path: path.into() });
+        }
+        (title, text)
+    } else {
+        (None, text)
+    };
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -229,7 +245,7 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
     Ok(vec![Article::new(
         id,
         text,
-        None,
+        title,
         Some(path.display().to_string()),
     )])
 }
@@ -278,18 +294,52 @@ fn title_of(text: &str) -> Option<String> {
     (letters >= 4 && first.chars().count() <= 80 && !sentence && !marked).then(|| first.to_string())
 }
 
-/// UTF-8 text, refusing binaries; a leading byte-order mark is dropped.
-fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, TextError> {
+/// The text of a file: UTF-8, or UTF-16 with its byte-order mark, or the legacy
+/// encoding `chardetng` detects (GBK and GB18030, Big5, Shift_JIS, EUC-KR, windows-125x...)
+/// when the bytes decode in it without a single error. Binaries are refused, and so is
+/// text that is none of these, with the encoding it came closest to and how to convert it.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, TextError> {
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(&bytes) {
+        let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom..]);
+        if !had_errors {
+            return Ok(text.into_owned());
+        }
+    }
     if bytes.contains(&0) {
         return Err(TextError::Binary { path: path.into() });
     }
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        bytes.drain(..3);
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e.into_bytes(),
+    };
+    let offset = std::str::from_utf8(&bytes)
+        .err()
+        .map_or(0, |e| e.valid_up_to());
+    // UTF-8 characters before the first bad byte: a UTF-8 file with damage, which no
+    // legacy decoding would read right.
+    if bytes[..offset].iter().any(|b| !b.is_ascii()) {
+        return Err(TextError::NotUtf8 {
+            path: path.into(),
+            offset,
+            hint: "the text before it is UTF-8, so the file looks damaged".into(),
+        });
     }
-    String::from_utf8(bytes).map_err(|e| TextError::NotUtf8 {
-        path: path.into(),
-        offset: e.utf8_error().valid_up_to(),
-    })
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(&bytes, true);
+    let (guess, confident) = detector.guess_assess(None, false);
+    let (text, had_errors) = guess.decode_without_bom_handling(&bytes);
+    if had_errors || !confident {
+        let name = guess.name();
+        return Err(TextError::NotUtf8 {
+            path: path.into(),
+            offset,
+            hint: format!(
+                "nor cleanly {name}, the encoding it looks closest to; convert it to UTF-8 \
+                 first (for example `iconv -f {name} -t UTF-8`)"
+            ),
+        });
+    }
+    Ok(text.into_owned())
 }
 
 #[derive(Deserialize)]
@@ -343,6 +393,77 @@ fn parse_jsonl(path: &Path, text: &str, opts: &ReadOptions) -> Result<Vec<Articl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_encodings_are_detected_and_decoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let simplified = "港务局周一宣布，首批六艘电动渡轮正式投入营运，往返东堤与南湾码头之间。\n票价维持不变，市民反应热烈。\n";
+        let traditional = "港務局週一宣布，首批六艘電動渡輪正式投入營運，往返東堤與南灣碼頭之間。\n票價維持不變，市民反應熱烈。\n";
+        let cases: [(&str, Vec<u8>, &str); 4] = [
+            (
+                "gbk.txt",
+                encoding_rs::GBK.encode(simplified).0.into_owned(),
+                simplified,
+            ),
+            (
+                "big5.txt",
+                encoding_rs::BIG5.encode(traditional).0.into_owned(),
+                traditional,
+            ),
+            (
+                "utf16.txt",
+                [0xFF, 0xFE]
+                    .into_iter()
+                    .chain(traditional.encode_utf16().flat_map(u16::to_le_bytes))
+                    .collect(),
+                traditional,
+            ),
+            (
+                "latin1.txt",
+                encoding_rs::WINDOWS_1252
+                    .encode("Le café crème coûte déjà trois euros à Genève.\n")
+                    .0
+                    .into_owned(),
+                "Le café crème coûte déjà trois euros à Genève.\n",
+            ),
+        ];
+        for (name, bytes, want) in cases {
+            let p = write(dir.path(), name, &bytes);
+            let a = read_articles(&p, &ReadOptions::default()).unwrap();
+            assert_eq!(a[0].text, want, "{name}");
+        }
+        // UTF-8 with a bad byte in it is damage, not another encoding.
+        let mut damaged = simplified.as_bytes().to_vec();
+        damaged.insert(12, 0xFF);
+        let p = write(dir.path(), "damaged.txt", &damaged);
+        let e = read_articles(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("offset 12") && e.contains("damaged"), "{e}");
+    }
+
+    #[test]
+    fn html_pages_are_read_for_their_article() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = "<html><head><title>站名</title><script>var a=1;</script></head><body>\
+            <nav>首頁 | 新聞</nav><article><h1>渡輪下月首航</h1><p>港務局宣布，<b>六艘</b>電動渡輪下月投入營運。</p>\
+            <p>單程約22分鐘。</p></article><footer>版權所有</footer></body></html>";
+        let p = write(dir.path(), "ferry.html", page.as_bytes());
+        let a = read_articles(dir.path(), &ReadOptions::default()).unwrap();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].id, "ferry");
+        assert_eq!(a[0].title.as_deref(), Some("渡輪下月首航"));
+        assert!(a[0].text.contains("港務局宣布，六艘電動渡輪下月投入營運。"));
+        assert!(
+            !a[0].text.contains('<') && !a[0].text.contains("var a") && !a[0].text.contains("版權")
+        );
+        // A GBK page decodes too.
+        let gbk = encoding_rs::GBK.encode("<html><body><p>港务局宣布，六艘电动渡轮下月投入营运，单程约二十二分钟。</p></body></html>").0;
+        write(dir.path(), "gbk.htm", &gbk);
+        let a = read_articles(&dir.path().join("gbk.htm"), &ReadOptions::default()).unwrap();
+        assert!(a[0].text.contains("港务局宣布"), "{:?}", a[0].text);
+        let _ = p;
+    }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);
@@ -467,7 +588,11 @@ mod tests {
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             ("empty.txt", b"  \n\n".to_vec(), "empty"),
             ("bin.txt", b"PK\x03\x04\x00\x00".to_vec(), "binary"),
-            ("latin1.txt", b"caf\xe9 au lait".to_vec(), "offset 3"),
+            (
+                "damaged.txt",
+                b"caf\xc3\xa9 au lait \xff".to_vec(),
+                "offset 14",
+            ),
             ("big.txt", vec![b'a'; 1001], "over the 1000-byte limit"),
             (
                 "bad.jsonl",

@@ -1,10 +1,12 @@
-//! Text handling for concord: reading articles from files, cutting them into passages
-//! with character offsets, folding text (width, script, case) for lexical comparison,
-//! and the Latin names of Chinese proper nouns (`names`).
+//! Text handling for concord: reading articles from files (text, Markdown, HTML, JSONL,
+//! in UTF-8 or a detected legacy encoding), cutting them into passages with character
+//! offsets, folding text (width, script, case) for lexical comparison, and the Latin
+//! names of Chinese proper nouns (`names`).
 
 mod article;
 mod boilerplate;
 mod fold;
+pub mod html;
 pub mod names;
 mod segment;
 
