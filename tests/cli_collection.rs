@@ -615,3 +615,61 @@ fn user_errors_are_one_line_without_a_backtrace() {
         stderr(&out)
     );
 }
+
+/// The overlap table for people: it fits the width asked for (display columns, CJK
+/// counting two), names articles by title, has no colour in a pipe, `--articles --doc`
+/// keeps that article's pairs, and an empty result says so with exit status 1.
+#[test]
+fn the_overlap_table_fits_the_width_and_says_when_nothing_is_found() {
+    use unicode_width::UnicodeWidthStr;
+    let tmp = tempfile::tempdir().unwrap();
+    let col = tmp.path().join("c");
+    ok(ingest(&col, &[&support::root().join("examples/articles")]));
+    let table = |extra: &[&str]| {
+        let mut args = vec!["overlaps", "--collection", s(&col)];
+        args.extend(extra);
+        concord(&args)
+    };
+    let text = |out: &Output| String::from_utf8(out.stdout.clone()).unwrap();
+    for cols in ["80", "160"] {
+        let out = ok(table(&["--width", cols]));
+        let t = text(&out);
+        assert!(t.starts_with(|c: char| c.is_ascii_digit()), "{t}");
+        assert!(!t.contains('\u{1b}'), "colour in a pipe: {t}");
+        let limit: usize = cols.parse().unwrap();
+        for line in t.lines() {
+            assert!(line.width() <= limit, "{cols}: {line}");
+        }
+        if cols == "160" {
+            assert!(t.lines().any(|l| l.width() > 80), "{t}");
+        }
+        // Titles, not file stems.
+        assert!(t.contains("青嵐港電動渡輪首航"), "{t}");
+    }
+    let out = ok(table(&[
+        "--articles",
+        "--doc",
+        "harbour-ferry-cn",
+        "--format",
+        "jsonl",
+    ]));
+    let pairs = lines(&out);
+    let all = lines(&ok(table(&["--articles", "--format", "jsonl"])));
+    assert!(
+        !pairs.is_empty() && pairs.len() < all.len(),
+        "{pairs:?} of {all:?}"
+    );
+    for p in pairs {
+        assert!(
+            p["a"] == "harbour-ferry-cn" || p["b"] == "harbour-ferry-cn",
+            "{p}"
+        );
+    }
+    // The library article shares nothing: an empty answer, exit status 1.
+    let out = table(&["--articles", "--doc", "city-library"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = table(&["--text", "颱風季節的鳳梨價格", "--min-label", "duplicate"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(text(&out), "no pairs at or above the label asked for\n");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}

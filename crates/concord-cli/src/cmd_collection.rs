@@ -46,7 +46,7 @@ pub struct InputArgs {
     commit_every: usize,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     Json,
@@ -105,6 +105,9 @@ pub struct OverlapsArgs {
     limit: Option<usize>,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Columns the table fits (default: COLUMNS, else the terminal's width, else 100).
+    #[arg(long)]
+    width: Option<usize>,
 }
 
 #[derive(Args)]
@@ -254,7 +257,7 @@ pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
                     "{:.3}  {:<28} {}",
                     r["score"].as_f64().unwrap_or(0.0),
                     r["passage"].as_str().unwrap_or(""),
-                    clip(r["text"].as_str().unwrap_or(""), 70)
+                    crate::table::clip(r["text"].as_str().unwrap_or(""), 70)
                 )?;
             }
         }
@@ -281,10 +284,26 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
         boilerplate: args.boilerplate,
     };
     let limit = args.limit.unwrap_or(usize::MAX);
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    // Colour reaches a terminal only; anstream drops it for pipes, files and NO_COLOR.
+    let mut out = BufWriter::new(anstream::stdout().lock());
     if args.articles {
         let mut pairs = index.article_pairs(&opts);
+        if let Some(d) = &args.doc {
+            pairs.retain(|p| &p.a == d || &p.b == d);
+        }
         pairs.truncate(limit);
+        if pairs.is_empty() {
+            if args.format == Format::Table {
+                writeln!(
+                    out,
+                    "no article pairs share a claim at or above the label asked for"
+                )?;
+            } else {
+                writeln!(out, "[]")?;
+            }
+            out.flush()?;
+            return Err(NothingFound.into());
+        }
         match args.format {
             Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&pairs)?)?,
             Format::Jsonl => {
@@ -293,8 +312,9 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
                 }
             }
             Format::Table => {
+                let cols = crate::table::width(args.width);
                 let name = |id: &str| match collection.doc(id).and_then(|d| d.title.as_deref()) {
-                    Some(t) => format!("{id} ({})", clip(t, 30)),
+                    Some(t) => crate::table::clip(t, cols.saturating_sub(32) / 2),
                     None => id.to_string(),
                 };
                 writeln!(out, "shared  dup  ovl  con  agr  articles")?;
@@ -335,8 +355,9 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
             pairs.truncate(limit);
             match args.format {
                 Format::Table => {
-                    writeln!(out, "== {n}: {}", clip(text, 70))?;
-                    write_pairs(&mut out, &pairs, Format::Table)?;
+                    let cols = crate::table::width(args.width);
+                    writeln!(out, "== {n}: {}", crate::table::clip(text, cols - 8))?;
+                    crate::table::write_pairs(&mut out, &pairs, cols)?;
                 }
                 Format::Json | Format::Jsonl => {
                     for p in &pairs {
@@ -363,12 +384,37 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
         (None, None, Some(_)) => unreachable!("clap requires --doc with --with"),
     };
     pairs.truncate(limit);
-    write_pairs(&mut out, &pairs, args.format)?;
+    write_pairs(
+        &mut out,
+        &pairs,
+        args.format,
+        crate::table::width(args.width),
+    )?;
     out.flush()?;
+    if pairs.iter().all(|p| p.label == Label::Boilerplate) {
+        return Err(NothingFound.into());
+    }
     Ok(())
 }
 
-fn write_pairs(out: &mut impl Write, pairs: &[PairMatch], format: Format) -> Result<()> {
+/// No pair was found: the table says so and the exit status is 1, as grep's is.
+#[derive(Debug)]
+pub struct NothingFound;
+
+impl std::fmt::Display for NothingFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("nothing found")
+    }
+}
+
+impl std::error::Error for NothingFound {}
+
+fn write_pairs(
+    out: &mut impl Write,
+    pairs: &[PairMatch],
+    format: Format,
+    cols: usize,
+) -> Result<()> {
     match format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(pairs)?)?,
         Format::Jsonl => {
@@ -376,50 +422,7 @@ fn write_pairs(out: &mut impl Write, pairs: &[PairMatch], format: Format) -> Res
                 writeln!(out, "{}", serde_json::to_string(p)?)?;
             }
         }
-        Format::Table => {
-            // Findings first, then boilerplate apart.
-            let (boilerplate, findings): (Vec<&PairMatch>, Vec<&PairMatch>) =
-                pairs.iter().partition(|p| p.label == Label::Boilerplate);
-            if findings.is_empty() {
-                writeln!(out, "no pairs at or above the label asked for")?;
-            } else {
-                let count = |l: Label| findings.iter().filter(|p| p.label == l).count();
-                writeln!(
-                    out,
-                    "{} pairs: {} duplicate, {} overlap, {} conflict, {} agree{}",
-                    findings.len(),
-                    count(Label::Duplicate),
-                    count(Label::Overlap),
-                    count(Label::Conflict),
-                    count(Label::Agree),
-                    if count(Label::Related) > 0 {
-                        format!(", {} related", count(Label::Related))
-                    } else {
-                        String::new()
-                    }
-                )?;
-            }
-            for (i, group) in [findings, boilerplate].into_iter().enumerate() {
-                if i == 1 && !group.is_empty() {
-                    writeln!(out, "-- boilerplate (never counted as a shared claim)")?;
-                }
-                for p in group {
-                    writeln!(
-                        out,
-                        "{:<11} {:.2}  {} <> {}\n    A: {}\n    B: {}",
-                        p.label.as_str(),
-                        p.score,
-                        p.a.passage,
-                        p.b.passage,
-                        clip(&p.a.text, 80),
-                        clip(&p.b.text, 80)
-                    )?;
-                    if let Some(s) = p.evidence.shared.first() {
-                        writeln!(out, "    shared: {}", clip(&s.a.text, 60))?;
-                    }
-                }
-            }
-        }
+        Format::Table => crate::table::write_pairs(out, pairs, cols)?,
     }
     Ok(())
 }
@@ -451,13 +454,4 @@ pub fn run_remove(args: RemoveArgs) -> Result<()> {
     }
     eprintln!("removed {} article(s)", args.ids.len());
     Ok(())
-}
-
-fn clip(s: &str, n: usize) -> String {
-    let flat: String = s.chars().map(|c| if c == '\n' { ' ' } else { c }).collect();
-    if flat.chars().count() <= n {
-        flat
-    } else {
-        flat.chars().take(n).chain(std::iter::once('…')).collect()
-    }
 }

@@ -18,6 +18,7 @@ mod cmd_serve;
 mod cmd_similar;
 mod input;
 mod memory;
+mod table;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -85,6 +86,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The output already said so; the status tells scripts, as grep's does.
+        Err(e) if e.is::<cmd_collection::NothingFound>() => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
