@@ -31,10 +31,14 @@
 //! judging every pair).
 //!
 //! What is derived per passage (features, background, nearest cosines) lives in
-//! [`Neighbourhoods`], which a long-running process keeps and refreshes after changes:
-//! new passages are derived, removed ones dropped, and everything is derived again once
-//! the collection has grown or shrunk by a quarter since the last full pass (so
-//! backgrounds and neighbours stay representative) or its slots were renumbered.
+//! [`Neighbourhoods`], which a long-running process keeps and refreshes after changes.
+//! Up to [`EXACT_REFRESH_MAX`] live passages, a refresh derives everything again, so a
+//! server answers exactly as a fresh `concord overlaps` does (a test compares them).
+//! Above that, a refresh derives the new passages and drops removed ones, leaving the
+//! older passages' backgrounds and neighbours as they were (a new article's passages are
+//! missing from them, so a pair can differ from a fresh build's until the next full
+//! pass); everything is derived again once the collection has grown or shrunk by a
+//! quarter since the last full pass, or its slots were renumbered.
 
 use crate::features::{Features, Lexicon};
 use crate::score::{judge, Label, Semantic, Side, Verdict};
@@ -213,6 +217,11 @@ pub struct Neighbourhoods {
     full_at: usize,
 }
 
+/// Collections up to this many live passages are derived again in full on every
+/// refresh (a few seconds at this size on two cores), so answers never depend on the
+/// order articles arrived in.
+pub const EXACT_REFRESH_MAX: usize = 10_000;
+
 impl Neighbourhoods {
     /// Derives everything for every live passage of `c`.
     pub fn build(c: &Collection) -> Self {
@@ -233,7 +242,7 @@ impl Neighbourhoods {
         }
         let live = c.passage_count();
         let drifted = live * 4 > self.full_at * 5 || live * 4 < self.full_at * 3;
-        if self.slot_epoch != c.slot_epoch() || drifted {
+        if self.slot_epoch != c.slot_epoch() || drifted || live <= EXACT_REFRESH_MAX {
             self.derive_all(c);
             return;
         }
