@@ -288,3 +288,100 @@ fn run_round(
     }
     tokens
 }
+
+#[cfg(test)]
+mod tests {
+    //! On the tiny BERT model of concord-embed's parity fixtures: no download, and fast
+    //! enough for the fast test tier.
+    use super::*;
+    use concord_embed::CpuPrecision;
+
+    fn tiny() -> Arc<Embedder> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../concord-embed/tests/fixtures/tiny/bert");
+        Arc::new(Embedder::load_cpu(&dir, CpuPrecision::F32).unwrap())
+    }
+
+    /// Content ids of about `n` tokens (any ids of the vocabulary do).
+    fn ids(n: usize, seed: u32) -> Vec<u32> {
+        (0..n as u32).map(|i| 5 + (i * 7 + seed) % 150).collect()
+    }
+
+    fn queue(e: &Embedder, max_tokens: usize, max_request: usize) -> Queue {
+        Queue::new(
+            max_tokens,
+            max_request,
+            e.window(),
+            Arc::new(Metrics::new()),
+        )
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn a_round_takes_one_window_from_each_job_and_answers_the_finished_ones() {
+        let e = tiny();
+        let q = queue(&e, 1 << 20, 1 << 20);
+        let window = e.window();
+        let long = ids(window * 5, 1);
+        let short = ids(10, 2);
+        let mut long_rx = q.submit(vec![long.clone()]).unwrap();
+        let mut short_rx = q.submit(vec![short.clone()]).unwrap();
+        let mut active = Vec::new();
+        assert!(q.take_new(&mut active));
+        // A budget of two windows: the long job's first and the short job's only one.
+        let ran = run_round(&q.metrics, &e, &mut active, 2 * (window + 2));
+        assert_eq!(ran, (window + 2) + (short.len() + 2));
+        let got = short_rx
+            .try_recv()
+            .expect("the short job is answered")
+            .unwrap();
+        let want = e.embed_ids(&[short], 1024, &mut |_| {}).unwrap();
+        assert!(cosine(&got[0].vector, &want[0].vector) > 0.9999);
+        assert!(long_rx.try_recv().is_err(), "the long job has windows left");
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].windows.len(), 4);
+        while !active.is_empty() {
+            run_round(&q.metrics, &e, &mut active, 2 * (window + 2));
+        }
+        // The long text's windows, run in four rounds, combine as one call would.
+        let got = long_rx.try_recv().unwrap().unwrap();
+        let want = e.embed_ids(&[long], 1024, &mut |_| {}).unwrap();
+        assert_eq!(got[0].windows, 5);
+        assert!(cosine(&got[0].vector, &want[0].vector) > 0.9999);
+    }
+
+    #[test]
+    fn limits_refuse_before_any_work_and_a_closed_queue_takes_nothing() {
+        let e = tiny();
+        let q = queue(&e, 100, 60);
+        // 70 ids are two windows of the tiny model's 62: 70 + 2 x 2 tokens.
+        assert_eq!(
+            q.submit(vec![ids(70, 0)]).unwrap_err(),
+            Refused::TooLarge(74, 60)
+        );
+        let _held = q.submit(vec![ids(50, 0)]).unwrap();
+        // The queue holds 52 tokens; 52 more would pass its 100.
+        assert_eq!(q.submit(vec![ids(50, 1)]).unwrap_err(), Refused::Full);
+        assert!(q.submit(vec![ids(40, 1)]).is_ok());
+        q.close();
+        assert_eq!(q.submit(vec![ids(5, 1)]).unwrap_err(), Refused::Closed);
+    }
+
+    #[test]
+    fn a_job_whose_client_left_is_dropped_and_its_tokens_released() {
+        let e = tiny();
+        let q = Arc::new(queue(&e, 1 << 20, 1 << 20));
+        let gone = q.submit(vec![ids(e.window() * 3, 3)]).unwrap();
+        drop(gone);
+        let kept = q.submit(vec![ids(20, 4)]).unwrap();
+        let worker = spawn_worker(q.clone(), e.clone(), 64);
+        assert!(kept.blocking_recv().unwrap().is_ok());
+        q.close();
+        worker.join().unwrap();
+        assert_eq!(q.metrics.jobs_cancelled.get(), 1);
+        assert_eq!(q.waiting.lock().unwrap().tokens, 0);
+    }
+}
