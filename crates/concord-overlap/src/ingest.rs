@@ -1,6 +1,7 @@
-//! Ingestion: articles are segmented, their passages embedded and the collection
-//! updated, committing every few articles so a long run interrupted midway keeps what
-//! it finished. An article whose passages are unchanged is not embedded again
+//! Ingestion: articles are segmented, their passages embedded (several short articles
+//! in one call, so the model's batches are full) and the collection updated,
+//! committing every few articles so a long run interrupted midway keeps what it
+//! finished. An article whose passages are unchanged is not embedded again
 //! ([`prepare`], which the server's writes go through too).
 
 use anyhow::{ensure, Context, Result};
@@ -111,39 +112,84 @@ pub fn ingest(
     }
     let mut report = IngestReport::default();
     let mut since_commit = 0;
+    // Articles to write, embedded together once they hold EMBED_GROUP claims (or at a
+    // commit boundary): short articles alone would leave the model's batches half full.
+    let mut pending: Vec<(DocRecord, Vec<concord_text::Passage>)> = Vec::new();
+    let mut pending_claims = 0;
     for (i, a) in articles.iter().enumerate() {
         match prepare(collection, a, &opts.segment) {
             Prepared::Empty => report.empty.push(a.id.clone()),
             Prepared::Unchanged { .. } => report.unchanged += 1,
             Prepared::Write { doc, passages } => {
-                let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-                let embedded = embedder
-                    .embed_detailed(&texts, Prefix::Passage, opts.batch_tokens, &mut |_| {})
-                    .with_context(|| format!("embedding article {}", a.id))?;
-                report.tokens += embedded.iter().map(|e| e.tokens).sum::<usize>();
-                let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
-                if collection.doc(&a.id).is_some() {
-                    report.replaced += 1;
-                } else {
-                    report.added += 1;
-                }
-                report.passages += passages.len();
-                collection.upsert(doc, passages, &vectors)?;
-                since_commit += 1;
-                if since_commit >= opts.commit_every.max(1) {
-                    collection.commit()?;
-                    since_commit = 0;
-                }
+                pending_claims += passages.len();
+                pending.push((doc, passages));
             }
         }
-        progress(IngestProgress {
-            articles_done: i + 1,
-            articles_total: articles.len(),
-            passages_done: report.passages,
-        });
+        let last = i + 1 == articles.len();
+        let boundary = since_commit + pending.len() >= opts.commit_every.max(1);
+        if !pending.is_empty() && (last || boundary || pending_claims >= EMBED_GROUP) {
+            since_commit += pending.len();
+            write_group(
+                embedder,
+                collection,
+                std::mem::take(&mut pending),
+                opts,
+                &mut report,
+            )?;
+            pending_claims = 0;
+            if since_commit >= opts.commit_every.max(1) {
+                collection.commit()?;
+                since_commit = 0;
+            }
+        }
+        if pending.is_empty() {
+            progress(IngestProgress {
+                articles_done: i + 1,
+                articles_total: articles.len(),
+                passages_done: report.passages,
+            });
+        }
     }
     collection.commit()?;
     Ok(report)
+}
+
+/// Claims embedded in one call during ingest (several short articles together).
+const EMBED_GROUP: usize = 256;
+
+/// Embeds the claims of `group` in one call and upserts each article.
+fn write_group(
+    embedder: &Embedder,
+    collection: &mut Collection,
+    group: Vec<(DocRecord, Vec<concord_text::Passage>)>,
+    opts: &IngestOptions,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let texts: Vec<&str> = group
+        .iter()
+        .flat_map(|(_, ps)| ps.iter().map(|p| p.text.as_str()))
+        .collect();
+    let ids: Vec<&str> = group.iter().map(|(d, _)| d.id.as_str()).collect();
+    let embedded = embedder
+        .embed_detailed(&texts, Prefix::Passage, opts.batch_tokens, &mut |_| {})
+        .with_context(|| format!("embedding article(s) {}", ids.join(", ")))?;
+    report.tokens += embedded.iter().map(|e| e.tokens).sum::<usize>();
+    let mut rows = embedded.into_iter();
+    for (doc, passages) in group {
+        let vectors: Vec<f32> = rows
+            .by_ref()
+            .take(passages.len())
+            .flat_map(|e| e.vector)
+            .collect();
+        if collection.doc(&doc.id).is_some() {
+            report.replaced += 1;
+        } else {
+            report.added += 1;
+        }
+        report.passages += passages.len();
+        collection.upsert(doc, passages, &vectors)?;
+    }
+    Ok(())
 }
 
 /// What writing an article into a collection takes, decided before anything is
