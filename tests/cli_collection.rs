@@ -673,3 +673,62 @@ fn the_overlap_table_fits_the_width_and_says_when_nothing_is_found() {
     assert_eq!(text(&out), "no pairs at or above the label asked for\n");
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
+
+/// Metadata from YAML front matter reaches `concord docs`, the overlap pairs and the
+/// claims of `clusters.json`, where `first_seen` names the article that published a
+/// claim first.
+#[test]
+fn article_metadata_is_kept_and_dates_say_who_published_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let articles = support::root().join("examples/articles");
+    for (file, outlet, date) in [
+        ("harbour-ferry-tw.md", "港灣日報", "2025-03-03"),
+        ("harbour-ferry-cn.txt", "南方晚报", "2025-03-01"),
+    ] {
+        let text = std::fs::read_to_string(articles.join(file)).unwrap();
+        let front =
+            format!("---\noutlet: {outlet}\ndate: {date}\nurl: https://example.org/{file}\n---\n");
+        std::fs::write(input.join(file), front + &text).unwrap();
+    }
+    let col = tmp.path().join("c");
+    ok(ingest(&col, &[&input]));
+    let docs = lines(&ok(concord(&["docs", "--collection", s(&col)])));
+    let cn = docs.iter().find(|d| d["id"] == "harbour-ferry-cn").unwrap();
+    assert_eq!(cn["outlet"], "南方晚报", "{cn}");
+    assert_eq!(cn["published"], "2025-03-01");
+    let tw = docs.iter().find(|d| d["id"] == "harbour-ferry-tw").unwrap();
+    assert_eq!(tw["title"], "青嵐港電動渡輪首航", "{tw}");
+    let pairs: Vec<Value> = serde_json::from_slice(
+        &ok(concord(&[
+            "overlaps",
+            "--collection",
+            s(&col),
+            "--format",
+            "json",
+        ]))
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        pairs.iter().all(|p| p["a"]["published"].is_string()),
+        "{pairs:?}"
+    );
+    let out = tmp.path().join("report");
+    ok(concord(&[
+        "cluster",
+        "--collection",
+        s(&col),
+        "--out",
+        s(&out),
+    ]));
+    let clusters: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("clusters.json")).unwrap()).unwrap();
+    let claims = clusters["claims"].as_array().unwrap();
+    assert!(!claims.is_empty());
+    for c in claims {
+        assert_eq!(c["first_seen"]["doc"], "harbour-ferry-cn", "{c}");
+        assert_eq!(c["first_seen"]["published"], "2025-03-01");
+    }
+}

@@ -190,12 +190,19 @@ fn every_endpoint_over_a_real_socket() {
     assert!(r.body["tokens"].as_u64().unwrap() > 0);
     let r = server.post("/documents", doc_body("library", "city-library.txt"));
     assert_eq!((r.status, &r.body["unchanged"]), (200, &json!(false)));
-    // Without a title, the article's own heading is its title, as for files.
+    // Without a title, the article's own heading is its title, as for files; metadata
+    // fields are kept.
     let r = server.post(
         "/documents",
-        json!({"id": "ferry-tw", "text": article("harbour-ferry-tw.md")}),
+        json!({"id": "ferry-tw", "text": article("harbour-ferry-tw.md"),
+               "outlet": "港灣日報", "published": "2025-03-03"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    let d = server.get("/documents/ferry-tw").body;
+    assert_eq!(
+        (&d["outlet"], &d["published"]),
+        (&json!("港灣日報"), &json!("2025-03-03"))
+    );
     let heading = article("harbour-ferry-tw.md")
         .lines()
         .next()

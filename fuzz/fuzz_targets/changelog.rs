@@ -32,6 +32,7 @@ fn dir() -> &'static tempfile::TempDir {
             id: "seed".into(),
             title: None,
             source: None,
+            meta: Default::default(),
             slots: vec![],
         };
         c.upsert(doc, vec![passage], &[1.0, 0.0, 0.0, 0.0])

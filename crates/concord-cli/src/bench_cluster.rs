@@ -163,6 +163,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
             id: format!("synthetic-{a:06}"),
             title: None,
             source: None,
+            meta: Default::default(),
             slots: Vec::new(),
         };
         collection.upsert(doc, ps, &vectors)?;

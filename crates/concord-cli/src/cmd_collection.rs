@@ -431,9 +431,14 @@ pub fn run_docs(args: DocsArgs) -> Result<()> {
     let c = Collection::open(&args.collection.collection)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for d in c.docs() {
-        let row = serde_json::json!({
+        let mut row = serde_json::json!({
             "id": d.id, "title": d.title, "source": d.source, "passages": d.slots.len(),
         });
+        if let (Some(row), serde_json::Value::Object(meta)) =
+            (row.as_object_mut(), serde_json::to_value(&d.meta)?)
+        {
+            row.extend(meta);
+        }
         writeln!(out, "{row}")?;
     }
     out.flush()?;

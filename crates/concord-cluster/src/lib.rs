@@ -51,6 +51,9 @@ const CLAIM_DENSE_MAX: usize = 4096;
 pub struct Article {
     pub id: String,
     pub title: Option<String>,
+    /// Outlet, publication time, URL, language and author, where known.
+    #[serde(skip_serializing_if = "concord_text::ArticleMeta::is_empty")]
+    pub meta: concord_text::ArticleMeta,
     pub passages: usize,
     /// Index into [`Clustering::clusters`], when the article is in one.
     pub cluster: Option<usize>,
@@ -80,6 +83,18 @@ pub struct Claim {
     pub passages: Vec<PassageRef>,
     /// Pairs of its passages (ids, as in [`PassageRef::passage`]) judged `conflict`.
     pub conflicts: Vec<[String; 2]>,
+    /// The passage published first, when any of its articles has a publication time;
+    /// the others repeated it (each passage carries its `published`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<FirstSeen>,
+}
+
+/// Where and when a claim first appeared.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstSeen {
+    pub doc: String,
+    pub passage: String,
+    pub published: String,
 }
 
 /// Two articles, what they share and their aligned passage pairs.
@@ -143,6 +158,7 @@ pub fn from_pairs(collection: &Collection, pairs: Vec<PairMatch>, min_label: Lab
         .map(|d| Article {
             id: d.id.clone(),
             title: d.title.clone(),
+            meta: d.meta.clone(),
             passages: d.slots.len(),
             cluster: None,
         })
@@ -397,6 +413,15 @@ fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
             .collect();
         conflicts.sort();
         conflicts.dedup();
+        let first_seen = passages
+            .iter()
+            .filter_map(|p| p.published.as_ref().map(|t| (t, p)))
+            .min_by(|x, y| x.0.cmp(y.0))
+            .map(|(t, p)| FirstSeen {
+                doc: p.doc.clone(),
+                passage: p.passage.clone(),
+                published: t.clone(),
+            });
         Claim {
             id: 0,
             label: if conflicts.is_empty() {
@@ -408,6 +433,7 @@ fn claims<'p>(pairs: impl IntoIterator<Item = &'p PairMatch>) -> Vec<Claim> {
             articles: articles.into_iter().collect(),
             passages,
             conflicts,
+            first_seen,
         }
     };
     let mut out: Vec<Claim> = groups
@@ -619,6 +645,7 @@ mod tests {
             .map(|id| Article {
                 id: (*id).into(),
                 title: None,
+                meta: Default::default(),
                 passages: 10,
                 cluster: None,
             })

@@ -34,6 +34,9 @@ pub enum Change {
         id: String,
         title: Option<String>,
         source: Option<String>,
+        /// Boxed: most articles have none, and the enum stays small.
+        #[serde(default, skip_serializing_if = "is_empty_meta")]
+        meta: Box<concord_text::ArticleMeta>,
         passages: Vec<Passage>,
         /// base64 of the little-endian f32 rows, one per passage.
         vectors: String,
@@ -275,4 +278,8 @@ impl ChangeLog {
         }
         Ok(self.file.as_mut().expect("opened above"))
     }
+}
+
+fn is_empty_meta(meta: &concord_text::ArticleMeta) -> bool {
+    meta.is_empty()
 }

@@ -32,7 +32,7 @@ use crate::changelog::{Change, ChangeLog, LOG_FILE};
 use crate::graph::{dot, GraphParams, HnswGraph};
 use crate::store::{self, FileSum};
 use anyhow::{bail, ensure, Context, Result};
-use concord_text::Passage;
+use concord_text::{ArticleMeta, Passage};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -99,6 +99,9 @@ pub struct DocRecord {
     pub id: String,
     pub title: Option<String>,
     pub source: Option<String>,
+    /// Outlet, publication time, URL, language, author, where known.
+    #[serde(default, skip_serializing_if = "ArticleMeta::is_empty")]
+    pub meta: ArticleMeta,
     /// Slots of its passages, in passage order.
     pub slots: Vec<usize>,
 }
@@ -136,6 +139,8 @@ pub(crate) struct DiskDoc {
     pub(crate) id: String,
     pub(crate) title: Option<String>,
     pub(crate) source: Option<String>,
+    #[serde(default, skip_serializing_if = "ArticleMeta::is_empty")]
+    pub(crate) meta: ArticleMeta,
     pub(crate) passages: Vec<DiskPassage>,
 }
 
@@ -304,6 +309,7 @@ impl Collection {
                     id: d.id,
                     title: d.title,
                     source: d.source,
+                    meta: d.meta,
                     slots,
                 },
             );
@@ -510,6 +516,7 @@ impl Collection {
                 id: doc.id.clone(),
                 title: doc.title.clone(),
                 source: doc.source.clone(),
+                meta: Box::new(doc.meta.clone()),
                 passages: passages.clone(),
                 vectors: Change::encode_vectors(vectors),
             })?;
@@ -554,6 +561,7 @@ impl Collection {
                 id,
                 title,
                 source,
+                meta,
                 passages,
                 vectors,
             } => {
@@ -561,6 +569,7 @@ impl Collection {
                     id,
                     title,
                     source,
+                    meta: *meta,
                     slots: Vec::new(),
                 };
                 let vectors = Change::decode_vectors(&vectors)?;
@@ -719,6 +728,7 @@ impl Collection {
             id: d.id.clone(),
             title: d.title.clone(),
             source: d.source.clone(),
+            meta: d.meta.clone(),
             passages: d
                 .slots
                 .iter()

@@ -56,6 +56,7 @@ fn parts(id: &str, seeds: &[u64]) -> (DocRecord, Vec<Passage>, Vec<f32>) {
         id: id.into(),
         title: None,
         source: None,
+        meta: Default::default(),
         slots: vec![],
     };
     (doc, passages, vectors)
@@ -170,6 +171,7 @@ fn one_writer_at_a_time_and_one_model_per_collection() {
                 id: "z".into(),
                 title: None,
                 source: None,
+                meta: Default::default(),
                 slots: vec![],
             },
             vec![],
@@ -184,6 +186,7 @@ fn one_writer_at_a_time_and_one_model_per_collection() {
         id: "late".into(),
         title: None,
         source: None,
+        meta: Default::default(),
         slots: vec![],
     };
     let e = third.upsert(empty, vec![], &[]).unwrap_err();
@@ -211,6 +214,7 @@ fn one_writer_at_a_time_and_one_model_per_collection() {
         id: "bad".into(),
         title: None,
         source: None,
+        meta: Default::default(),
         slots: vec![],
     };
     assert!(c.upsert(doc.clone(), vec![p.clone()], &[0.0; 3]).is_err());

@@ -119,6 +119,12 @@ pub struct PassageRef {
     /// The article's title, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The article's outlet, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlet: Option<String>,
+    /// When the article was published, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
     pub passage: String,
     /// Character offsets of the claim in the article.
     pub start: u32,
@@ -620,9 +626,12 @@ impl<'c> OverlapIndex<'c> {
     fn reference(&self, slot: usize) -> PassageRef {
         let p = self.passage(slot);
         let (context_start, context) = self.context(slot);
+        let record = self.collection.doc(&p.doc);
         PassageRef {
             doc: p.doc.clone(),
-            title: self.collection.doc(&p.doc).and_then(|d| d.title.clone()),
+            title: record.and_then(|d| d.title.clone()),
+            outlet: record.and_then(|d| d.meta.outlet.clone()),
+            published: record.and_then(|d| d.meta.published.clone()),
             passage: p.id(),
             start: p.passage.start,
             end: p.passage.end,
@@ -861,7 +870,6 @@ impl<'c> OverlapIndex<'c> {
         let n = text.chars().count();
         let query = PassageRef {
             doc: String::new(),
-            title: None,
             passage: String::new(),
             start: 0,
             end: n as u32,
@@ -869,6 +877,7 @@ impl<'c> OverlapIndex<'c> {
             paragraph: 0,
             context_start: 0,
             context: text.to_string(),
+            ..Default::default()
         };
         let mut out: Vec<PairMatch> = candidates
             .into_iter()

@@ -122,7 +122,7 @@ pub fn ingest(
             Prepared::Unchanged { .. } => report.unchanged += 1,
             Prepared::Write { doc, passages } => {
                 pending_claims += passages.len();
-                pending.push((doc, passages));
+                pending.push((*doc, passages));
             }
         }
         let last = i + 1 == articles.len();
@@ -200,9 +200,10 @@ pub enum Prepared {
     Empty,
     /// The collection holds the article with the same title and these many passages.
     Unchanged { passages: usize },
-    /// Embed these passages and upsert them under `doc`.
+    /// Embed these passages and upsert them under `doc` (boxed: the record is large
+    /// beside the other variants).
     Write {
-        doc: DocRecord,
+        doc: Box<DocRecord>,
         passages: Vec<concord_text::Passage>,
     },
 }
@@ -218,12 +219,13 @@ pub fn prepare(collection: &Collection, article: &Article, opts: &SegmentOptions
         }
     } else {
         Prepared::Write {
-            doc: DocRecord {
+            doc: Box::new(DocRecord {
                 id: article.id.clone(),
                 title: article.title.clone(),
                 source: article.source.clone(),
+                meta: article.meta.clone(),
                 slots: Vec::new(),
-            },
+            }),
             passages,
         }
     }
@@ -234,6 +236,7 @@ fn unchanged(c: &Collection, a: &Article, passages: &[concord_text::Passage]) ->
         return false;
     };
     rec.title == a.title
+        && rec.meta == a.meta
         && rec.slots.len() == passages.len()
         && rec
             .slots

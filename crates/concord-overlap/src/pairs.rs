@@ -52,6 +52,7 @@ pub fn judge_text_pairs(embedder: &Embedder, pairs: &[(&str, &str)]) -> Result<V
             id: id.clone(),
             title: None,
             source: None,
+            meta: Default::default(),
             slots: Vec::new(),
         };
         c.upsert(doc, vec![passage], v)?;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use concord_embed::Prefix;
 use concord_overlap::{prepare, Label, PairMatch, Prepared, QueryOptions};
-use concord_text::{Article, SegmentOptions};
+use concord_text::{Article, ArticleMeta, SegmentOptions};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -222,10 +222,20 @@ pub struct DocumentRequest {
     /// bytes, not blank or invisible-only, without control or bidi-override characters.
     pub id: String,
     pub title: Option<String>,
-    /// Where the article came from (a URL, a file name).
+    /// Where the article came from (a file name, a feed).
     pub source: Option<String>,
-    /// The article, plain text or Markdown.
+    /// The article, plain text or Markdown (YAML front matter and a
+    /// `> source: ...; date: ...` line are read as metadata, as in files).
     pub text: String,
+    /// The outlet that published it; this and the fields below win over the text's own
+    /// metadata.
+    pub outlet: Option<String>,
+    /// When it was published (ISO 8601 sorts as text).
+    pub published: Option<String>,
+    pub url: Option<String>,
+    /// A language tag (`zh-Hant`, `zh-Hans`, `en`...).
+    pub language: Option<String>,
+    pub author: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -290,7 +300,14 @@ pub async fn put_document(
             "the article text contains NUL characters",
         ));
     }
-    let article = Article::new(id.clone(), req.text, req.title, req.source);
+    let meta = ArticleMeta {
+        outlet: req.outlet,
+        published: req.published,
+        url: req.url,
+        language: req.language,
+        author: req.author,
+    };
+    let article = Article::new(id.clone(), req.text, req.title, req.source, meta);
     // Segmented and compared with what the collection holds as the CLI's ingest does,
     // under a read lock; the model runs outside any lock.
     let prepared = s
@@ -314,7 +331,7 @@ pub async fn put_document(
                 }),
             ));
         }
-        Prepared::Write { doc, passages } => (doc, passages),
+        Prepared::Write { doc, passages } => (*doc, passages),
     };
     let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
     let embedded = s.embed(texts, Prefix::Passage).await?;
@@ -416,6 +433,16 @@ pub struct DocumentDetail {
     pub id: String,
     pub title: Option<String>,
     pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlet: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     pub passages: Vec<PassageOut>,
 }
 
@@ -442,10 +469,16 @@ pub async fn get_document(State(s): S, Path(id): Path<String>) -> ApiResult<Json
                 text: p.passage.text.clone(),
             })
             .collect();
+        let m = d.meta.clone();
         Ok(Json(DocumentDetail {
             id: d.id.clone(),
             title: d.title.clone(),
             source: d.source.clone(),
+            outlet: m.outlet,
+            published: m.published,
+            url: m.url,
+            language: m.language,
+            author: m.author,
             passages,
         }))
     })

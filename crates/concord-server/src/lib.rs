@@ -335,6 +335,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     anyhow::ensure!(!models.is_empty(), "no model to serve");
+    for (i, (name, _)) in models.iter().enumerate() {
+        anyhow::ensure!(
+            models[..i].iter().all(|(n, _)| n != name),
+            "two models are named {name:?}"
+        );
+    }
     let loopback_bind = listener
         .local_addr()
         .context("reading the listening address")?
@@ -346,10 +352,6 @@ pub async fn serve(
     let mut served = Vec::new();
     let mut workers = Vec::new();
     for (name, embedder) in models {
-        anyhow::ensure!(
-            served.iter().all(|m: &ServedModel| m.name != name),
-            "two models are named {name:?}"
-        );
         let embedder = Arc::new(embedder);
         let probe = embedder.clone();
         let judge_refusal = tokio::task::spawn_blocking(move || {

@@ -1,6 +1,7 @@
 //! Articles and how they are read: one article per text or Markdown file, or one per
 //! line of a JSONL file (`{"id", "title", "text"}`), or every such file under a folder.
 
+use crate::meta::ArticleMeta;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use unicode_normalization::UnicodeNormalization;
@@ -68,24 +69,38 @@ pub struct Article {
     pub text: String,
     /// Where the article was read from, for display.
     pub source: Option<String>,
+    /// Outlet, publication time, URL, language, author, where known.
+    #[serde(default, skip_serializing_if = "ArticleMeta::is_empty")]
+    pub meta: ArticleMeta,
 }
 
 impl Article {
     /// An article from its text, as every way in (files, JSONL records, the API) makes
-    /// one: a metadata line among the first three (`> source: ...; date: ...`) is blanked
-    /// (offsets still match the text given), and the title, when none is given, is the
-    /// text's opening `#` heading or headline-like first line.
-    pub fn new(id: String, text: String, title: Option<String>, source: Option<String>) -> Self {
-        let text = blank_metadata(text);
+    /// one: YAML front matter and a metadata line among the first three
+    /// (`> source: ...; date: ...`) are read into [`Article::meta`] (filling what `meta`
+    /// does not give) and blanked (offsets still match the text given); the title, when
+    /// none is given, is the front matter's, else the text's opening `#` heading or
+    /// headline-like first line.
+    pub fn new(
+        id: String,
+        text: String,
+        title: Option<String>,
+        source: Option<String>,
+        meta: ArticleMeta,
+    ) -> Self {
+        let (front, front_title, text) = crate::meta::front_matter(text);
+        let (line, text) = metadata_line(text);
         let title = title
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
+            .or(front_title)
             .or_else(|| title_of(&text));
         Self {
             id,
             title,
             text,
             source,
+            meta: meta.or(front).or(line),
         }
     }
 }
@@ -247,34 +262,33 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
         text,
         title,
         Some(path.display().to_string()),
+        ArticleMeta::default(),
     )])
 }
 
-/// Keys of a metadata line (`> source: Harbour Daily; date: 2025-03-02`).
-const METADATA_KEYS: &[&str] = &["source", "outlet", "date", "url", "author", "byline"];
-
-/// The text with a metadata line among its first three lines blanked out (replaced by
-/// as many spaces, so character offsets still match the file): it describes the
-/// article and is never a passage of it.
-fn blank_metadata(text: String) -> String {
+/// Reads a metadata line among the first three (`> source: Harbour Daily; date:
+/// 2025-03-02`: every `key: value` with a key [`ArticleMeta`] knows) and blanks it (as
+/// many spaces, so character offsets still match the file): it describes the article
+/// and is never a passage of it.
+fn metadata_line(text: String) -> (ArticleMeta, String) {
     let mut at = 0;
     for line in text.split_inclusive('\n').take(3) {
         let body = line.trim_end_matches(['\n', '\r']);
-        let t = body.trim();
-        let is_meta = t.strip_prefix('>').is_some_and(|rest| {
-            rest.split(';').all(|kv| {
-                kv.split_once(':').is_some_and(|(k, _)| {
-                    METADATA_KEYS.contains(&k.trim().to_ascii_lowercase().as_str())
-                })
-            })
+        let fields: Option<Vec<(&str, &str)>> = body.trim().strip_prefix('>').and_then(|rest| {
+            rest.split(';')
+                .map(|kv| kv.split_once(':').filter(|(k, _)| crate::meta::is_key(k)))
+                .collect()
         });
-        if is_meta {
-            let blank = " ".repeat(body.chars().count());
-            return format!("{}{blank}{}", &text[..at], &text[at + body.len()..]);
+        if let Some(fields) = fields {
+            let mut meta = ArticleMeta::default();
+            for (k, v) in fields {
+                meta.set(k, v);
+            }
+            return (meta, crate::meta::blank(&text, at, at + body.len()));
         }
         at += line.len();
     }
-    text
+    (ArticleMeta::default(), text)
 }
 
 /// An article's title: its first Markdown heading if one opens it, else its first line
@@ -347,6 +361,9 @@ struct Record {
     id: Option<serde_json::Value>,
     title: Option<String>,
     text: Option<String>,
+    /// Every other field: metadata under any of the names [`ArticleMeta`] knows.
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
 
 fn parse_jsonl(path: &Path, text: &str, opts: &ReadOptions) -> Result<Vec<Article>, TextError> {
@@ -380,11 +397,18 @@ fn parse_jsonl(path: &Path, text: &str, opts: &ReadOptions) -> Result<Vec<Articl
                 opts.max_article_bytes
             )));
         }
+        let mut meta = ArticleMeta::default();
+        for (k, v) in &rec.rest {
+            if let Some(v) = v.as_str() {
+                meta.set(k, v);
+            }
+        }
         out.push(Article::new(
             id,
             text,
             rec.title,
             Some(format!("{}:{}", path.display(), i + 1)),
+            meta,
         ));
     }
     Ok(out)
@@ -440,6 +464,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("offset 12") && e.contains("damaged"), "{e}");
+    }
+
+    #[test]
+    fn metadata_comes_from_front_matter_the_source_line_and_jsonl_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = write(
+            dir.path(),
+            "a.md",
+            "---\noutlet: 港灣日報\ndate: 2025-03-02\nlanguage: zh-Hant\n---\n# 渡輪首航\n\n港務局週一宣布。\n".as_bytes(),
+        );
+        let a = read_articles(&md, &ReadOptions::default())
+            .unwrap()
+            .remove(0);
+        assert_eq!(a.title.as_deref(), Some("渡輪首航"));
+        assert_eq!(a.meta.outlet.as_deref(), Some("港灣日報"));
+        assert_eq!(a.meta.published.as_deref(), Some("2025-03-02"));
+        assert_eq!(a.meta.language.as_deref(), Some("zh-Hant"));
+        assert!(!a.text.contains("outlet") && a.text.contains("港務局週一宣布。"));
+        let txt = write(
+            dir.path(),
+            "b.txt",
+            "渡輪首航\n> source: 南方晚報; date: 2025-03-03; url: https://example.org/b\n港务局周一宣布。\n".as_bytes(),
+        );
+        let b = read_articles(&txt, &ReadOptions::default())
+            .unwrap()
+            .remove(0);
+        assert_eq!(b.meta.outlet.as_deref(), Some("南方晚報"));
+        assert_eq!(b.meta.published.as_deref(), Some("2025-03-03"));
+        assert_eq!(b.meta.url.as_deref(), Some("https://example.org/b"));
+        assert!(!b.text.contains("source"));
+        let jsonl = write(
+            dir.path(),
+            "c.jsonl",
+            r#"{"id":"c","title":"T","text":"港務局宣布。","outlet":"Harbour Post","published":"2025-03-01T08:00:00Z","lang":"en"}"#.as_bytes(),
+        );
+        let c = read_articles(&jsonl, &ReadOptions::default())
+            .unwrap()
+            .remove(0);
+        assert_eq!(c.meta.outlet.as_deref(), Some("Harbour Post"));
+        assert_eq!(c.meta.published.as_deref(), Some("2025-03-01T08:00:00Z"));
+        assert_eq!(c.meta.language.as_deref(), Some("en"));
     }
 
     #[test]

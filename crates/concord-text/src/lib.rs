@@ -7,10 +7,12 @@ mod article;
 mod boilerplate;
 mod fold;
 pub mod html;
+mod meta;
 pub mod names;
 mod segment;
 
 pub use article::{check_article_id, read_articles, Article, ReadOptions, TextError, MAX_ID_BYTES};
 pub use boilerplate::{is_boilerplate, notice, Notice, NOTICES};
 pub use fold::{fold, Folded};
+pub use meta::ArticleMeta;
 pub use segment::{segment, Passage, SegmentOptions};
