@@ -106,7 +106,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     if shape.copies == 0 || shape.per_article == 0 {
         bail!("--copies and --per-article must be at least 1");
     }
-    let (texts, base) = crate::cmd_bench::read_embedded(embeddings)?;
+    let (texts, base) = crate::input::read_embedded(embeddings)?;
     if let Some(i) = texts.iter().position(String::is_empty) {
         bail!("{}:{}: no `text` to copy", embeddings.display(), i + 1);
     }

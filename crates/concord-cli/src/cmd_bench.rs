@@ -10,11 +10,10 @@
 //! several beam widths, on embeddings written by `concord embed`.
 
 use crate::cmd_model::ModelChoice;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Subcommand;
 use concord_embed::DEFAULT_BATCH_TOKENS;
 use concord_index::{GraphParams, HnswGraph};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -124,34 +123,6 @@ pub enum BenchCommand {
     },
 }
 
-/// The texts and embeddings of a JSONL file as `concord embed` writes it (`text` may
-/// be missing: it reads as empty).
-pub(crate) fn read_embedded(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        #[serde(default)]
-        text: String,
-        embedding: Vec<f32>,
-    }
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let (mut texts, mut vectors) = (Vec::new(), Vec::new());
-    for (i, l) in BufReader::new(file).lines().enumerate() {
-        let line: Line = serde_json::from_str(&l?).with_context(|| {
-            format!(
-                "{}:{}: expected {{\"text\", \"embedding\"}}",
-                path.display(),
-                i + 1
-            )
-        })?;
-        texts.push(line.text);
-        vectors.push(line.embedding);
-    }
-    if vectors.is_empty() {
-        bail!("{}: no embeddings", path.display());
-    }
-    Ok((texts, vectors))
-}
-
 pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
     match cmd {
         BenchCommand::Embed {
@@ -235,7 +206,7 @@ fn bench_recall(
     efs: &[usize],
     params: GraphParams,
 ) -> Result<()> {
-    let (_, rows) = read_embedded(path)?;
+    let (_, rows) = crate::input::read_embedded(path)?;
     if rows.len() <= queries || queries == 0 {
         bail!("{} vectors: need more than --queries {queries}", rows.len());
     }

@@ -1,4 +1,5 @@
-//! Reading `concord embed` input: plain text lines or JSONL `{"id":..,"text":..}`.
+//! Reading `concord embed` input: plain text lines or JSONL `{"id":..,"text":..}`; and
+//! reading back what it writes, for the benchmarks ([`read_embedded`]).
 //!
 //! The first non-empty line decides: a JSON object with a `text` field means JSONL
 //! (then every non-empty line must be one); anything else means one text per line,
@@ -60,6 +61,34 @@ pub fn read_records(reader: impl BufRead) -> Result<Vec<Record>> {
         }
     }
     Ok(records)
+}
+
+/// The texts and embeddings of a JSONL file as `concord embed` writes it (`text` may
+/// be missing: it reads as empty).
+pub fn read_embedded(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(default)]
+        text: String,
+        embedding: Vec<f32>,
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let (mut texts, mut vectors) = (Vec::new(), Vec::new());
+    for (i, l) in BufReader::new(file).lines().enumerate() {
+        let line: Line = serde_json::from_str(&l?).with_context(|| {
+            format!(
+                "{}:{}: expected {{\"text\", \"embedding\"}}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        texts.push(line.text);
+        vectors.push(line.embedding);
+    }
+    if vectors.is_empty() {
+        bail!("{}: no embeddings", path.display());
+    }
+    Ok((texts, vectors))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use concord_cluster::report::{View, VIEWER_CSS, VIEWER_JS};
 use concord_overlap::{Label, QueryOptions};
 use serde::Deserialize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use utoipa::IntoParams;
 
 type S = State<Arc<AppState>>;
@@ -42,13 +42,6 @@ pub struct ClustersQuery {
     #[param(value_type = Option<String>)]
     pub min_label: Option<Label>,
 }
-
-/// Collection version, slot epoch and weakest label a view was computed for.
-type ViewKey = (u64, u64, Label);
-
-/// The last clustering view served, for the collection state it was computed at.
-#[derive(Default)]
-pub struct ClustersCache(Mutex<Option<(ViewKey, Arc<String>)>>);
 
 /// Article clusters, cross-article claims (conflicts included), article pairs with
 /// their aligned passages, the boilerplate pairs (apart) and the heatmap as SVG: the

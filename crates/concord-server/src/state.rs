@@ -86,6 +86,14 @@ impl Live {
     }
 }
 
+/// Collection version, slot epoch and weakest label a view was computed for.
+pub type ViewKey = (u64, u64, concord_overlap::Label);
+
+/// The last clustering view `GET /clusters` served, for the collection state it was
+/// computed at.
+#[derive(Default)]
+pub struct ClustersCache(pub std::sync::Mutex<Option<(ViewKey, Arc<String>)>>);
+
 /// A model the server runs, with its own inference queue and worker.
 pub struct ServedModel {
     /// What requests name it by (the `model` field).
@@ -113,7 +121,7 @@ pub struct AppState {
     /// Logged changes that trigger a commit.
     pub commit_after: usize,
     /// The last clustering view served by `GET /clusters`.
-    pub clusters: crate::api_pages::ClustersCache,
+    pub clusters: ClustersCache,
 }
 
 impl AppState {
