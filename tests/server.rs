@@ -1191,6 +1191,56 @@ fn a_second_model_answers_the_embedding_routes_that_name_it() {
     assert_eq!(r.body["type"], "model_not_found");
     assert!(r.body["error"].as_str().unwrap().contains("bert"));
 
+    // text-embeddings-inference's /tokenize and /decode, on either model.
+    let r = server.post("/tokenize", json!({"model": "bert", "inputs": "Prices"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ids: Vec<u64> = r.body[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_u64().unwrap())
+        .collect();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(tiny_model("bert").join("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let want = expected["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["text"] == "Prices" && c["role"] == "none")
+        .unwrap()["ids"]
+        .clone();
+    assert_eq!(json!(ids), want);
+    assert_eq!(r.body[0][0]["special"], true);
+    let r = server.post(
+        "/tokenize",
+        json!({"inputs": [text], "add_special_tokens": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Offsets are characters of the text; the pieces cover it from its first character
+    // to its last (SentencePiece's "▁" shares the first one).
+    let n = text.chars().count() as u64;
+    let tokens = r.body[0].as_array().unwrap();
+    for t in tokens {
+        assert_eq!(t["special"], false);
+        let (a, b) = (t["start"].as_u64().unwrap(), t["stop"].as_u64().unwrap());
+        assert!(a <= b && b <= n, "{t}");
+    }
+    assert_eq!(tokens[0]["start"], 0);
+    assert_eq!(tokens.last().unwrap()["stop"], n);
+    let ids: Vec<u64> = r.body[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_u64().unwrap())
+        .collect();
+    let r = server.post("/decode", json!({"ids": ids}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body[0], text);
+    let r = server.post("/decode", json!({"ids": [[5, 999_999]]}));
+    assert_eq!(r.status, 422, "{}", r.body);
+
     let r = server.post("/documents", doc_body("library", "city-library.txt"));
     assert!(r.status == 200 || r.status == 201, "{}", r.body);
     let r = server.post("/overlaps", json!({"text": article("city-library.txt")}));

@@ -182,6 +182,56 @@ impl ModelTokenizer {
     }
 }
 
+/// One token of a text, as text-embeddings-inference's `/tokenize` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Token {
+    pub id: u32,
+    /// The vocabulary piece.
+    pub text: String,
+    /// A start or end token added around the text.
+    pub special: bool,
+    /// Character offsets of the piece in the text given (prompt included); none for
+    /// added special tokens.
+    pub start: Option<usize>,
+    pub stop: Option<usize>,
+}
+
+impl ModelTokenizer {
+    /// The tokens of `prompt + text`, with the start and end tokens when `specials`.
+    pub fn tokens(&self, text: &str, prompt: &str, specials: bool) -> Result<Vec<Token>> {
+        let input = format!("{prompt}{text}");
+        let enc = match &self.inner {
+            Inner::Compact(p) => p.encode_char_offsets(input.as_str(), specials),
+            Inner::Plain(t) => t.encode_char_offsets(input.as_str(), specials),
+        }
+        .map_err(|e| anyhow!("tokenizing: {e}"))?;
+        Ok(enc
+            .get_ids()
+            .iter()
+            .zip(enc.get_tokens())
+            .zip(enc.get_offsets())
+            .zip(enc.get_special_tokens_mask())
+            .map(|(((&id, piece), &(start, stop)), &special)| Token {
+                id,
+                text: piece.clone(),
+                special: special == 1,
+                start: (special == 0).then_some(start),
+                stop: (special == 0).then_some(stop),
+            })
+            .collect())
+    }
+
+    /// The text of `ids`, without the start, end and other special tokens when
+    /// `skip_special`.
+    pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
+        match &self.inner {
+            Inner::Compact(p) => p.decode(ids, skip_special),
+            Inner::Plain(t) => t.decode(ids, skip_special),
+        }
+        .map_err(|e| anyhow!("decoding: {e}"))
+    }
+}
+
 /// The pipeline of a Unigram `tokenizer.json` with [`CompactUnigram`] as its model.
 fn compact_pipeline(json: &serde_json::Value) -> Result<Pipeline> {
     let mut inner = Pipeline::new(CompactUnigram::from_json(&json["model"])?);

@@ -278,3 +278,134 @@ pub async fn tei_compat(
         tei_embed(state, ApiJson(req)).await?.into_response()
     })
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenizeRequest {
+    pub inputs: TeiInput,
+    /// Put the model's start and end tokens around each text (default true).
+    #[serde(default = "yes")]
+    pub add_special_tokens: bool,
+    /// `query` or `passage`: tokenize with the model's prompt in front.
+    pub prompt_name: Option<String>,
+    /// Which served model's tokenizer; the collection's when absent.
+    pub model: Option<String>,
+}
+
+/// One token, as text-embeddings-inference's `/tokenize` gives it.
+#[derive(Serialize, ToSchema)]
+pub struct TokenOut {
+    pub id: u32,
+    pub text: String,
+    pub special: bool,
+    /// Character offsets in the text (prompt included); null for added specials.
+    pub start: Option<usize>,
+    pub stop: Option<usize>,
+}
+
+/// The tokens of each input, text-embeddings-inference-compatible.
+#[utoipa::path(post, path = "/tokenize", request_body = TokenizeRequest,
+    responses((status = 200, body = Vec<Vec<TokenOut>>), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn tei_tokenize(
+    State(s): S,
+    ApiJson(req): ApiJson<TokenizeRequest>,
+) -> ApiResult<Json<Vec<Vec<TokenOut>>>> {
+    let texts = match req.inputs {
+        TeiInput::One(t) => vec![t],
+        TeiInput::Many(v) => v,
+    };
+    let prefix = prompt(req.prompt_name.as_deref())?;
+    let model = s.model(req.model.as_deref())?;
+    s.check_texts(&texts, "inputs")?;
+    let embedder = model.embedder.clone();
+    let specials = req.add_special_tokens;
+    let tokens = tokio::task::spawn_blocking(move || {
+        let prompt = embedder.profile().prompts.get(prefix).to_string();
+        texts
+            .iter()
+            .map(|t| embedder.tokenizer().tokens(t, &prompt, specials))
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|ts| {
+                ts.into_iter()
+                    .map(|t| TokenOut {
+                        id: t.id,
+                        text: t.text,
+                        special: t.special,
+                        start: t.start,
+                        stop: t.stop,
+                    })
+                    .collect()
+            })
+            .collect(),
+    ))
+}
+
+/// Token ids: one sequence or several.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum DecodeInput {
+    One(Vec<u32>),
+    Many(Vec<Vec<u32>>),
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DecodeRequest {
+    pub ids: DecodeInput,
+    /// Leave out the start, end and other special tokens (default true).
+    #[serde(default = "yes")]
+    pub skip_special_tokens: bool,
+    /// Which served model's tokenizer; the collection's when absent.
+    pub model: Option<String>,
+}
+
+/// The text of each id sequence, text-embeddings-inference-compatible.
+#[utoipa::path(post, path = "/decode", request_body = DecodeRequest,
+    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn tei_decode(
+    State(s): S,
+    ApiJson(req): ApiJson<DecodeRequest>,
+) -> ApiResult<Json<Vec<String>>> {
+    let lists = match req.ids {
+        DecodeInput::One(ids) => vec![ids],
+        DecodeInput::Many(lists) => lists,
+    };
+    let model = s.model(req.model.as_deref())?;
+    if lists.is_empty() || lists.len() > s.limits.max_texts {
+        return Err(ApiError::validation(format!(
+            "ids must hold 1 to {} sequences",
+            s.limits.max_texts
+        )));
+    }
+    let total: usize = lists.iter().map(Vec::len).sum();
+    if total > s.max_request_tokens {
+        return Err(ApiError::too_large(format!(
+            "{total} ids; at most {} per request",
+            s.max_request_tokens
+        )));
+    }
+    let vocab = model.embedder.config().vocab_size as u32;
+    if let Some(bad) = lists.iter().flatten().find(|&&id| id >= vocab) {
+        return Err(ApiError::validation(format!(
+            "id {bad} is outside the vocabulary of {} ({vocab} ids)",
+            model.name
+        )));
+    }
+    let embedder = model.embedder.clone();
+    let skip = req.skip_special_tokens;
+    let texts = tokio::task::spawn_blocking(move || {
+        lists
+            .iter()
+            .map(|ids| embedder.tokenizer().decode(ids, skip))
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(texts))
+}

@@ -177,6 +177,8 @@ pub async fn metrics(State(s): S) -> impl IntoResponse {
         crate::api_embed::tei_embed,
         crate::api_embed::tei_similarity,
         crate::api_embed::tei_compat,
+        crate::api_embed::tei_tokenize,
+        crate::api_embed::tei_decode,
         health,
         info,
         metrics,

@@ -302,6 +302,8 @@ fn router(state: Arc<AppState>, auth: Arc<Auth>, hosts: Arc<Hosts>) -> Router {
         .route("/v1/embeddings", post(api_embed::openai_embeddings))
         .route("/embed", post(api_embed::tei_embed))
         .route("/similarity", post(api_embed::tei_similarity))
+        .route("/tokenize", post(api_embed::tei_tokenize))
+        .route("/decode", post(api_embed::tei_decode))
         .route("/clusters", get(api_pages::clusters))
         .route("/", get(api_pages::index).post(api_embed::tei_compat))
         .route("/assets/{name}", get(api_pages::asset))
