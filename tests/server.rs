@@ -1116,6 +1116,16 @@ fn overlap_queries_beyond_the_bound_get_429() {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
+/// The ids of one input's tokens in a `/tokenize` answer.
+fn token_ids(tokens: &Value) -> Vec<u64> {
+    tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_u64().unwrap())
+        .collect()
+}
+
 fn tiny_model(name: &str) -> PathBuf {
     support::root()
         .join("crates/concord-embed/tests/fixtures/tiny")
@@ -1194,12 +1204,7 @@ fn a_second_model_answers_the_embedding_routes_that_name_it() {
     // text-embeddings-inference's /tokenize and /decode, on either model.
     let r = server.post("/tokenize", json!({"model": "bert", "inputs": "Prices"}));
     assert_eq!(r.status, 200, "{}", r.body);
-    let ids: Vec<u64> = r.body[0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_u64().unwrap())
-        .collect();
+    let ids = token_ids(&r.body[0]);
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(tiny_model("bert").join("expected.json")).unwrap(),
     )
@@ -1229,12 +1234,7 @@ fn a_second_model_answers_the_embedding_routes_that_name_it() {
     }
     assert_eq!(tokens[0]["start"], 0);
     assert_eq!(tokens.last().unwrap()["stop"], n);
-    let ids: Vec<u64> = r.body[0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_u64().unwrap())
-        .collect();
+    let ids = token_ids(&r.body[0]);
     let r = server.post("/decode", json!({"ids": ids}));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body[0], text);

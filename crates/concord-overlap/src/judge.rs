@@ -48,7 +48,7 @@ pub fn probe_cosines(embedder: &Embedder) -> anyhow::Result<Vec<f32>> {
     let mut out = Vec::new();
     for i in 0..v.len() {
         for j in i + 1..v.len() {
-            out.push(v[i].iter().zip(&v[j]).map(|(a, b)| a * b).sum());
+            out.push(concord_index::dot(&v[i], &v[j]));
         }
     }
     Ok(out)
@@ -286,11 +286,6 @@ impl PairJudge {
             embedder.model_dir().display()
         );
         Ok(())
-    }
-
-    /// The name of the model the judge was trained with.
-    pub fn model_name(&self) -> &str {
-        &self.model.name
     }
 
     /// The judge compiled into this build.

@@ -170,6 +170,15 @@ pub struct TeiEmbedRequest {
     pub model: Option<String>,
 }
 
+impl TeiInput {
+    fn into_texts(self) -> Vec<String> {
+        match self {
+            TeiInput::One(t) => vec![t],
+            TeiInput::Many(v) => v,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -193,10 +202,7 @@ pub async fn tei_embed(
     State(s): S,
     ApiJson(req): ApiJson<TeiEmbedRequest>,
 ) -> ApiResult<Json<Vec<Vec<f32>>>> {
-    let texts = match req.inputs {
-        TeiInput::One(t) => vec![t],
-        TeiInput::Many(v) => v,
-    };
+    let texts = req.inputs.into_texts();
     let prefix = prompt(req.prompt_name.as_deref())?;
     let model = s.model(req.model.as_deref())?;
     check_dimensions(model, req.dimensions)?;
@@ -310,10 +316,7 @@ pub async fn tei_tokenize(
     State(s): S,
     ApiJson(req): ApiJson<TokenizeRequest>,
 ) -> ApiResult<Json<Vec<Vec<TokenOut>>>> {
-    let texts = match req.inputs {
-        TeiInput::One(t) => vec![t],
-        TeiInput::Many(v) => v,
-    };
+    let texts = req.inputs.into_texts();
     let prefix = prompt(req.prompt_name.as_deref())?;
     let model = s.model(req.model.as_deref())?;
     s.check_texts(&texts, "inputs")?;
