@@ -2,8 +2,10 @@
 //! wire copies in Traditional and Simplified Chinese, an English report with other
 //! casualty figures, an opinion piece), then its report.html and the page `concord
 //! serve` serves at `/`, both driven in Debian's chromium by playwright-core
-//! (tests/browser/check.mjs): load, search, open pair views, take screenshots, and
-//! assert on what rendered. The article pairs it opens are picked from clusters.json.
+//! (tests/browser/check.mjs): load, search, open pair views and the two full texts,
+//! filter by label and confidence, export CSV and JSON, look at a phone's width, take
+//! screenshots, and assert on what rendered. The article pairs it opens are picked
+//! from clusters.json.
 
 mod support;
 
@@ -285,6 +287,41 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         }
     }
 
+    // What the filters must leave: every aligned pair, the conflict ones, those at a
+    // confidence (a step of the page's control) that keeps some and drops some.
+    let aligned: Vec<&Value> = pairs
+        .iter()
+        .flat_map(|p| p["aligned"].as_array().unwrap())
+        .collect();
+    let conflict_pairs = aligned.iter().filter(|m| m["label"] == "conflict").count();
+    let scores: Vec<f64> = aligned
+        .iter()
+        .map(|m| m["score"].as_f64().unwrap())
+        .collect();
+    let at = |t: f64| scores.iter().filter(|&&s| s >= t - 1e-9).count();
+    let high = (1..20)
+        .map(|k| k as f64 * 0.05)
+        .filter(|&t| at(t) > 0 && at(t) < scores.len())
+        .min_by_key(|&t| at(t).abs_diff(scores.len() / 2))
+        .expect("pair scores spread over the confidence control");
+    let passages: BTreeMap<String, u64> = c["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["passages"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // The story's articles carry dates, so claims name who published them first.
+    let dated = claims
+        .iter()
+        .filter(|k| k.get("first_seen").is_some())
+        .count();
+    assert!(dated >= 1, "no claim with a first publication");
+
     let server = Server::start(&collection, &[], &[]);
     let shots = root.join("target/browser");
     std::fs::create_dir_all(&shots).unwrap();
@@ -294,6 +331,12 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         "report-pair.png",
         "search.png",
         "page.png",
+        "report-filtered.png",
+        "page-filtered.png",
+        "report-phone.png",
+        "report-phone-map.png",
+        "page-phone.png",
+        "page-phone-map.png",
     ];
     for name in names {
         let _ = std::fs::remove_file(shots.join(name));
@@ -315,6 +358,12 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         "query": query["text"],
         "query_passage": query["passage"],
         "query_doc": query["doc"],
+        "passages": passages,
+        "all_pairs": aligned.len(),
+        "conflict_pairs": conflict_pairs,
+        "high": (high * 100.0).round() / 100.0,
+        "high_pairs": at(high),
+        "dated": dated,
     });
     let spec_path = tmp.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
@@ -332,6 +381,99 @@ fn cluster_report_and_live_page_in_a_real_browser() {
     );
     for name in names {
         let size = Path::new(&shots).join(name).metadata().unwrap().len();
+        assert!(size > 10_000, "{name} is only {size} bytes");
+    }
+}
+
+/// The real task on `../shared/corpus` (tests/browser/walk.mjs): the article pairs
+/// sharing the most, a heatmap cell, the two articles side by side with highlights,
+/// the label filter and the export, at a desktop and at a phone's width, a screenshot
+/// of each step in target/browser/corpus-*.png.
+#[test]
+fn the_corpus_walked_in_a_real_browser_at_desktop_and_phone_width() {
+    let root = support::root();
+    let browser_dir = root.join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run scripts/install-browser.sh (or `npm ci --prefix tests/browser`)"
+    );
+    support::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    concord(&[
+        "cluster",
+        support::corpus_dir().to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let c: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("clusters.json")).unwrap()).unwrap();
+    let titles: BTreeMap<String, String> = c["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a["id"].as_str()?.to_string(),
+                a["title"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    assert!(
+        titles.len() >= 3,
+        "most corpus articles have a title: {titles:?}"
+    );
+    let pairs = c["article_pairs"].as_array().unwrap();
+    let top = pairs.first().expect("corpus articles share passages");
+    let aligned: Vec<&Value> = pairs
+        .iter()
+        .flat_map(|p| p["aligned"].as_array().unwrap())
+        .collect();
+    let labels: BTreeMap<&str, usize> = FINDINGS
+        .iter()
+        .map(|l| (*l, aligned.iter().filter(|m| m["label"] == *l).count()))
+        .collect();
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let steps = [
+        "1-pairs",
+        "2-heatmap",
+        "3-side-by-side",
+        "4-filter",
+        "5-export",
+    ];
+    let names: Vec<String> = ["desktop", "phone"]
+        .iter()
+        .flat_map(|t| steps.iter().map(move |s| format!("corpus-{t}-{s}.png")))
+        .collect();
+    for name in &names {
+        let _ = std::fs::remove_file(shots.join(name));
+    }
+    let spec = json!({
+        "report": out_dir.join("report.html"),
+        "shots": shots,
+        "top": [top["a"], top["b"]],
+        "titles": titles,
+        "pairs": top["aligned"].as_array().unwrap().len(),
+        "labels": labels,
+        "all_pairs": aligned.len(),
+    });
+    let spec_path = tmp.path().join("walk.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let run = Command::new("node")
+        .arg(browser_dir.join("walk.mjs"))
+        .arg(&spec_path)
+        .current_dir(&browser_dir)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "the corpus walk failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for name in &names {
+        let size = shots.join(name).metadata().unwrap().len();
         assert!(size > 10_000, "{name} is only {size} bytes");
     }
 }

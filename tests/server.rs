@@ -437,7 +437,22 @@ fn every_endpoint_over_a_real_socket() {
         .collect();
     let listed = server.get("/documents").body["total"].as_u64().unwrap();
     assert_eq!(ids.len() as u64, listed);
-    assert!(view["heatmap"]["svg"].as_str().unwrap().contains("<svg"));
+    // Each article's claims, in order, for the side-by-side of two full texts.
+    for id in &ids {
+        let claims = server.get(&format!("/documents/{id}")).body["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["text"].clone())
+            .collect::<Vec<_>>();
+        let texts: Vec<Value> = view["texts"][*id]
+            .as_array()
+            .unwrap_or_else(|| panic!("no text for {id}"))
+            .iter()
+            .map(|p| p["text"].clone())
+            .collect();
+        assert_eq!(texts, claims, "{id}");
+    }
     assert_eq!(
         view["heatmap"]["order"].as_array().unwrap().len(),
         ids.len()

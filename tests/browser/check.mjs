@@ -6,12 +6,14 @@
 //   node check.mjs SPEC.json
 //
 // SPEC: {report, base, shots, top: [a, b], conflict: [a, b], conflict_texts, empty:
-// [a, b] | null, articles: [id], titles: {id: title}, texts: {passage id: claim},
-// notice, boilerplate: pairs, boilerplate_lines: passages, query, query_passage,
-// query_doc}.
+// [a, b] | null, articles: [id], titles: {id: title}, passages: {id: claims},
+// texts: {passage id: claim}, notice, boilerplate: pairs, boilerplate_lines: passages,
+// query, query_passage, query_doc, conflict_pairs, high: score, high_pairs,
+// all_pairs, dated: claims with a first publication}.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { parseCsv } from "./csv.mjs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -54,9 +56,12 @@ async function checkView(where) {
   assert.ok(topText.includes(a) && topText.includes(b), `${where}: top pair reads ${q(topText)}`);
   assert.deepEqual(await top.locator(".article .title").allInnerTexts(), [title(a), title(b)], `${where}: top pair titles`);
 
-  // Titles in the heatmap key and the cells' tooltips.
-  const key = await page.locator("#map ol.key li .title").allInnerTexts();
-  assert.deepEqual([...key].sort(), spec.articles.map(title).sort(), `${where}: heatmap key`);
+  // Titles on both axes of the heatmap, a colour scale, titles in the cells' tooltips.
+  for (const axis of ["row-head", "col-head"]) {
+    const key = await page.locator(`#heatmap .${axis} .title`).allInnerTexts();
+    assert.deepEqual([...key].sort(), spec.articles.map(title).sort(), `${where}: heatmap ${axis}`);
+  }
+  assert.match(await page.locator("#heat-scale").innerText(), /passage pairs?/, `${where}: no colour scale`);
   const tip = await cell(a, b).getAttribute("title");
   assert.ok(tip.includes(title(a)) && tip.includes(title(b)), `${where}: cell tooltip ${q(tip)}`);
   const [ca, cb] = spec.conflict;
@@ -112,6 +117,7 @@ async function checkView(where) {
   assert.deepEqual(await page.locator("#pair-view thead .article .title").allInnerTexts(), [title(b), title(a)], `${where}: pair view headers`);
   await checkSide(where, "side-a", b);
   await checkSide(where, "side-b", a);
+  await checkFullTexts(where, b, a);
 
   // The disputed pair, from its button in the article pairs table: its conflict rows
   // say the two articles disagree, on the claims clusters.json names.
@@ -135,9 +141,128 @@ async function checkView(where) {
   }
 }
 
+// The two full texts of the open pair: every claim of both articles, the shared ones
+// highlighted (as many as the pair rows hold), each linked to its partner, labels in
+// the margin, and the two sides scrolling together.
+async function checkFullTexts(where, a, b) {
+  for (const [side, id] of [["#text-a", a], ["#text-b", b]]) {
+    assert.equal(await page.locator(`${side} .doc-head .title`).innerText(), title(id), `${where}: ${side} header`);
+    assert.equal(await page.locator(`${side} .claim-text`).count(), spec.passages[id], `${where}: ${side} does not show all of ${id}`);
+  }
+  const rowsA = new Set((await page.locator("#pair-view td.side-a .ref").allInnerTexts()).map((t) => t.split(" ")[0]));
+  const hl = page.locator("#text-a .claim-text.hl");
+  assert.equal(await hl.count(), rowsA.size, `${where}: highlighted claims on the left`);
+  for (const id of await hl.evaluateAll((ns) => ns.map((n) => n.dataset.passage))) assert.ok(rowsA.has(id), `${where}: ${id} highlighted but in no pair row`);
+  const partners = await hl.evaluateAll((ns) => ns.flatMap((n) => n.dataset.partners.split(" ")));
+  for (const p of partners) assert.equal(await page.locator(`#text-b .claim-text.hl[data-passage=${q(p)}]`).count(), 1, `${where}: partner ${p} is not highlighted on the right`);
+  assert.ok((await page.locator("#text-a .gutter .label").count()) >= 1, `${where}: no label in the margin`);
+  // Clicking the last highlighted claim brings its partner into view, marked.
+  const last = hl.last();
+  const partner = (await last.getAttribute("data-partners")).split(" ")[0];
+  await last.click();
+  const target = page.locator(`#text-b .claim-text[data-passage=${q(partner)}]`);
+  assert.match(await target.getAttribute("class"), /focus/, `${where}: the partner is not marked`);
+  await page.waitForTimeout(100);
+  const inView = await target.evaluate((t) => {
+    const box = t.closest(".doc-scroll").getBoundingClientRect();
+    const r = t.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.top < box.bottom;
+  });
+  assert.ok(inView, `${where}: the partner of the clicked claim is not in view`);
+  // Scrolling the left text scrolls the right one.
+  await page.waitForTimeout(300);
+  const moved = await page.evaluate(async () => {
+    const [l, r] = [...document.querySelectorAll("#pair-texts .doc-scroll")];
+    if (l.scrollHeight <= l.clientHeight || r.scrollHeight <= r.clientHeight) return "not scrollable";
+    l.scrollTop = 0;
+    await new Promise((ok) => setTimeout(ok, 300));
+    r.scrollTop = 0;
+    await new Promise((ok) => setTimeout(ok, 300));
+    l.scrollTop = (l.scrollHeight - l.clientHeight) / 2;
+    await new Promise((ok) => setTimeout(ok, 300));
+    return r.scrollTop / (r.scrollHeight - r.clientHeight);
+  });
+  assert.ok(moved === "not scrollable" || (moved > 0.4 && moved < 0.6), `${where}: the right text followed to ${moved}`);
+}
+
+// Downloads what an export button gives.
+async function exported(button) {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator(button).click()]);
+  return readFileSync(await download.path(), "utf8");
+}
+
+const shownCount = async () => Number(await page.locator("#shown-count").getAttribute("data-count"));
+
+// The label filter and the confidence control: every list follows them, and the
+// exports hold what is shown.
+async function checkFilters(where) {
+  const [ca, cb] = spec.conflict;
+  assert.equal(await shownCount(), spec.all_pairs, `${where}: pairs shown unfiltered`);
+  for (const l of ["duplicate", "overlap", "agree"]) await page.locator(`input.label-filter[value=${l}]`).uncheck();
+  assert.equal(await shownCount(), spec.conflict_pairs, `${where}: conflict pairs shown`);
+  await page.locator(`#article-pairs button.open-pair[data-a=${q(ca)}][data-b=${q(cb)}]`).click();
+  const rows = page.locator("#pair-view tr.pair-row");
+  assert.ok((await rows.count()) >= 1, `${where}: no conflict row left`);
+  assert.deepEqual([...new Set(await rows.evaluateAll((rs) => rs.map((r) => r.dataset.label)))], ["conflict"], `${where}: rows of other labels`);
+  assert.deepEqual([...new Set(await page.locator("#claims .claim").evaluateAll((cs) => cs.map((k) => k.dataset.label)))], ["conflict"], `${where}: claims of other labels`);
+  const cells = await page.locator("#heatmap button.cell").evaluateAll((cs) => cs.reduce((s, c) => s + Number(c.dataset.value), 0));
+  assert.equal(cells, 2 * spec.conflict_pairs, `${where}: the heatmap counts other labels`);
+  assert.equal(await page.locator("#text-a .claim-text.hl.conflict").count(), await page.locator("#text-a .claim-text.hl").count(), `${where}: full texts highlight other labels`);
+  await page.screenshot({ path: join(spec.shots, `${where === "report.html" ? "report" : "page"}-filtered.png`) });
+  const csv = parseCsv(await exported("#export-csv"));
+  assert.equal(csv[0][0], "label", `${where}: CSV header ${csv[0]}`);
+  assert.equal(csv.length - 1, spec.conflict_pairs, `${where}: CSV rows`);
+  assert.ok(csv.slice(1).every((r) => r[0] === "conflict"), `${where}: CSV holds other labels`);
+  for (const l of ["duplicate", "overlap", "agree"]) await page.locator(`input.label-filter[value=${l}]`).check();
+  assert.equal(await shownCount(), spec.all_pairs, `${where}: pairs shown after the filter is undone`);
+
+  await page.locator("#min-score").fill(String(spec.high));
+  assert.equal(await shownCount(), spec.high_pairs, `${where}: pairs at confidence ${spec.high}`);
+  const scores = await page.locator("#pair-view tr.pair-row td.mid .muted").allInnerTexts();
+  assert.ok(scores.every((t) => Number(t) >= spec.high - 0.005), `${where}: scores under ${spec.high}: ${scores}`);
+  const json = JSON.parse(await exported("#export-json"));
+  assert.equal(json.filter.min_score, spec.high);
+  assert.equal(json.pairs.length, spec.high_pairs, `${where}: JSON pairs`);
+  assert.ok(json.pairs.every((p) => p.score >= spec.high - 1e-6 && p.a_title && p.b_title), `${where}: JSON pairs`);
+  await page.locator("#min-score").fill("0");
+  assert.equal(await shownCount(), spec.all_pairs);
+
+  // How much of each article others share.
+  assert.equal(await page.locator("#article-shares tbody tr").count(), spec.articles.length, `${where}: per-article rows`);
+  const [a] = spec.top;
+  const shared = Number(await page.locator(`#article-shares tr[data-id=${q(a)}] td.share`).getAttribute("data-shared"));
+  assert.ok(shared >= 1 && shared <= spec.passages[a], `${where}: ${a} shares ${shared}`);
+
+  // With publication dates, claims say who published first and who repeated it.
+  if (spec.dated) {
+    assert.equal(await page.locator("#claims .claim .first-seen").count(), Math.min(200, spec.dated), `${where}: claims with a first publication`);
+    const firsts = await page.locator("#claims .claim:has(.first-seen)").evaluateAll((cs) => cs.map((k) => k.querySelectorAll("li.first").length));
+    assert.ok(firsts.every((n) => n === 1), `${where}: one first passage per dated claim`);
+  }
+}
+
+// The page at a phone's width: nothing wider than the screen, the pair readable.
+async function checkPhone(url, where, shot, open) {
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  phone.on("pageerror", (e) => failures.push(`page error (390 px): ${e.message}`));
+  await phone.goto(url);
+  if (open) await open(phone);
+  await phone.locator("#top-pair").waitFor();
+  const [a, b] = spec.top;
+  await phone.locator(`#heatmap button.cell[data-a=${q(a)}][data-b=${q(b)}]`).click();
+  assert.ok((await phone.locator("#text-a .claim-text.hl").count()) >= 1, `${where} at 390 px: no highlighted claim`);
+  const wide = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `${where} at 390 px is ${wide} px wide`);
+  await phone.screenshot({ path: join(spec.shots, shot) });
+  await phone.locator("#map").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: join(spec.shots, shot.replace(".png", "-map.png")) });
+  await phone.close();
+}
+
 // 1. The report, from disk.
 await page.goto(pathToFileURL(spec.report).href);
 await checkView("report.html");
+await checkFilters("report.html");
 await cell(spec.conflict[0], spec.conflict[1]).click();
 await page.evaluate(() => window.scrollTo(0, 0));
 await page.screenshot({ path: join(spec.shots, "report-top.png") });
@@ -175,8 +300,13 @@ await page.screenshot({ path: join(spec.shots, "search.png"), fullPage: true });
 await page.locator('nav button[data-tab="map"]').click();
 await page.locator("#top-pair").waitFor();
 await checkView("live page");
+await checkFilters("live page");
 await cell(spec.conflict[0], spec.conflict[1]).click();
 await page.screenshot({ path: join(spec.shots, "page.png"), fullPage: true });
+
+// 3. Both at a phone's width.
+await checkPhone(pathToFileURL(spec.report).href, "report.html", "report-phone.png");
+await checkPhone(spec.base + "/", "live page", "page-phone.png", (p) => p.locator('nav button[data-tab="map"]').click());
 
 await browser.close();
 assert.deepEqual(failures, [], "errors in the page");

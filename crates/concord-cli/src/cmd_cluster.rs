@@ -75,7 +75,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
             .unwrap_or_else(|| "articles".into());
         format!("concord: {name}")
     });
-    let view = View::new(title, &clustering)?;
+    let view = View::new(title, &clustering, &collection);
     write_file(&args.out.join("clusters.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &clustering)?;
         writeln!(w)?;

@@ -1,13 +1,12 @@
-//! The clustering as something to look at: an article-by-article heatmap drawn as SVG
-//! with plotters (a red corner marks two articles that disagree on some point), the
-//! [`View`] that the browser viewer (`assets/viewer.js`) renders, and `report.html`,
-//! one self-contained file with the viewer, its styles and the data inlined (no
-//! network fetches).
+//! The clustering as something to look at: the [`View`] that the browser viewer
+//! (`assets/viewer.js`) renders (the clustering, the heatmap's data, the claims of the
+//! articles for the full-text side-by-side), and `report.html`, one self-contained
+//! file with the viewer, its styles and the data inlined (no network fetches).
 
 use crate::Clustering;
-use plotters::prelude::*;
+use concord_index::Collection;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The browser viewer shared by `report.html` and the page `concord serve` serves.
 pub const VIEWER_JS: &str = include_str!("../assets/viewer.js");
@@ -17,30 +16,35 @@ const REPORT_TEMPLATE: &str = include_str!("../assets/report.html");
 /// Articles shown in the heatmap at most (those sharing the most); past a few dozen
 /// rows a cell is too small to read or click.
 pub const HEATMAP_MAX_ARTICLES: usize = 60;
-const CELL: i32 = 22;
-const LABEL_MARGIN: i32 = 34;
-/// Side of the corner triangle marking a cell whose articles disagree somewhere.
-const CORNER: i32 = 9;
-/// The colour of `conflict`, as in `assets/viewer.css`.
-const CONFLICT: RGBColor = RGBColor(207, 34, 46);
 
-/// Where the heatmap's cells lie in its SVG, so the viewer can make them clickable.
+/// The article-by-article heatmap, as data: the viewer draws it (titles on the axes,
+/// a colour scale, cells filtered by label).
 #[derive(Debug, Clone, Serialize)]
 pub struct Heatmap {
-    pub svg: String,
-    /// Article ids of the rows (and columns), in order; row `i` is labelled `i + 1`.
+    /// Article ids of the rows (and columns), in order: by cluster, then id.
     pub order: Vec<String>,
     /// Shared strength of each cell, row by row.
     pub values: Vec<Vec<f32>>,
     /// Passage pairs judged `conflict` between the two articles of each cell.
     pub conflicts: Vec<Vec<usize>>,
-    /// Pixel position of the top-left cell and the size of a cell.
-    pub x0: i32,
-    pub y0: i32,
-    pub cell: i32,
     /// Articles left out for space.
     pub omitted: usize,
 }
+
+/// An article's claims in order, for the viewer's side-by-side of two full texts.
+#[derive(Debug, Clone, Serialize)]
+pub struct TextPassage {
+    /// The claim's id (`doc#index`), as in the pairs.
+    pub passage: String,
+    pub paragraph: u32,
+    pub start: u32,
+    pub end: u32,
+    pub text: String,
+}
+
+/// Articles whose full text the view carries at most; past that the side-by-side
+/// shows the matched claims only (a report of thousands of articles stays small).
+pub const VIEW_TEXTS_MAX_ARTICLES: usize = 200;
 
 /// Everything the viewer renders.
 #[derive(Debug, Clone, Serialize)]
@@ -48,15 +52,45 @@ pub struct View<'a> {
     pub title: String,
     pub clustering: &'a Clustering,
     pub heatmap: Heatmap,
+    /// Each article's claims, in order (empty past [`VIEW_TEXTS_MAX_ARTICLES`]).
+    pub texts: BTreeMap<String, Vec<TextPassage>>,
 }
 
 impl<'a> View<'a> {
-    pub fn new(title: impl Into<String>, clustering: &'a Clustering) -> anyhow::Result<Self> {
-        Ok(Self {
+    /// The view of `clustering`, with the texts of its articles read from `collection`.
+    pub fn new(
+        title: impl Into<String>,
+        clustering: &'a Clustering,
+        collection: &Collection,
+    ) -> Self {
+        let mut texts = BTreeMap::new();
+        if clustering.articles.len() <= VIEW_TEXTS_MAX_ARTICLES {
+            for a in &clustering.articles {
+                let Some(doc) = collection.doc(&a.id) else {
+                    continue;
+                };
+                let mut passages: Vec<TextPassage> = doc
+                    .slots
+                    .iter()
+                    .filter_map(|&s| collection.passage(s))
+                    .map(|p| TextPassage {
+                        passage: p.id(),
+                        paragraph: p.passage.paragraph.unwrap_or(p.passage.index),
+                        start: p.passage.start,
+                        end: p.passage.end,
+                        text: p.passage.text.clone(),
+                    })
+                    .collect();
+                passages.sort_by_key(|p| p.start);
+                texts.insert(a.id.clone(), passages);
+            }
+        }
+        Self {
             title: title.into(),
             clustering,
-            heatmap: heatmap(clustering)?,
-        })
+            heatmap: heatmap(clustering),
+            texts,
+        }
     }
 
     /// The view as JSON that can sit inside a `<script>` element: `<` is escaped, so
@@ -83,8 +117,9 @@ fn escape_html(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The heatmap of what article pairs share, articles ordered by cluster.
-pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
+/// The heatmap of what article pairs share, articles ordered by cluster (the
+/// [`HEATMAP_MAX_ARTICLES`] sharing the most).
+pub fn heatmap(c: &Clustering) -> Heatmap {
     let mut total: HashMap<&str, f32> = HashMap::new();
     for p in c.article_pairs.iter().map(|p| &p.pair) {
         *total.entry(&p.a).or_default() += p.shared;
@@ -119,58 +154,10 @@ pub fn heatmap(c: &Clustering) -> anyhow::Result<Heatmap> {
             conflicts[j][i] = p.conflict;
         }
     }
-    let max = values.iter().flatten().copied().fold(0.0f32, f32::max);
-
-    let side = LABEL_MARGIN + CELL * n as i32 + 8;
-    let mut svg = String::new();
-    {
-        let root =
-            SVGBackend::with_string(&mut svg, (side as u32, side as u32)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let font = ("sans-serif", 12).into_font().color(&BLACK);
-        for (i, row) in values.iter().enumerate() {
-            let y = LABEL_MARGIN + CELL * i as i32;
-            let label = (i + 1).to_string();
-            root.draw(&Text::new(label.clone(), (4, y + 5), font.clone()))?;
-            root.draw(&Text::new(label, (y + 4, 10), font.clone()))?;
-            for (j, &v) in row.iter().enumerate() {
-                let x = LABEL_MARGIN + CELL * j as i32;
-                let fill = if i == j {
-                    RGBColor(225, 225, 225)
-                } else {
-                    shade(if max > 0.0 { v / max } else { 0.0 })
-                };
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + CELL - 1, y + CELL - 1)],
-                    fill.filled(),
-                ))?;
-                if conflicts[i][j] > 0 {
-                    // A red corner: the two articles disagree on some point.
-                    let (right, top) = (x + CELL - 1, y);
-                    root.draw(&Polygon::new(
-                        vec![(right - CORNER, top), (right, top), (right, top + CORNER)],
-                        CONFLICT.filled(),
-                    ))?;
-                }
-            }
-        }
-        root.present()?;
-    }
-    Ok(Heatmap {
-        svg,
+    Heatmap {
         order,
         values,
         conflicts,
-        x0: LABEL_MARGIN,
-        y0: LABEL_MARGIN,
-        cell: CELL,
         omitted,
-    })
-}
-
-/// White for nothing shared to deep blue for the most.
-fn shade(t: f32) -> RGBColor {
-    let t = t.clamp(0.0, 1.0);
-    let mix = |from: f32, to: f32| (from + (to - from) * t).round() as u8;
-    RGBColor(mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0))
+    }
 }

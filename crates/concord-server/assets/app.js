@@ -38,14 +38,24 @@
     throw new Error("an API key is needed");
   }
 
-  function guarded(f) {
+  // An error as a reader can act on it: the server's own message, or what a failed
+  // fetch means.
+  function plainError(e) {
+    if (e instanceof TypeError) return "The concord server could not be reached. Is `concord serve` still running?";
+    return e.message;
+  }
+
+  // Runs `f`; on failure says why in the status line and, when given, in `target`
+  // (whose old content is gone either way).
+  function guarded(f, target) {
     return async (...args) => {
       try {
         status("working…");
         await f(...args);
         status("");
       } catch (e) {
-        status(e.message, true);
+        status(plainError(e), true);
+        if (target) $(target).replaceChildren(el("p", { class: "error", role: "alert" }, plainError(e)));
       }
     };
   }
@@ -56,7 +66,7 @@
       el("h2", {}, articleName(d.id, d.title)),
       el("ol", { start: 0 }, d.passages.map((p) => el("li", {}, p.text)))
     );
-  });
+  }, "document");
 
   const loadDocuments = guarded(async () => {
     const list = await api("/documents");
@@ -74,14 +84,18 @@
       $("results").replaceChildren(el("p", { class: "muted" }, "Paste some text first."));
       return;
     }
+    // The old results go at once: nothing on screen belongs to another query.
+    $("results").replaceChildren(el("p", { class: "muted" }, "Searching…"));
     const r = await api("/overlaps", { text, min_label: $("min-label").value, boilerplate: $("with-boilerplate").checked });
+    const minScore = Number($("search-min-score").value);
+    const pairs = r.pairs.filter((m) => m.score >= minScore - 1e-9);
     $("results").replaceChildren(
-      r.pairs.length === 0
-        ? el("p", { class: "empty" }, "No claim of the collection matches at this level.")
+      pairs.length === 0
+        ? el("p", { class: "empty" }, r.pairs.length ? `No match reaches confidence ${minScore.toFixed(2)} (${r.pairs.length} below it).` : "No claim of the collection matches at this level.")
         : el(
             "ol",
             { id: "matches" },
-            r.pairs.map((m) => {
+            pairs.map((m) => {
               const why = m.label === "conflict" ? ["this claim contradicts your text", ...reasons(m.evidence)].join("; ") : null;
               return el(
                 "li",
@@ -97,14 +111,14 @@
             })
           )
     );
-  });
+  }, "results");
 
   let mapLoaded = false;
   const loadMap = guarded(async () => {
     const view = await api("/clusters");
     ConcordViewer.render($("view"), view);
     mapLoaded = true;
-  });
+  }, "view");
 
   function openTab(name) {
     for (const b of document.querySelectorAll("header nav button")) b.classList.toggle("active", b.dataset.tab === name);
@@ -114,5 +128,7 @@
 
   for (const b of document.querySelectorAll("header nav button")) b.addEventListener("click", () => openTab(b.dataset.tab));
   $("find").addEventListener("click", find);
+  $("search-min-score").addEventListener("input", (e) => ($("search-min-score-value").textContent = Number(e.target.value).toFixed(2)));
+  $("search-min-score").addEventListener("change", find);
   loadDocuments();
 })();

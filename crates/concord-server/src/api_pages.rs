@@ -80,8 +80,7 @@ pub async fn clusters(State(s): S, ApiQuery(q): ApiQuery<ClustersQuery>) -> ApiR
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "collection".into());
-                let view = View::new(format!("concord: {name}"), &clustering)
-                    .map_err(ApiError::internal)?;
+                let view = View::new(format!("concord: {name}"), &clustering, c);
                 let json = Arc::new(serde_json::to_string(&view).map_err(ApiError::internal)?);
                 *cache = Some((key, json.clone()));
                 Ok(json)
