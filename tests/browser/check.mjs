@@ -297,6 +297,18 @@ assert.equal(await found.locator("mark.claim").textContent(), spec.query, "the f
 assert.ok((await found.locator("mark.claim mark.shared").count()) >= 1, "pasted text: shared part not marked");
 await page.screenshot({ path: join(spec.shots, "search.png"), fullPage: true });
 
+// A query that fails clears the old results and says why in plain words.
+await page.route("**/overlaps", (route) => route.abort());
+await page.locator("#find").click();
+await page.locator("#results .error").waitFor();
+assert.match(await page.locator("#results .error").innerText(), /could not be reached/, "the failed query's message");
+assert.equal(await page.locator("#matches").count(), 0, "old results stay under the error");
+await page.unroute("**/overlaps");
+await page.locator("#find").click();
+await page.locator("#matches li").first().waitFor();
+assert.equal(await page.locator("#results .error").count(), 0, "the error stays after a query that works");
+failures.splice(0, failures.length, ...failures.filter((f) => !/Failed to load resource/.test(f)));
+
 await page.locator('nav button[data-tab="map"]').click();
 await page.locator("#top-pair").waitFor();
 await checkView("live page");

@@ -1,5 +1,6 @@
-//! Articles and how they are read: one article per text or Markdown file, or one per
-//! line of a JSONL file (`{"id", "title", "text"}`), or every such file under a folder.
+//! Articles and how they are read: one article per text, Markdown, HTML or Word
+//! (`.docx`) file, or one per line of a JSONL file (`{"id", "title", "text"}`), or
+//! every such file under a folder.
 
 use crate::meta::ArticleMeta;
 use serde::{Deserialize, Serialize};
@@ -137,7 +138,9 @@ pub enum TextError {
     },
     #[error("{path}: the file name is not a valid article id: {message}")]
     Id { path: PathBuf, message: String },
-    #[error("{path}: no .txt, .md or .jsonl files found")]
+    #[error("{path}: not a readable Word document ({message}); save it again as .docx from Word or LibreOffice, or as plain text")]
+    Docx { path: PathBuf, message: String },
+    #[error("{path}: no .txt, .md, .html, .docx or .jsonl files found")]
     NoFiles { path: PathBuf },
 }
 
@@ -159,10 +162,11 @@ impl Default for ReadOptions {
 const TEXT_EXTENSIONS: &[&str] = &["txt", "text", "md", "markdown", "html", "htm", "xhtml"];
 const HTML_EXTENSIONS: &[&str] = &["html", "htm", "xhtml"];
 
-/// Reads every article at `path`: a text, Markdown or HTML file, a JSONL file, or a
-/// folder searched recursively for them (hidden entries skipped, paths in sorted
+/// Reads every article at `path`: a text, Markdown, HTML or Word file, a JSONL file, or
+/// a folder searched recursively for them (hidden entries skipped, paths in sorted
 /// order). Text in another encoding than UTF-8 (GBK, Big5, UTF-16...) is detected and
-/// decoded; an HTML page is read for its article's text ([`crate::html`]).
+/// decoded; an HTML page is read for its article's text ([`crate::html`]), a Word
+/// document for its paragraphs ([`crate::docx`]).
 pub fn read_articles(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError> {
     let meta = std::fs::metadata(path).map_err(|source| TextError::Io {
         path: path.into(),
@@ -205,7 +209,7 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TextError> {
         if p.is_dir() {
             collect_files(&p, out)?;
         } else if extension(&p)
-            .is_some_and(|e| e == "jsonl" || TEXT_EXTENSIONS.contains(&e.as_str()))
+            .is_some_and(|e| e == "jsonl" || e == "docx" || TEXT_EXTENSIONS.contains(&e.as_str()))
         {
             out.push(p);
         }
@@ -233,7 +237,14 @@ fn read_file(path: &Path, opts: &ReadOptions) -> Result<Vec<Article>, TextError>
             limit: opts.max_article_bytes,
         });
     }
-    let text = decode(path, bytes)?;
+    let text = if extension(path).is_some_and(|e| e == "docx") {
+        crate::docx::text(&bytes).map_err(|message| TextError::Docx {
+            path: path.into(),
+            message,
+        })?
+    } else {
+        decode(path, bytes)?
+    };
     if text.trim().is_empty() {
         return Err(TextError::Empty { path: path.into() });
     }
@@ -528,6 +539,46 @@ mod tests {
         let a = read_articles(&dir.path().join("gbk.htm"), &ReadOptions::default()).unwrap();
         assert!(a[0].text.contains("港务局宣布"), "{:?}", a[0].text);
         let _ = p;
+    }
+
+    #[test]
+    fn word_documents_are_read_for_their_paragraphs() {
+        use docx_rs::{Docx, Paragraph, Run};
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = std::io::Cursor::new(Vec::new());
+        Docx::new()
+            .add_paragraph(
+                Paragraph::new()
+                    .add_run(Run::new().add_text("渡輪下月首航"))
+                    .style("Title"),
+            )
+            .add_paragraph(
+                Paragraph::new()
+                    .add_run(Run::new().add_text("港務局宣布，六艘電動渡輪下月投入營運。")),
+            )
+            .build()
+            .pack(&mut buf)
+            .unwrap();
+        write(dir.path(), "ferry.docx", buf.get_ref());
+        let a = read_articles(dir.path(), &ReadOptions::default()).unwrap();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].id, "ferry");
+        assert_eq!(a[0].title.as_deref(), Some("渡輪下月首航"));
+        assert!(
+            a[0].text
+                .ends_with("港務局宣布，六艘電動渡輪下月投入營運。"),
+            "{:?}",
+            a[0].text
+        );
+        // A damaged one is refused with the reason and what to do.
+        let broken = write(dir.path(), "broken.docx", &buf.get_ref()[..200]);
+        let e = read_articles(&broken, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("broken.docx: not a readable Word document") && e.contains("save it again"),
+            "{e}"
+        );
     }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {

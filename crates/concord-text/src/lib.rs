@@ -1,10 +1,11 @@
-//! Text handling for concord: reading articles from files (text, Markdown, HTML, JSONL,
+//! Text handling for concord: reading articles from files (text, Markdown, HTML, Word, JSONL,
 //! in UTF-8 or a detected legacy encoding), cutting them into passages with character
 //! offsets, folding text (width, script, case) for lexical comparison, and the Latin
 //! names of Chinese proper nouns (`names`).
 
 mod article;
 mod boilerplate;
+pub mod docx;
 mod fold;
 pub mod html;
 mod meta;
