@@ -238,6 +238,11 @@ async function checkFilters(where) {
     assert.equal(await page.locator("#claims .claim .first-seen").count(), Math.min(200, spec.dated), `${where}: claims with a first publication`);
     const firsts = await page.locator("#claims .claim:has(.first-seen)").evaluateAll((cs) => cs.map((k) => k.querySelectorAll("li.first").length));
     assert.ok(firsts.every((n) => n === 1), `${where}: one first passage per dated claim`);
+    // The timeline: the dated claims in the order they first appeared.
+    const times = await page.locator("#timeline li").evaluateAll((ls) => ls.map((l) => l.dataset.published));
+    assert.equal(times.length, Math.min(200, spec.dated), `${where}: timeline entries`);
+    assert.deepEqual(times, [...times].sort(), `${where}: the timeline is out of order`);
+    assert.ok((await page.locator("#timeline .repeats").count()) >= 1, `${where}: nobody repeats a claim in the timeline`);
   }
 }
 

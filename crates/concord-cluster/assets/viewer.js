@@ -2,8 +2,8 @@
 // a label filter and a confidence control that every list follows, export of what is
 // shown (CSV, JSON), where the articles disagree, the article pairs that share the most,
 // how much of each article others share, the heatmap (titles on the axes, a colour
-// scale), the clusters, the cross-article claims (who published each first, when dates
-// are known), any two articles side by side (both full texts, every shared claim
+// scale), the clusters, when dates are known a timeline of who published each claim
+// first and who repeated it, the cross-article claims, any two articles side by side (both full texts, every shared claim
 // highlighted and linked to its partner, labels in the margin, scrolling together;
 // then the matched claims row by row) and, apart, the boilerplate the articles share.
 // Articles are named by their title when they have one. Used inline by report.html
@@ -695,7 +695,7 @@ const ConcordViewer = (() => {
                       el(
                         "div",
                         { class: "src" },
-                        k.first_seen ? el("span", { class: "when" }, first ? "first · " : "repeated · ", when(p.published) || "undated", " ") : null,
+                        k.first_seen ? el("span", { class: "when" }, first ? "first · " : k.label === "conflict" ? "disputed · " : "repeated · ", when(p.published) || "undated", " ") : null,
                         name(p.doc),
                         " ",
                         where(p)
@@ -707,6 +707,51 @@ const ConcordViewer = (() => {
               );
             })
           : el("p", { class: "muted" }, c.claims.length ? "No claim passes the filter above." : "No passage is shared across articles.")
+      );
+    }
+
+    // With dates: the claims in the order they first appeared, each with who published
+    // it first and who repeated it, and when.
+    function timeline() {
+      const dated = c.claims
+        .filter((k) => k.first_seen && keep(k.label, k.score))
+        .sort((x, y) => x.first_seen.published.localeCompare(y.first_seen.published) || x.id - y.id);
+      if (!dated.length) return null;
+      return el(
+        "section",
+        { id: "timeline" },
+        el("h2", {}, "Who published each claim first"),
+        el(
+          "ol",
+          { class: "timeline" },
+          dated.slice(0, 200).map((k) => {
+            const first = k.passages.find((p) => p.passage === k.first_seen.passage) || k.passages[0];
+            const repeats = k.passages
+              .filter((p) => p.doc !== first.doc && p.published)
+              .sort((x, y) => x.published.localeCompare(y.published));
+            const seen = new Set();
+            return el(
+              "li",
+              { "data-claim": k.id, "data-published": k.first_seen.published },
+              el("span", { class: "when" }, when(k.first_seen.published)),
+              " ",
+              badge(k.label),
+              " ",
+              name(first.doc),
+              el("div", { class: "text" }, first.text),
+              repeats.length
+                ? el(
+                    "div",
+                    { class: "muted repeats" },
+                    k.label === "conflict" ? "disputed by " : "repeated by ",
+                    repeats
+                      .filter((p) => !seen.has(p.doc) && seen.add(p.doc))
+                      .map((p, i) => [i ? ", " : "", name(p.doc), ` (${when(p.published)})`])
+                  )
+                : null
+            );
+          })
+        )
       );
     }
 
@@ -763,7 +808,7 @@ const ConcordViewer = (() => {
     // place on the page.
     function draw() {
       const y = window.scrollY;
-      root.replaceChildren(summary(), controls(), disagreements(), pairsSection(), perArticle(), heatmap(), clusters(), claims(), pairSection, boilerplateSection());
+      root.replaceChildren(...[summary(), controls(), disagreements(), pairsSection(), perArticle(), heatmap(), clusters(), timeline(), claims(), pairSection, boilerplateSection()].filter(Boolean));
       const top = c.article_pairs[0];
       const [a, b] = state.pair || (top ? [top.a, top.b] : c.articles.length > 1 ? [c.articles[0].id, c.articles[1].id] : [null, null]);
       if (a && b) showPair(a, b, false);
