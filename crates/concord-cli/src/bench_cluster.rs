@@ -171,7 +171,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     let index_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let index = OverlapIndex::new(&collection);
+    let index = OverlapIndex::new(&collection, crate::cmd_model::names());
     let neighbourhoods_s = t.elapsed().as_secs_f64();
     let opts = QueryOptions::default();
     let t = Instant::now();

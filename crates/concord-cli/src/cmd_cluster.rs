@@ -62,7 +62,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
 
         ..Default::default()
     };
-    let index = OverlapIndex::new(&collection);
+    let index = OverlapIndex::new(&collection, crate::cmd_model::names());
     let clustering = cluster(&index, &opts);
 
     std::fs::create_dir_all(&args.out)

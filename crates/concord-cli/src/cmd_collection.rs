@@ -277,7 +277,7 @@ pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
             bail!("no article {d:?} in {}", collection.dir().display());
         }
     }
-    let index = OverlapIndex::new(&collection);
+    let index = OverlapIndex::new(&collection, crate::cmd_model::names());
     let opts = QueryOptions {
         min_label: args.min_label,
         candidates: args.candidates.max(1),

@@ -99,7 +99,7 @@ fn labels(model: &ModelChoice, files: &[PathBuf], limit: usize) -> Result<()> {
             .iter()
             .map(|p| (p.0.as_str(), p.1.as_str()))
             .collect();
-        let verdicts = judge_text_pairs(&embedder, &pairs)?;
+        let verdicts = judge_text_pairs(&embedder, &pairs, crate::cmd_model::names())?;
         // gold class -> counts of none, then each label from the weakest
         let mut tally: BTreeMap<String, [usize; 7]> = BTreeMap::new();
         for ((_, _, gold), v) in labelled.iter().zip(&verdicts) {

@@ -106,7 +106,7 @@ pub fn run_gold(args: GoldArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_judging_embedder(model)?;
     let (stories, gold) = read_gold(&args.dir)?;
     let (_dir, c) = ingest_stories(&embedder, &stories)?;
-    let index = OverlapIndex::new(&c);
+    let index = OverlapIndex::new(&c, crate::cmd_model::names());
     let opts = QueryOptions {
         boilerplate: true,
         ..Default::default()
@@ -274,7 +274,7 @@ pub fn run_features(args: FeatureArgs, model: &ModelChoice) -> Result<()> {
     };
     // Every candidate pair of the chosen stories, labelled from the gold pairs.
     let (_dir, c) = ingest_stories(&embedder, &chosen)?;
-    let index = OverlapIndex::new(&c);
+    let index = OverlapIndex::new(&c, crate::cmd_model::names());
     for (a, b, v) in index.candidate_verdicts(&QueryOptions::default()) {
         let (pa, pb) = (c.passage(a).context("live")?, c.passage(b).context("live")?);
         let span =
@@ -325,7 +325,7 @@ fn write_pair_rows(
         .take(limit)
         .collect();
     let pairs: Vec<(&str, &str)> = graded.iter().map(|p| (p.0, p.1)).collect();
-    let verdicts = judge_text_pairs(embedder, &pairs)?;
+    let verdicts = judge_text_pairs(embedder, &pairs, crate::cmd_model::names())?;
     let source = format!(
         "{kind}:{}",
         file.file_name()

@@ -46,25 +46,33 @@ fn fetch_names(models_dir: &Path, python: &str, force: bool) -> Result<PathBuf> 
     Ok(target)
 }
 
-/// Makes the name table under `models/` (if fetched) available to lexical features.
-pub fn install_names() {
-    let path = source::default_models_dir().join(NAMES_FILE);
-    if !path.is_file() {
-        tracing::warn!(
-            "no {}: Chinese names are not matched with their Latin forms (run `concord model fetch`)",
-            path.display()
-        );
-        return;
-    }
-    match NameBridge::load(&path) {
-        Ok(b) => {
-            concord_text::names::install(b);
-        }
-        Err(e) => tracing::warn!(
-            "{}: {e}; Chinese names are not matched with their Latin forms",
-            path.display()
-        ),
-    }
+/// The name table under `models/` (if fetched), for lexical features: read on first
+/// use, once per process, and handed to whatever derives features.
+pub fn names() -> Option<std::sync::Arc<NameBridge>> {
+    static NAMES: std::sync::OnceLock<Option<std::sync::Arc<NameBridge>>> =
+        std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let path = source::default_models_dir().join(NAMES_FILE);
+            if !path.is_file() {
+                tracing::warn!(
+                    "no {}: Chinese names are not matched with their Latin forms (run `concord model fetch`)",
+                    path.display()
+                );
+                return None;
+            }
+            match NameBridge::load(&path) {
+                Ok(b) => Some(std::sync::Arc::new(b)),
+                Err(e) => {
+                    tracing::warn!(
+                        "{}: {e}; Chinese names are not matched with their Latin forms",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        })
+        .clone()
 }
 
 #[derive(Subcommand)]

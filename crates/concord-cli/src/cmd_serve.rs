@@ -167,6 +167,7 @@ pub fn run(args: ServeArgs, model: &ModelChoice) -> Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         max_connections: args.max_connections.max(1),
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        names: crate::cmd_model::names(),
     };
     if !args.host.is_loopback() && opts.api_key.is_none() {
         eprintln!(

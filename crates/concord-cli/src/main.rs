@@ -114,9 +114,6 @@ fn run() -> Result<()> {
             .num_threads(n)
             .build_global()?;
     }
-    if !matches!(cli.command, Command::Model(_)) {
-        cmd_model::install_names();
-    }
     let model = &cmd_model::ModelChoice {
         model: cli.model.as_deref(),
         device: &cli.device,

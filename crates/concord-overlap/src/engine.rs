@@ -43,6 +43,7 @@
 use crate::features::{Features, Lexicon};
 use crate::score::{judge, Label, Semantic, Side, Verdict};
 use concord_index::{Collection, GraphParams, HnswGraph, StoredPassage};
+use concord_text::names::NameBridge;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -221,6 +222,8 @@ pub struct Neighbourhoods {
     slot_epoch: u64,
     /// Live passages at the last full derivation.
     full_at: usize,
+    /// Latin names of Chinese proper nouns, for the lexical features.
+    names: Option<Arc<NameBridge>>,
 }
 
 /// Collections up to this many live passages are derived again in full on every
@@ -229,9 +232,13 @@ pub struct Neighbourhoods {
 pub const EXACT_REFRESH_MAX: usize = 10_000;
 
 impl Neighbourhoods {
-    /// Derives everything for every live passage of `c`.
-    pub fn build(c: &Collection) -> Self {
-        let mut n = Self::default();
+    /// Derives everything for every live passage of `c`; `names` (the CC-CEDICT table,
+    /// when there is one) bridges Chinese proper nouns to their Latin names.
+    pub fn build(c: &Collection, names: Option<Arc<NameBridge>>) -> Self {
+        let mut n = Self {
+            names,
+            ..Self::default()
+        };
         n.derive_all(c);
         n
     }
@@ -275,7 +282,10 @@ impl Neighbourhoods {
     }
 
     fn derive_all(&mut self, c: &Collection) {
-        *self = Self::default();
+        *self = Self {
+            names: self.names.take(),
+            ..Self::default()
+        };
         let slots: Vec<usize> = c.live_slots().collect();
         self.derive(c, &slots);
         self.derive_docs(c);
@@ -296,7 +306,10 @@ impl Neighbourhoods {
         // backgrounds and neighbours below need for every passage.
         let features: Vec<Features> = slots
             .par_iter()
-            .map(|&s| Features::new(&c.passage(s).expect("live slot").passage.text))
+            .map(|&s| {
+                let text = &c.passage(s).expect("live slot").passage.text;
+                Features::new(text, self.names.as_deref())
+            })
             .collect();
         self.group.resize(n, 0);
         self.features.resize(n, None);
@@ -483,10 +496,10 @@ pub struct OverlapIndex<'c> {
 
 impl<'c> OverlapIndex<'c> {
     /// Derives what the queries need from `collection` (see [`Neighbourhoods::build`]).
-    pub fn new(collection: &'c Collection) -> Self {
+    pub fn new(collection: &'c Collection, names: Option<Arc<NameBridge>>) -> Self {
         Self {
             collection,
-            n: Cow::Owned(Neighbourhoods::build(collection)),
+            n: Cow::Owned(Neighbourhoods::build(collection, names)),
             affinity: Default::default(),
         }
     }
@@ -846,7 +859,7 @@ impl<'c> OverlapIndex<'c> {
 
     /// Passages matching a free `text` whose embedding is `vector`, best first.
     pub fn for_text(&self, text: &str, vector: &[f32], opts: &QueryOptions) -> Vec<PairMatch> {
-        let features = Features::new(text);
+        let features = Features::new(text, self.n.names.as_deref());
         let group = features.script_group();
         let bg = backgrounds(self.collection, vector, None, group, &self.n.by_group);
         let knn = self.n.graphs.nearest(self.collection, vector, None);

@@ -3,16 +3,17 @@
 //! anchors (numbers and Latin names, the kind of token that pins a specific fact), and a
 //! document-frequency table that turns shared units into a measure of specificity.
 //!
-//! Chinese proper nouns with a Latin name (`concord_text::names`, when installed) add
-//! that name as an anchor and as a unit, so 愛彼迎 in one passage and Airbnb in another
-//! share it.
+//! Chinese proper nouns with a Latin name (from the `concord_text::names` table the
+//! caller passes, when it has one) add that name as an anchor and as a unit, so 愛彼迎
+//! in one passage and Airbnb in another share it.
 //!
 //! Also marked per passage, for the pair judge: negation, the direction words of a few
 //! opposed concepts (rise/fall, confirm/deny, support/oppose...) in Chinese and English,
 //! and whether the passage reads as boilerplate (reprint and copyright notices,
 //! disclaimers, share and subscribe prompts, editor lines).
 
-use concord_text::{fold, names, notice, Folded, Notice};
+use concord_text::names::NameBridge;
+use concord_text::{fold, notice, Folded, Notice};
 use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -138,7 +139,9 @@ const NEGATION_EN: &[&str] = &[
 ];
 
 impl Features {
-    pub fn new(text: &str) -> Self {
+    /// The features of `text`; `names` bridges Chinese proper nouns to their Latin
+    /// names.
+    pub fn new(text: &str, names: Option<&NameBridge>) -> Self {
         let folded = fold(text);
         let chars = &folded.chars;
         let units = units(chars);
@@ -157,7 +160,7 @@ impl Features {
         // One normalisation serves the anchors and the figures.
         let norm = normalized(text);
         let mut anchors = anchors_in(&norm);
-        if let Some(bridge) = names::installed() {
+        if let Some(bridge) = names {
             // Each word is a unit, as in Latin text; a name of several words is one
             // anchor, so `silicon valley` counts as one name.
             for name in bridge.names_in(chars) {

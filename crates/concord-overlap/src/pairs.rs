@@ -28,7 +28,11 @@ pub fn distinct_texts<'a>(pairs: &[(&'a str, &'a str)]) -> (Vec<&'a str>, Vec<(u
 
 /// The verdict on each pair. Pairs of identical texts are judged as one passage
 /// against itself would be meaningless, so callers should leave them out.
-pub fn judge_text_pairs(embedder: &Embedder, pairs: &[(&str, &str)]) -> Result<Vec<Verdict>> {
+pub fn judge_text_pairs(
+    embedder: &Embedder,
+    pairs: &[(&str, &str)],
+    names: Option<std::sync::Arc<concord_text::names::NameBridge>>,
+) -> Result<Vec<Verdict>> {
     let (texts, ids) = distinct_texts(pairs);
     let vectors = embedder.embed(&texts, Prefix::Passage)?;
     let scratch = tempfile::tempdir()?;
@@ -58,7 +62,7 @@ pub fn judge_text_pairs(embedder: &Embedder, pairs: &[(&str, &str)]) -> Result<V
         c.upsert(doc, vec![passage], v)?;
         slot_of.push(c.doc(&id).context("article just added")?.slots[0]);
     }
-    let ix = OverlapIndex::new(&c);
+    let ix = OverlapIndex::new(&c, names);
     Ok(ids
         .into_iter()
         .map(|(a, b)| ix.judge_pair(slot_of[a], slot_of[b]))

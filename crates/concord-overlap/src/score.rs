@@ -503,22 +503,33 @@ mod tests {
 
     #[test]
     fn signals_of_a_pair_name_its_shared_and_clashing_facts() {
-        concord_text::names::install(
+        let names =
             concord_text::names::NameBridge::new(vec![("爱彼迎".into(), vec!["airbnb".into()])])
-                .unwrap(),
+                .unwrap();
+        let names = Some(&names);
+        let a = Features::new(
+            "愛彼迎CEO公開承認，其客服系統在2025年依賴中國大模型。",
+            names,
         );
-        let a = Features::new("愛彼迎CEO公開承認，其客服系統在2025年依賴中國大模型。");
-        let b = Features::new("Airbnb CEO表示，公司2025年正大量依賴Qwen，因其更快更好。");
-        let c = Features::new("愛彼迎CEO否認，其客服系統在2024年依賴中國大模型。");
+        let b = Features::new(
+            "Airbnb CEO表示，公司2025年正大量依賴Qwen，因其更快更好。",
+            names,
+        );
+        let c = Features::new("愛彼迎CEO否認，其客服系統在2024年依賴中國大模型。", names);
+        // Without the table the Chinese name stays unbridged.
+        assert!(!Features::new("愛彼迎CEO公開承認。", None)
+            .anchors
+            .contains(&"airbnb".to_string()));
         assert!(a.anchors.contains(&"airbnb".to_string()), "{:?}", a.anchors);
         let mut lexicon = Lexicon::default();
         for f in [&a, &b, &c] {
             lexicon.add(f);
         }
         for i in 0..200 {
-            lexicon.add(&Features::new(&format!(
-                "第{i}段：港口的渡輪照常運行，乘客人數平穩。"
-            )));
+            lexicon.add(&Features::new(
+                &format!("第{i}段：港口的渡輪照常運行，乘客人數平穩。"),
+                None,
+            ));
         }
         let side = |f| Side {
             text: "",
@@ -547,8 +558,8 @@ mod tests {
         assert_eq!(v.evidence.figures_clash, 1, "2025年 against 2024年");
         assert!(v.evidence.opposed && v.features[feature_at("opposed")] == 1.0);
         // A notice never pairs with reporting, only with another notice.
-        let notice = Features::new("免責聲明：本文僅代表作者觀點，不代表本站立場。");
-        let notice2 = Features::new("免责声明：本文仅代表作者观点，不代表本平台立场。");
+        let notice = Features::new("免責聲明：本文僅代表作者觀點，不代表本站立場。", None);
+        let notice2 = Features::new("免责声明：本文仅代表作者观点，不代表本平台立场。", None);
         lexicon.add(&notice);
         lexicon.add(&notice2);
         assert!(notice.notice.is_some() && a.notice.is_none());

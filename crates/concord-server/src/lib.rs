@@ -85,6 +85,9 @@ pub struct ServeOptions {
     /// Longest open connections get to finish at shutdown before they are closed
     /// (the final commit happens either way).
     pub shutdown_timeout: Duration,
+    /// Latin names of Chinese proper nouns for the overlap engine's lexical features
+    /// (`None`: names are not bridged).
+    pub names: Option<Arc<concord_text::names::NameBridge>>,
 }
 
 impl Default for ServeOptions {
@@ -106,6 +109,7 @@ impl Default for ServeOptions {
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
             shutdown_timeout: Duration::from_secs(20),
+            names: None,
         }
     }
 }
@@ -387,9 +391,12 @@ pub async fn serve(
     }
     let queues: Vec<Arc<Queue>> = served.iter().map(|m| m.queue.clone()).collect();
     let live = Arc::new(
-        tokio::task::spawn_blocking(move || Live::new(collection))
-            .await
-            .context("deriving neighbourhoods")?,
+        tokio::task::spawn_blocking({
+            let names = opts.names.clone();
+            move || Live::new(collection, names)
+        })
+        .await
+        .context("deriving neighbourhoods")?,
     );
     let state = Arc::new(AppState {
         models: served,

@@ -9,6 +9,7 @@ use crate::queue::{Queue, Refused};
 use concord_embed::{Embedder, Embedding, Prefix};
 use concord_index::Collection;
 use concord_overlap::{Neighbourhoods, OverlapIndex};
+use concord_text::names::NameBridge;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Per-request limits.
@@ -47,8 +48,8 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn new(collection: Collection) -> Self {
-        let hoods = Neighbourhoods::build(&collection);
+    pub fn new(collection: Collection, names: Option<Arc<NameBridge>>) -> Self {
+        let hoods = Neighbourhoods::build(&collection, names);
         Self {
             collection: RwLock::new(collection),
             hoods: RwLock::new(hoods),

@@ -4,14 +4,14 @@
 //!
 //! The names come from CC-CEDICT (CC BY-SA 4.0), fetched by `concord model fetch` and
 //! reduced to `models/names/cedict-names.tsv`: one `simplified<TAB>name words` line per
-//! proper noun whose first English gloss is a name. A process installs the table once
-//! ([`install`]); without it, passages simply get no bridged names.
+//! proper noun whose first English gloss is a name. Whoever derives lexical features
+//! is handed the table (or none: passages then simply get no bridged names); nothing
+//! here is global.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// The name table file under the models directory.
 pub const NAMES_FILE: &str = "names/cedict-names.tsv";
@@ -23,17 +23,10 @@ pub struct NameBridge {
     names: Vec<Vec<String>>,
 }
 
-static INSTALLED: OnceLock<NameBridge> = OnceLock::new();
-
-/// Makes `bridge` the table every later [`installed`] call returns. Only the first call
-/// of a process takes effect; it returns whether this one did.
-pub fn install(bridge: NameBridge) -> bool {
-    INSTALLED.set(bridge).is_ok()
-}
-
-/// The table installed in this process, if any.
-pub fn installed() -> Option<&'static NameBridge> {
-    INSTALLED.get()
+impl std::fmt::Debug for NameBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NameBridge({} names)", self.names.len())
+    }
 }
 
 impl NameBridge {
