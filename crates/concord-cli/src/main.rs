@@ -3,10 +3,7 @@
 //! The binary only parses arguments and dispatches; each subcommand lives in its own
 //! module over the library crates.
 
-mod bench_cluster;
-mod bench_devices;
-mod bench_embed;
-mod cmd_bench;
+mod bench;
 mod cmd_check;
 mod cmd_cluster;
 mod cmd_collection;
@@ -78,7 +75,7 @@ enum Command {
     Eval(cmd_eval::EvalCommand),
     /// Measure throughput and latency.
     #[command(subcommand)]
-    Bench(cmd_bench::BenchCommand),
+    Bench(bench::BenchCommand),
 }
 
 /// Errors are printed as one line of causes and exit 1; never with a backtrace, whatever
@@ -132,6 +129,6 @@ fn run() -> Result<()> {
         Command::Cluster(a) => cmd_cluster::run(a, model),
         Command::Serve(a) => cmd_serve::run(a, model),
         Command::Eval(c) => cmd_eval::run(c, model),
-        Command::Bench(c) => cmd_bench::run(c, model),
+        Command::Bench(c) => bench::run(c, model),
     }
 }

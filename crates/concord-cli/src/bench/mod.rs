@@ -1,13 +1,20 @@
-//! `concord bench embed`: CPU throughput, single-text latency and peak memory against
-//! baselines in one run (see `bench_embed`).
+//! `concord bench`, the benchmarks, each in its module:
 //!
-//! `concord bench devices`: the same workload per device (see `bench_devices`).
+//! `concord bench embed`: CPU throughput, single-text latency, peak memory and fidelity
+//! against baselines in one run (see [`embed`], its peers in [`baselines`]).
+//!
+//! `concord bench devices`: the same workload per device (see [`devices`]).
 //!
 //! `concord bench cluster`: clustering time and peak memory as the collection grows
-//! (see `bench_cluster`).
+//! (see [`cluster`]).
 //!
 //! `concord bench recall`: HNSW recall@k against exact search, and queries/s, for
 //! several beam widths, on embeddings written by `concord embed`.
+
+mod baselines;
+mod cluster;
+mod devices;
+mod embed;
 
 use crate::cmd_model::ModelChoice;
 use anyhow::{bail, Result};
@@ -134,9 +141,9 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             python,
             single_tokens,
             runs,
-        } => crate::bench_embed::run(
+        } => embed::run(
             model,
-            &crate::bench_embed::Options {
+            &embed::Options {
                 corpus: &corpus,
                 repeats,
                 batch_tokens,
@@ -153,7 +160,7 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             repeats,
             latency_runs,
             json,
-        } => crate::bench_devices::run(
+        } => devices::run(
             model,
             &corpus,
             &devices,
@@ -170,14 +177,14 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             noise,
             one,
         } => {
-            let shape = crate::bench_cluster::Shape {
+            let shape = cluster::Shape {
                 copies,
                 per_article,
                 noise,
             };
             match one {
-                Some(n) => crate::bench_cluster::run_one(&embeddings, n, shape),
-                None => crate::bench_cluster::run(&embeddings, &sizes, shape),
+                Some(n) => cluster::run_one(&embeddings, n, shape),
+                None => cluster::run(&embeddings, &sizes, shape),
             }
         }
         BenchCommand::Recall {
