@@ -1,5 +1,5 @@
 //! The clustering as something to look at: the [`View`] that the browser viewer
-//! (`assets/viewer.js`) renders (the clustering, the heatmap's data, the claims of the
+//! (`assets/viewer*.js`) renders (the clustering, the heatmap's data, the claims of the
 //! articles for the full-text side-by-side), and `report.html`, one self-contained
 //! file with the viewer, its styles and the data inlined (no network fetches).
 
@@ -8,8 +8,15 @@ use concord_index::Collection;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// The browser viewer shared by `report.html` and the page `concord serve` serves.
-pub const VIEWER_JS: &str = include_str!("../assets/viewer.js");
+/// The browser viewer shared by `report.html` and the page `concord serve` serves: its
+/// three parts as one script (`viewer.js` first: the others extend what it defines).
+pub const VIEWER_JS: &str = concat!(
+    include_str!("../assets/viewer.js"),
+    "\n",
+    include_str!("../assets/viewer-pair.js"),
+    "\n",
+    include_str!("../assets/viewer-lists.js"),
+);
 pub const VIEWER_CSS: &str = include_str!("../assets/viewer.css");
 const REPORT_TEMPLATE: &str = include_str!("../assets/report.html");
 
