@@ -365,24 +365,8 @@ fn cluster_report_and_live_page_in_a_real_browser() {
         "high_pairs": at(high),
         "dated": dated,
     });
-    let spec_path = tmp.path().join("spec.json");
-    std::fs::write(&spec_path, spec.to_string()).unwrap();
-    let run = Command::new("node")
-        .arg(browser_dir.join("check.mjs"))
-        .arg(&spec_path)
-        .current_dir(&browser_dir)
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "browser checks failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    for name in names {
-        let size = Path::new(&shots).join(name).metadata().unwrap().len();
-        assert!(size > 10_000, "{name} is only {size} bytes");
-    }
+    run_script(&browser_dir, "check.mjs", &spec, tmp.path());
+    check_shots(&shots, names);
 }
 
 /// The real task on `../shared/corpus` (tests/browser/walk.mjs): the article pairs
@@ -458,21 +442,32 @@ fn the_corpus_walked_in_a_real_browser_at_desktop_and_phone_width() {
         "labels": labels,
         "all_pairs": aligned.len(),
     });
-    let spec_path = tmp.path().join("walk.json");
+    run_script(&browser_dir, "walk.mjs", &spec, tmp.path());
+    check_shots(&shots, &names);
+}
+
+/// Runs the browser script `name` (under tests/browser) on `spec`, written into `tmp`.
+fn run_script(browser_dir: &Path, name: &str, spec: &Value, tmp: &Path) {
+    let spec_path = tmp.join(format!("{name}.json"));
     std::fs::write(&spec_path, spec.to_string()).unwrap();
     let run = Command::new("node")
-        .arg(browser_dir.join("walk.mjs"))
+        .arg(browser_dir.join(name))
         .arg(&spec_path)
-        .current_dir(&browser_dir)
+        .current_dir(browser_dir)
         .output()
         .expect("node runs");
     assert!(
         run.status.success(),
-        "the corpus walk failed:\n{}\n{}",
+        "{name} failed:\n{}\n{}",
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    for name in &names {
+}
+
+/// Every screenshot was taken and holds a real picture.
+fn check_shots(shots: &Path, names: impl IntoIterator<Item = impl AsRef<str>>) {
+    for name in names {
+        let name = name.as_ref();
         let size = shots.join(name).metadata().unwrap().len();
         assert!(size > 10_000, "{name} is only {size} bytes");
     }
