@@ -672,6 +672,19 @@ fn the_overlap_table_fits_the_width_and_says_when_nothing_is_found() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(text(&out), "no pairs at or above the label asked for\n");
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // A reader that leaves early (`concord overlaps | head`) is not an error.
+    for format in ["table", "json", "jsonl"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_concord"))
+            .args(["overlaps", "--collection", s(&col), "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{format}: {}", stderr(&out));
+    }
 }
 
 /// Metadata from YAML front matter reaches `concord docs`, the overlap pairs and the
