@@ -94,6 +94,18 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A command whose reader has gone (`concord cluster ... | head`) stops there, as `cat`
+/// and `grep` do, instead of panicking in `println!`: the default action of SIGPIPE,
+/// which the Rust runtime sets to ignore. Not for `serve`, whose sockets must never
+/// take the process down.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores a signal's default disposition; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Whether `e` comes from writing to a pipe whose reader has closed it.
 fn broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -111,6 +123,9 @@ fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     if let Some(n) = cli.threads {
         // Both pools get the same size: rayon's (the fused CPU pass, gemm, candle's
         // matmul) and candle's own worker pool (its element-wise and quantised
