@@ -41,7 +41,11 @@
   // An error as a reader can act on it: the server's own message, or what a failed
   // fetch means.
   function plainError(e) {
-    if (e instanceof TypeError) return "The concord server could not be reached. Is `concord serve` still running?";
+    // fetch rejects with a TypeError when the request never got an answer ("Failed to
+    // fetch", "NetworkError...", "Load failed", depending on the browser).
+    if (e instanceof TypeError && /fetch|network|load failed/i.test(e.message)) {
+      return "The concord server could not be reached. Is `concord serve` still running?";
+    }
     return e.message;
   }
 
