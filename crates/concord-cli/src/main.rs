@@ -85,8 +85,6 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // The output already said so; the status tells scripts, as grep's does.
         Err(e) if e.is::<cmd_collection::NothingFound>() => std::process::ExitCode::FAILURE,
-        // The reader went away (`concord overlaps | head`): nothing is wrong.
-        Err(e) if broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -104,14 +102,6 @@ fn quiet_on_closed_pipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-}
-
-/// Whether `e` comes from writing to a pipe whose reader has closed it.
-fn broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }
 
 fn run() -> Result<()> {

@@ -156,9 +156,17 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
         None
     };
     // Fidelity: every engine's embeddings of the texts against concord's f32 pass.
-    let reference =
-        Embedder::load_engine(embedder.model_dir(), embedder.device(), Engine::FusedF32)?
-            .embed(&texts, Prefix::Passage)?;
+    // The f32 pass already loaded as a baseline serves, else one is loaded for this.
+    let loaded_f32 = baselines
+        .iter()
+        .zip(&in_process)
+        .find(|(b, _)| **b == Baseline::FusedF32)
+        .and_then(|(_, e)| e.as_ref());
+    let reference = match loaded_f32 {
+        Some(e) => e.embed(&texts, Prefix::Passage)?,
+        None => Embedder::load_engine(embedder.model_dir(), embedder.device(), Engine::FusedF32)?
+            .embed(&texts, Prefix::Passage)?,
+    };
     let worst = |vectors: &[Vec<f32>]| -> f64 {
         reference
             .iter()
