@@ -42,7 +42,7 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
     if args.min_label == Label::Related {
         bail!("--min-label related would link articles by topic alone; use agree or stronger");
     }
-    let embedder = load_judging_embedder(model)?;
+    let embedder = std::sync::Arc::new(load_judging_embedder(model)?);
     let scratch;
     let dir: &Path = match &args.collection {
         Some(d) => d,

@@ -6,9 +6,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_embed::{Embedder, Prefix};
 use concord_index::{Collection, IndexParams};
-use concord_overlap::{
-    ingest, model_stamp, IngestOptions, Label, OverlapIndex, PairMatch, QueryOptions,
-};
+use concord_infer::{Batcher, BatcherOptions};
+use concord_ingest::{ingest, model_stamp, IngestOptions};
+use concord_overlap::{Label, OverlapIndex, PairMatch, QueryOptions};
 use concord_text::{read_articles, ReadOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufWriter, Write};
@@ -132,7 +132,7 @@ pub fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
 }
 
 pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
-    let embedder = load_embedder(model)?;
+    let embedder = std::sync::Arc::new(load_embedder(model)?);
     ingest_paths(
         &args.paths,
         &args.inputs,
@@ -144,10 +144,11 @@ pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
 
 /// Reads every article under `paths` (all checked before the collection is touched),
 /// then adds them to the collection in `dir`, created if missing, with a progress bar.
+/// The claims are embedded through a batcher over `embedder`.
 pub fn ingest_paths(
     paths: &[PathBuf],
     inputs: &InputArgs,
-    embedder: &Embedder,
+    embedder: &std::sync::Arc<Embedder>,
     dir: &Path,
 ) -> Result<Collection> {
     let read = ReadOptions {
@@ -175,16 +176,21 @@ pub fn ingest_paths(
             );
         }
     }
-    let stamp = model_stamp(embedder)?;
+    let stamp = model_stamp(&**embedder)?;
     let mut collection = Collection::open_or_create(dir, &stamp, IndexParams::default())?;
     let opts = IngestOptions {
         commit_every: inputs.commit_every,
         ..Default::default()
     };
+    let batcher = Batcher::start(
+        embedder.clone(),
+        BatcherOptions::unbounded(opts.batch_tokens),
+        std::sync::Arc::new(()),
+    );
     let bar = ProgressBar::new(articles.len() as u64).with_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} articles, {msg} eta {eta}",
     )?);
-    let report = ingest(embedder, &mut collection, &articles, &opts, &mut |p| {
+    let report = ingest(&batcher, &mut collection, &articles, &opts, &mut |p| {
         bar.set_position(p.articles_done as u64);
         bar.set_message(format!("{} passages", p.passages_done));
     })?;

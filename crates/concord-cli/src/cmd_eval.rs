@@ -74,9 +74,9 @@ pub fn run(cmd: EvalCommand, model: &ModelChoice) -> Result<()> {
         EvalCommand::JudgeFeatures(args) => crate::cmd_gold::run_features(args, model),
         EvalCommand::JudgeProbe => {
             let embedder = load_embedder(model)?;
-            let stamp = concord_overlap::model_stamp(&embedder)?;
+            let name = embedder.fingerprint()?.name;
             let probe = concord_overlap::probe_cosines(&embedder)?;
-            let out = serde_json::json!({"name": stamp.name, "probe": probe});
+            let out = serde_json::json!({"name": name, "probe": probe});
             println!("{out}");
             Ok(())
         }

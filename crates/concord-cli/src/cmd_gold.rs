@@ -13,9 +13,9 @@ use concord_eval::gold::{
 };
 use concord_eval::{read_pairs, LabelKind};
 use concord_index::{Collection, IndexParams};
+use concord_ingest::{ingest, model_stamp, IngestOptions};
 use concord_overlap::{
-    ingest, judge_text_pairs, model_stamp, IngestOptions, Label, OverlapIndex, PairMatch,
-    QueryOptions, Verdict, FEATURES,
+    judge_text_pairs, Label, OverlapIndex, PairMatch, QueryOptions, Verdict, FEATURES,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use crate::cmd_model::{load_embedder_on, load_embedder_onto, ModelChoice};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_index::{Collection, IndexParams};
-use concord_overlap::model_stamp;
+use concord_ingest::model_stamp;
 use concord_server::{Limits, Protect, ServeOptions};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

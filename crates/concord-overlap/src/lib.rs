@@ -1,9 +1,9 @@
-//! The overlap engine: ingesting articles into a collection, and finding which claims
-//! of different articles duplicate, overlap, agree with or contradict each other.
+//! The overlap engine: finding which claims of different articles of a collection
+//! duplicate, overlap, agree with or contradict each other (articles enter the
+//! collection through concord-ingest).
 
 mod engine;
 mod features;
-mod ingest;
 mod judge;
 mod pairs;
 mod score;
@@ -13,9 +13,6 @@ pub use engine::{
     PassageRef, QueryOptions,
 };
 pub use features::{anchors, script_group, Features, Lexicon};
-pub use ingest::{
-    ingest, model_stamp, prepare, IngestOptions, IngestProgress, IngestReport, Prepared,
-};
 pub use judge::{probe_cosines, PairFeatures, PairJudge, Probabilities, CLASSES, FEATURES};
 pub use pairs::{distinct_texts, judge_text_pairs};
 pub use score::{judge, Evidence, Label, Semantic, SharedSpan, Side, Span, Verdict};

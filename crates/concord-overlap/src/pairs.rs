@@ -3,11 +3,10 @@
 //! pair is judged against the backgrounds and neighbours of all the other texts.
 
 use crate::engine::OverlapIndex;
-use crate::ingest::model_stamp;
 use crate::score::Verdict;
 use anyhow::{Context, Result};
 use concord_embed::{Embedder, Prefix};
-use concord_index::{Collection, DocRecord, IndexParams};
+use concord_index::{Collection, DocRecord, IndexParams, ModelStamp};
 use concord_text::Passage;
 use std::collections::HashMap;
 
@@ -36,11 +35,13 @@ pub fn judge_text_pairs(
     let (texts, ids) = distinct_texts(pairs);
     let vectors = embedder.embed(&texts, Prefix::Passage)?;
     let scratch = tempfile::tempdir()?;
-    let mut c = Collection::create(
-        scratch.path(),
-        &model_stamp(embedder)?,
-        IndexParams::default(),
-    )?;
+    let f = embedder.fingerprint()?;
+    let stamp = ModelStamp {
+        name: f.name,
+        dim: f.dim,
+        fingerprint: f.hash,
+    };
+    let mut c = Collection::create(scratch.path(), &stamp, IndexParams::default())?;
     let mut slot_of = Vec::with_capacity(texts.len());
     for (i, (t, v)) in texts.iter().zip(&vectors).enumerate() {
         let passage = Passage {

@@ -8,8 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use concord_embed::Prefix;
-use concord_overlap::{prepare, Label, PairMatch, Prepared, QueryOptions};
-use concord_text::{Article, ArticleMeta, SegmentOptions};
+use concord_ingest::Written;
+use concord_overlap::{Label, PairMatch, QueryOptions};
+use concord_text::{Article, ArticleMeta};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -255,7 +256,7 @@ pub struct DocumentWritten {
 /// Commits once the change log holds `commit_after` changes. A failure here loses
 /// nothing (the changes stay in the log) and is retried by the next write or the
 /// periodic commit.
-fn fold_log(c: &mut concord_index::Collection, commit_after: usize) {
+pub(crate) fn fold_log(c: &mut concord_index::Collection, commit_after: usize) {
     if c.pending_changes() >= commit_after {
         if let Err(e) = c.commit() {
             tracing::warn!("commit failed, changes stay in the log: {e:#}");
@@ -308,18 +309,13 @@ pub async fn put_document(
         author: req.author,
     };
     let article = Article::new(id.clone(), req.text, req.title, req.source, meta);
-    // Segmented and compared with what the collection holds as the CLI's ingest does,
-    // under a read lock; the model runs outside any lock.
-    let prepared = s
-        .blocking(move |live| prepare(&live.read(), &article, &SegmentOptions::default()))
-        .await?;
-    let (doc, passages) = match prepared {
-        Prepared::Empty => {
+    let (passages, tokens, created) = match s.write_article(article).await? {
+        Written::Empty => {
             return Err(ApiError::validation(
                 "the article has no passages (only headings, images or very short lines)",
             ))
         }
-        Prepared::Unchanged { passages } => {
+        Written::Unchanged { passages } => {
             return Ok((
                 StatusCode::OK,
                 Json(DocumentWritten {
@@ -331,23 +327,12 @@ pub async fn put_document(
                 }),
             ));
         }
-        Prepared::Write { doc, passages } => (*doc, passages),
+        Written::Stored {
+            passages,
+            tokens,
+            created,
+        } => (passages, tokens, created),
     };
-    let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
-    let embedded = s.embed(texts, Prefix::Passage).await?;
-    let tokens = embedded.iter().map(|e| e.tokens).sum();
-    let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
-    let n = passages.len();
-    let commit_after = s.commit_after;
-    let created = s
-        .blocking(move |live| -> anyhow::Result<bool> {
-            let mut c = live.write();
-            let created = c.doc(&doc.id).is_none();
-            c.upsert_logged(doc, passages, &vectors)?;
-            fold_log(&mut c, commit_after);
-            Ok(created)
-        })
-        .await??;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -357,7 +342,7 @@ pub async fn put_document(
         status,
         Json(DocumentWritten {
             id,
-            passages: n,
+            passages,
             tokens,
             created,
             unchanged: false,

@@ -20,7 +20,6 @@ mod conn;
 mod error;
 mod guard;
 mod metrics;
-mod queue;
 mod state;
 
 pub use api_ops::ApiDoc;
@@ -33,10 +32,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use concord_embed::Embedder;
 use concord_index::Collection;
+use concord_infer::{Batcher, BatcherOptions};
 use error::ApiError;
 use guard::{check_host, check_key, refuse_oversized, Auth, Hosts};
 use metrics::Metrics;
-use queue::Queue;
 use state::{AppState, Live, ServedModel};
 use std::future::Future;
 use std::sync::Arc;
@@ -193,7 +192,6 @@ pub async fn serve(
     collection.lock_for_writes()?;
     let metrics = Arc::new(Metrics::new());
     let mut served = Vec::new();
-    let mut workers = Vec::new();
     for (name, embedder) in models {
         let embedder = Arc::new(embedder);
         let probe = embedder.clone();
@@ -205,28 +203,26 @@ pub async fn serve(
         })
         .await
         .context("checking the model against the pair judge")?;
-        let queue = Arc::new(Queue::new(
-            opts.max_queue_tokens,
-            opts.max_request_tokens,
-            embedder.window(),
-            metrics.clone(),
-        ));
-        workers.push(queue::spawn_worker(
-            queue.clone(),
+        let batcher = Arc::new(Batcher::start(
             embedder.clone(),
-            opts.batch_tokens,
+            BatcherOptions {
+                batch_tokens: opts.batch_tokens,
+                max_queue_tokens: opts.max_queue_tokens,
+                max_request_tokens: opts.max_request_tokens,
+            },
+            metrics.clone(),
         ));
         served.push(ServedModel {
             name,
             embedder,
-            queue,
+            batcher,
             judge_refusal,
         });
     }
     if let Some(why) = &served[0].judge_refusal {
         tracing::warn!("overlap routes will answer 501: {why}");
     }
-    let queues: Vec<Arc<Queue>> = served.iter().map(|m| m.queue.clone()).collect();
+    let batchers: Vec<Arc<Batcher>> = served.iter().map(|m| m.batcher.clone()).collect();
     let live = Arc::new(
         tokio::task::spawn_blocking({
             let names = opts.names.clone();
@@ -265,10 +261,9 @@ pub async fn serve(
 
     tracing::info!("shutting down: draining the inference queues and committing");
     committer.abort();
-    queues.iter().for_each(|q| q.close());
     tokio::task::spawn_blocking(move || {
-        for worker in workers {
-            if worker.join().is_err() {
+        for batcher in batchers {
+            if !batcher.close() {
                 tracing::error!("an inference worker panicked");
             }
         }

@@ -168,6 +168,44 @@ impl Metrics {
     }
 }
 
+/// The batchers report into the metrics.
+impl concord_infer::Observer for Metrics {
+    fn queued_tokens(&self, tokens: usize) {
+        self.queue_tokens.set(tokens as i64);
+    }
+
+    fn refused(&self) {
+        self.queue_refused.inc();
+    }
+
+    fn cancelled(&self, jobs: usize) {
+        self.jobs_cancelled.inc_by(jobs as u64);
+    }
+
+    fn waited(&self, seconds: f64) {
+        self.queue_wait_seconds.observe(seconds);
+    }
+
+    fn round_started(&self, windows: usize, tokens: usize) {
+        self.batch_windows.observe(windows as f64);
+        self.batch_tokens.observe(tokens as f64);
+        self.inference_windows.set(windows as i64);
+    }
+
+    fn round_finished(&self, seconds: f64) {
+        self.inference_windows.set(0);
+        self.inference_seconds.observe(seconds);
+    }
+
+    fn embedded_tokens(&self, tokens: usize) {
+        self.tokens_embedded.inc_by(tokens as u64);
+    }
+
+    fn embedded_texts(&self, texts: usize) {
+        self.texts_embedded.inc_by(texts as u64);
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

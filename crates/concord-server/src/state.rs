@@ -1,13 +1,13 @@
-//! What the handlers share: the served models (each an embedder and its queue; the
+//! What the handlers share: the served models (each an embedder and its batcher; the
 //! first is the collection's), the live collection with its derived neighbourhoods,
 //! the limits and the metrics; and the two steps most handlers take, checking texts
-//! against the limits and embedding them through a model's queue.
+//! against the limits and embedding them through a model's batcher.
 
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
-use crate::queue::{Queue, Refused};
 use concord_embed::{Embedder, Embedding, Prefix};
 use concord_index::Collection;
+use concord_infer::{Batcher, Refused};
 use concord_overlap::{Neighbourhoods, OverlapIndex};
 use concord_text::names::NameBridge;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -95,14 +95,33 @@ pub type ViewKey = (u64, u64, concord_overlap::Label);
 #[derive(Default)]
 pub struct ClustersCache(pub std::sync::Mutex<Option<(ViewKey, Arc<String>)>>);
 
-/// A model the server runs, with its own inference queue and worker.
+/// A model the server runs, with its own batcher (inference queue and worker).
 pub struct ServedModel {
     /// What requests name it by (the `model` field).
     pub name: String,
     pub embedder: Arc<Embedder>,
-    pub queue: Arc<Queue>,
+    pub batcher: Arc<Batcher>,
     /// Why the pair judge will not label pairs with this model, if it will not.
     pub judge_refusal: Option<String>,
+}
+
+impl concord_ingest::Shared for Live {
+    fn read(&self) -> impl std::ops::Deref<Target = Collection> + '_ {
+        Live::read(self)
+    }
+
+    fn write(&self) -> impl std::ops::DerefMut<Target = Collection> + '_ {
+        Live::write(self)
+    }
+}
+
+/// The answer to a job the batcher would not queue.
+fn refused(r: Refused) -> ApiError {
+    match r {
+        Refused::Full => ApiError::overloaded(),
+        Refused::TooLarge(..) => ApiError::too_large(r.to_string()),
+        Refused::Closed => ApiError::unavailable("the server is shutting down"),
+    }
 }
 
 /// Shared by every handler.
@@ -231,18 +250,7 @@ impl AppState {
         })
         .await
         .map_err(ApiError::internal)??;
-        let rx = match model.queue.submit(ids) {
-            Ok(rx) => rx,
-            Err(Refused::Full) => return Err(ApiError::overloaded()),
-            Err(Refused::TooLarge(tokens, max)) => {
-                return Err(ApiError::too_large(format!(
-                    "the request needs {tokens} tokens of inference; at most {max} per request"
-                )))
-            }
-            Err(Refused::Closed) => {
-                return Err(ApiError::unavailable("the server is shutting down"))
-            }
-        };
+        let rx = model.batcher.submit(ids).map_err(refused)?;
         match rx.await {
             Ok(Ok(e)) => Ok(e),
             Ok(Err(message)) => Err(ApiError::internal(message)),
@@ -256,6 +264,32 @@ impl AppState {
             .await?
             .pop()
             .ok_or_else(|| ApiError::internal("no embedding returned"))
+    }
+
+    /// Writes `article` into the live collection through the one ingestion path, its
+    /// claims embedded through the collection model's batcher, on a blocking thread;
+    /// logged (durable) before it returns. The write completes even if the client
+    /// leaves meanwhile.
+    pub async fn write_article(
+        &self,
+        article: concord_text::Article,
+    ) -> ApiResult<concord_ingest::Written> {
+        let batcher = self.collection_model().batcher.clone();
+        let commit_after = self.commit_after;
+        self.blocking(move |live| {
+            concord_ingest::write_article(
+                live,
+                &*batcher,
+                &article,
+                &concord_text::SegmentOptions::default(),
+                |c| crate::api_collection::fold_log(c, commit_after),
+            )
+        })
+        .await?
+        .map_err(|e| match e.downcast::<Refused>() {
+            Ok(r) => refused(r),
+            Err(e) => ApiError::internal(format!("{e:#}")),
+        })
     }
 
     /// Runs blocking work (collection reads and writes, overlap judging) off the runtime.

@@ -1,6 +1,6 @@
-//! The inference queue and its worker. One OS thread owns the model's compute: request
-//! handlers tokenize their texts, queue them as a job and await the answer, never
-//! running the model themselves.
+//! The inference queue and its worker. One OS thread owns the model's compute: callers
+//! (request handlers, ingestion) tokenize their texts, queue them as a job and await
+//! the answer, never running the model themselves.
 //!
 //! A job is cut into the model's windows (510 content ids each; a longer text spans
 //! several). The worker runs rounds of at most the batch budget in tokens, taking one
@@ -11,7 +11,7 @@
 //! of every unfinished job) and each request in tokens too; a full queue refuses new
 //! jobs at once, so the handler can answer 429 instead of holding memory.
 
-use crate::metrics::Metrics;
+use crate::Observer;
 use concord_embed::embedder::{fed_tokens, windows_of};
 use concord_embed::{Embedder, Embedding};
 use std::collections::VecDeque;
@@ -56,11 +56,14 @@ struct Waiting {
 }
 
 /// Why a job was not queued.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
+    #[error("the inference queue is full")]
     Full,
+    #[error("the inference queue is closed")]
     Closed,
     /// The request alone is over the per-request limit: (its tokens, the limit).
+    #[error("the request needs {0} tokens of inference; at most {1} per request")]
     TooLarge(usize, usize),
 }
 
@@ -70,7 +73,7 @@ pub struct Queue {
     max_tokens: usize,
     max_request_tokens: usize,
     window: usize,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Queue {
@@ -80,7 +83,7 @@ impl Queue {
         max_tokens: usize,
         max_request_tokens: usize,
         window: usize,
-        metrics: Arc<Metrics>,
+        observer: Arc<dyn Observer>,
     ) -> Self {
         Self {
             waiting: Mutex::new(Waiting::default()),
@@ -88,7 +91,7 @@ impl Queue {
             max_tokens,
             max_request_tokens,
             window: window.max(1),
-            metrics,
+            observer,
         }
     }
 
@@ -119,7 +122,7 @@ impl Queue {
             return Err(Refused::Closed);
         }
         if w.tokens > 0 && w.tokens + tokens > self.max_tokens {
-            self.metrics.queue_refused.inc();
+            self.observer.refused();
             return Err(Refused::Full);
         }
         w.tokens += tokens;
@@ -131,7 +134,7 @@ impl Queue {
             started: false,
             reply: tx,
         });
-        self.metrics.queue_tokens.set(w.tokens as i64);
+        self.observer.queued_tokens(w.tokens);
         drop(w);
         self.ready.notify_one();
         Ok(rx)
@@ -161,7 +164,7 @@ impl Queue {
     fn release(&self, tokens: usize) {
         let mut w = self.waiting.lock().expect("queue lock");
         w.tokens = w.tokens.saturating_sub(tokens);
-        self.metrics.queue_tokens.set(w.tokens as i64);
+        self.observer.queued_tokens(w.tokens);
     }
 }
 
@@ -187,16 +190,13 @@ pub fn spawn_worker(
                     !gone
                 });
                 if active.len() < before {
-                    queue
-                        .metrics
-                        .jobs_cancelled
-                        .inc_by((before - active.len()) as u64);
+                    queue.observer.cancelled(before - active.len());
                     queue.release(dropped);
                 }
                 if active.is_empty() {
                     continue;
                 }
-                let ran = run_round(&queue.metrics, &embedder, &mut active, batch_tokens);
+                let ran = run_round(&*queue.observer, &embedder, &mut active, batch_tokens);
                 queue.release(ran);
             }
         })
@@ -206,7 +206,7 @@ pub fn spawn_worker(
 /// One round: a window from each active job in turn until `budget` tokens (at least
 /// one window). Finished jobs are answered and removed. Returns the tokens run.
 fn run_round(
-    metrics: &Metrics,
+    observer: &dyn Observer,
     embedder: &Embedder,
     active: &mut Vec<Job>,
     budget: usize,
@@ -230,9 +230,7 @@ fn run_round(
             job.tokens_left = job.tokens_left.saturating_sub(cost);
             if !job.started {
                 job.started = true;
-                metrics
-                    .queue_wait_seconds
-                    .observe(started.duration_since(job.queued).as_secs_f64());
+                observer.waited(started.duration_since(job.queued).as_secs_f64());
             }
             round.push((j, w));
             took = true;
@@ -242,21 +240,15 @@ fn run_round(
         }
     }
     let ids: Vec<Vec<u32>> = round.iter().map(|(_, w)| w.ids.clone()).collect();
-    metrics.batch_windows.observe(ids.len() as f64);
-    metrics.batch_tokens.observe(tokens as f64);
-    metrics.inference_windows.set(ids.len() as i64);
+    observer.round_started(ids.len(), tokens);
     // A panic in the model must not take the worker (and every later request) down.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        embedder.embed_ids(&ids, budget, &mut |_| {})
-    }))
-    .unwrap_or_else(|_| Err(anyhow::anyhow!("the model panicked on this batch")));
-    metrics.inference_windows.set(0);
-    metrics
-        .inference_seconds
-        .observe(started.elapsed().as_secs_f64());
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| embedder.embed_batch(&ids)))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the model panicked on this batch")));
+    observer.round_finished(started.elapsed().as_secs_f64());
     match result {
         Ok(embeddings) => {
-            metrics.tokens_embedded.inc_by(tokens as u64);
+            observer.embedded_tokens(tokens);
             for ((j, w), e) in round.into_iter().zip(embeddings) {
                 let len = w.ids.len();
                 active[j].parts[w.text].push((e, len));
@@ -265,7 +257,7 @@ fn run_round(
             while k < active.len() {
                 if active[k].windows.is_empty() {
                     let job = active.remove(k);
-                    metrics.texts_embedded.inc_by(job.parts.len() as u64);
+                    observer.embedded_texts(job.parts.len());
                     job.finish();
                 } else {
                     k += 1;
@@ -307,12 +299,22 @@ mod tests {
         (0..n as u32).map(|i| 5 + (i * 7 + seed) % 150).collect()
     }
 
+    /// Counts the jobs cancelled.
+    #[derive(Default)]
+    struct Cancelled(std::sync::atomic::AtomicUsize);
+
+    impl Observer for Cancelled {
+        fn cancelled(&self, jobs: usize) {
+            self.0.fetch_add(jobs, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     fn queue(e: &Embedder, max_tokens: usize, max_request: usize) -> Queue {
         Queue::new(
             max_tokens,
             max_request,
             e.window(),
-            Arc::new(Metrics::new()),
+            Arc::new(Cancelled::default()),
         )
     }
 
@@ -332,7 +334,7 @@ mod tests {
         let mut active = Vec::new();
         assert!(q.take_new(&mut active));
         // A budget of two windows: the long job's first and the short job's only one.
-        let ran = run_round(&q.metrics, &e, &mut active, 2 * (window + 2));
+        let ran = run_round(&*q.observer, &e, &mut active, 2 * (window + 2));
         assert_eq!(ran, (window + 2) + (short.len() + 2));
         let got = short_rx
             .try_recv()
@@ -344,7 +346,7 @@ mod tests {
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].windows.len(), 4);
         while !active.is_empty() {
-            run_round(&q.metrics, &e, &mut active, 2 * (window + 2));
+            run_round(&*q.observer, &e, &mut active, 2 * (window + 2));
         }
         // The long text's windows, run in four rounds, combine as one call would.
         let got = long_rx.try_recv().unwrap().unwrap();
@@ -373,7 +375,8 @@ mod tests {
     #[test]
     fn a_job_whose_client_left_is_dropped_and_its_tokens_released() {
         let e = tiny();
-        let q = Arc::new(queue(&e, 1 << 20, 1 << 20));
+        let cancelled = Arc::new(Cancelled::default());
+        let q = Arc::new(Queue::new(1 << 20, 1 << 20, e.window(), cancelled.clone()));
         let gone = q.submit(vec![ids(e.window() * 3, 3)]).unwrap();
         drop(gone);
         let kept = q.submit(vec![ids(20, 4)]).unwrap();
@@ -381,7 +384,7 @@ mod tests {
         assert!(kept.blocking_recv().unwrap().is_ok());
         q.close();
         worker.join().unwrap();
-        assert_eq!(q.metrics.jobs_cancelled.get(), 1);
+        assert_eq!(cancelled.0.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert_eq!(q.waiting.lock().unwrap().tokens, 0);
     }
 }
