@@ -7,7 +7,7 @@
 //! screenshots, and assert on what rendered. The article pairs it opens are picked
 //! from clusters.json.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,7 +2,7 @@
 //! bench cluster` on real embeddings of the reference corpus (the report and page
 //! themselves are tested in tests/browser.rs).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::BTreeSet;

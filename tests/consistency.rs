@@ -3,7 +3,7 @@
 //! or only invisible characters are refused by both, ids are normalised to NFC so
 //! `café` typed either way is one article), and the same overlaps for the same state.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::path::Path;

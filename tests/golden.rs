@@ -3,9 +3,9 @@
 //! `query: ` inputs, over the GGUF weights and over the safetensors weights, with
 //! each CPU engine; the engines agree with each other at every batch budget.
 
-mod support;
+use crate::support;
 
-use concord_embed::qgemm::Kernel;
+use concord_embed::cpu::qgemm::Kernel;
 use concord_embed::{CpuPrecision, Embedder, Engine, Prefix};
 use serde_json::Value;
 
@@ -164,7 +164,7 @@ fn fused_int8_pass_is_batch_independent_and_near_f32() {
     }
     let default = Embedder::load(&dir, &cpu).unwrap();
     assert_eq!(
-        default.cpu_precision(),
+        default.runtime().precision,
         Some(CpuPrecision::Int8(kernels[0]))
     );
     let f32_pass = Embedder::load_engine(&dir, &cpu, Engine::FusedF32).unwrap();
@@ -173,7 +173,7 @@ fn fused_int8_pass_is_batch_independent_and_near_f32() {
     let mut first: Option<Vec<Vec<f32>>> = None;
     for kernel in kernels {
         let int8 = Embedder::load_cpu(&dir, CpuPrecision::Int8(kernel)).unwrap();
-        assert_eq!(int8.engine(), Engine::FusedInt8);
+        assert_eq!(int8.runtime().engine, Engine::FusedInt8);
         check(&int8);
         same_at_every_budget(&int8, &f32_pass, 0.9995);
         // Rows are quantised one by one, so a text's vector does not depend on its batch.
@@ -227,7 +227,7 @@ fn same_at_every_budget(got: &Embedder, want: &Embedder, min_cosine: f32) {
         worst = worst.min(c);
         assert!(c > min_cosine, "{} alone: cosine {c}", t.id);
     }
-    let name = |e: &Embedder| e.cpu_precision().map_or("candle".into(), |p| p.label());
+    let name = |e: &Embedder| e.runtime().precision_label();
     eprintln!(
         "{} against {}: worst cosine {worst:.6}",
         name(got),

@@ -3,7 +3,7 @@
 //! refused on a loopback bind (DNS rebinding), and every extractor rejection (query,
 //! path, JSON body) answers the documented `{error, type}` JSON.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};

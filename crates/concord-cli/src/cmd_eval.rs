@@ -171,7 +171,7 @@ fn golden(model: &ModelChoice, fixture: &Path, min_cosine: f32) -> Result<()> {
         "{} texts x 2 prefixes on {:?} ({:?}): min cosine to golden {:.6}, to CPU {:.6}",
         texts.len(),
         here.device(),
-        here.dtype(),
+        here.runtime().dtype,
         worst.0,
         worst.1
     );

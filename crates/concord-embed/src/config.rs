@@ -17,20 +17,22 @@ pub const GGUF_FILE: &str = "model.q4_0.gguf";
 /// Checksums of the files above, written by `concord model import`.
 pub const MANIFEST_FILE: &str = "concord-model.json";
 
-/// Hugging Face `BertConfig`, restricted to what an encoder forward pass needs.
+/// Hugging Face `BertConfig`, restricted to what an encoder forward pass needs. Values
+/// with a fixed set of meanings are enums: a value the encoders do not implement is
+/// refused when the file is read, with what concord runs instead.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BertConfig {
-    #[serde(default = "bert")]
-    pub model_type: String,
     #[serde(default)]
-    pub architectures: Vec<String>,
+    pub model_type: ModelType,
+    #[serde(default)]
+    pub architectures: Vec<Architecture>,
     pub vocab_size: usize,
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
     pub num_attention_heads: usize,
     pub intermediate_size: usize,
-    #[serde(default = "gelu")]
-    pub hidden_act: String,
+    #[serde(default)]
+    pub hidden_act: Activation,
     pub max_position_embeddings: usize,
     #[serde(default = "two")]
     pub type_vocab_size: usize,
@@ -38,8 +40,8 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default)]
     pub pad_token_id: u32,
-    #[serde(default = "absolute")]
-    pub position_embedding_type: String,
+    #[serde(default)]
+    pub position_embedding_type: PositionEmbedding,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_class: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -48,31 +50,94 @@ pub struct BertConfig {
     pub add_cross_attention: bool,
 }
 
-/// The model types whose forward pass the encoders implement: BERT, and RoBERTa /
-/// XLM-R, which differ from it only in where position ids start.
-const MODEL_TYPES: [&str; 3] = ["bert", "xlm-roberta", "roberta"];
+/// An enum read from and written as the string `config.json` uses, refusing any other
+/// string with the ones concord runs.
+macro_rules! config_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $what:literal,
+     { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
 
-/// Architectures whose checkpoints hold such an encoder (a masked-LM head, if any, is
-/// not read).
-const ARCHITECTURES: [&str; 7] = [
-    "BertModel",
-    "BertForMaskedLM",
-    "BertForPreTraining",
-    "XLMRobertaModel",
-    "XLMRobertaForMaskedLM",
-    "RobertaModel",
-    "RobertaForMaskedLM",
-];
+        impl $name {
+            /// Every value concord runs.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-fn bert() -> String {
-    "bert".into()
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let known: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!(
+                        "unsupported {} {s:?} (concord runs {}: {})",
+                        $field,
+                        $what,
+                        known.join(", ")
+                    )
+                })
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.as_str().to_string()
+            }
+        }
+    };
 }
-fn gelu() -> String {
-    "gelu".into()
-}
-fn absolute() -> String {
-    "absolute".into()
-}
+
+config_enum!(
+    /// The model types whose forward pass the encoders implement: BERT, and RoBERTa /
+    /// XLM-R, which differ from it only in where position ids start.
+    ModelType, "model_type", "the encoders of", {
+        #[default]
+        Bert = "bert",
+        XlmRoberta = "xlm-roberta",
+        Roberta = "roberta",
+    }
+);
+
+config_enum!(
+    /// Architectures whose checkpoints hold such an encoder (a masked-LM head, if any,
+    /// is not read).
+    Architecture, "architecture", "the encoders of", {
+        #[default]
+        BertModel = "BertModel",
+        BertForMaskedLm = "BertForMaskedLM",
+        BertForPreTraining = "BertForPreTraining",
+        XlmRobertaModel = "XLMRobertaModel",
+        XlmRobertaForMaskedLm = "XLMRobertaForMaskedLM",
+        RobertaModel = "RobertaModel",
+        RobertaForMaskedLm = "RobertaForMaskedLM",
+    }
+);
+
+config_enum!(
+    /// The feed-forward activation: the exact (erf) GELU.
+    Activation, "hidden_act", "the exact erf GELU", {
+        #[default]
+        Gelu = "gelu",
+    }
+);
+
+config_enum!(
+    /// How positions are embedded: a learned table of absolute positions.
+    PositionEmbedding, "position_embedding_type", "learned absolute positions", {
+        #[default]
+        Absolute = "absolute",
+    }
+);
+
 fn two() -> usize {
     2
 }
@@ -85,26 +150,19 @@ impl BertConfig {
         let path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let cfg: Self =
+        let value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        // The model type first: for another kind of model it is the thing to say.
+        if let Some(t) = value.get("model_type").and_then(|v| v.as_str()) {
+            ModelType::try_from(t.to_string()).map_err(anyhow::Error::msg)?;
+        }
+        let cfg: Self =
+            serde_json::from_value(value).with_context(|| format!("parsing {}", path.display()))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<()> {
-        ensure!(
-            MODEL_TYPES.contains(&self.model_type.as_str()),
-            "unsupported model_type {:?} (concord runs {})",
-            self.model_type,
-            MODEL_TYPES.join(", ")
-        );
-        for a in &self.architectures {
-            ensure!(
-                ARCHITECTURES.contains(&a.as_str()),
-                "unsupported architecture {a:?} (concord runs the encoders of {})",
-                ARCHITECTURES.join(", ")
-            );
-        }
         ensure!(
             !self.is_decoder && !self.add_cross_attention,
             "the model is configured as a decoder; concord runs encoders only"
@@ -117,16 +175,6 @@ impl BertConfig {
             self.max_position_embeddings > self.position_offset() + 2,
             "max_position_embeddings {} leaves no room for a text",
             self.max_position_embeddings
-        );
-        ensure!(
-            self.hidden_act == "gelu",
-            "unsupported hidden_act {:?} (expected the exact erf GELU, \"gelu\")",
-            self.hidden_act
-        );
-        ensure!(
-            self.position_embedding_type == "absolute",
-            "unsupported position_embedding_type {:?}",
-            self.position_embedding_type
         );
         ensure!(
             self.num_attention_heads > 0
@@ -145,9 +193,9 @@ impl BertConfig {
     /// The position id of a sequence's first token: 0 for BERT; RoBERTa and XLM-R
     /// number positions from `pad_token_id + 1`, the rows below being reserved.
     pub fn position_offset(&self) -> usize {
-        match self.model_type.as_str() {
-            "xlm-roberta" | "roberta" => self.pad_token_id as usize + 1,
-            _ => 0,
+        match self.model_type {
+            ModelType::XlmRoberta | ModelType::Roberta => self.pad_token_id as usize + 1,
+            ModelType::Bert => 0,
         }
     }
 

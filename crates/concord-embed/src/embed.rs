@@ -43,7 +43,7 @@ impl Embedder {
             let path = dir.join(name);
             h.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
         }
-        match crate::import::Manifest::load(dir) {
+        match crate::source::import::Manifest::load(dir) {
             Ok(m) => {
                 for (name, sha) in &m.files {
                     h.update(name.as_bytes());

@@ -10,13 +10,13 @@
 //! exactly the model's own vector). Windows of all texts are sorted by length and
 //! packed into batches under a token budget.
 
+use crate::candle::{l2_normalize, BertEncoder};
 use crate::config::{BertConfig, TOKENIZER_FILE};
-use crate::cpu_encoder::{CpuEncoder, CpuPrecision};
-use crate::model::{l2_normalize, BertEncoder};
+use crate::cpu::encoder::{CpuEncoder, CpuPrecision};
+use crate::cpu::{isa, qgemm};
 use crate::profile::Profile;
-use crate::tokenizer::{ModelTokenizer, Prefix};
+use crate::tokenize::{ModelTokenizer, Prefix};
 use crate::weights::{EncoderWeights, WeightsFormat};
-use crate::{isa, qgemm};
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
@@ -95,13 +95,13 @@ pub struct Progress {
 /// Which forward pass runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// The fused CPU pass ([`crate::cpu_encoder`]) with 8-bit integer projections,
+    /// The fused CPU pass ([`crate::cpu::encoder`]) with 8-bit integer projections,
     /// on the best kernel the processor has: the default on processors with AVX-512
     /// VNNI or AVX2.
     FusedInt8,
     /// The fused CPU pass in f32: the default on other processors.
     FusedF32,
-    /// The candle graph ([`crate::model`]); the only choice on a GPU, and the
+    /// The candle graph ([`crate::candle`]); the only choice on a GPU, and the
     /// reference the fused pass is tested and benchmarked against on the CPU.
     Candle,
 }
@@ -135,6 +135,57 @@ impl Engine {
             Engine::FusedF32 => "fused-f32",
             Engine::Candle => "candle",
         }
+    }
+}
+
+/// What runs a loaded model: the one description logs, `model info`, `GET /info` and
+/// the benchmarks show.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub engine: Engine,
+    /// The fused CPU pass's precision and kernel; `None` for the candle graph.
+    pub precision: Option<CpuPrecision>,
+    /// The instruction set the CPU row kernels (and f32 projections) use.
+    pub cpu_isa: isa::Isa,
+    /// What the encoder computes in.
+    pub dtype: DType,
+    pub device: Device,
+}
+
+impl Runtime {
+    /// The integer kernel of the 8-bit projections, if they run.
+    pub fn int8_kernel(&self) -> Option<qgemm::Kernel> {
+        match self.precision {
+            Some(CpuPrecision::Int8(kernel)) => Some(kernel),
+            _ => None,
+        }
+    }
+
+    /// `f32` or `f16`.
+    pub fn dtype_label(&self) -> &'static str {
+        match self.dtype {
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            _ => "f32",
+        }
+    }
+
+    /// `f32, fused-int8 engine, avx512 kernels, 8-bit on avx512-vnni`: for logs.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}, {} engine, {} kernels{}",
+            self.dtype_label(),
+            self.engine.label(),
+            self.cpu_isa.label(),
+            self.int8_kernel()
+                .map_or(String::new(), |k| format!(", 8-bit on {}", k.label()))
+        )
+    }
+
+    /// A short name of the engine and its precision (`int8 (avx512-vnni)`, `f32`,
+    /// `candle`).
+    pub fn precision_label(&self) -> String {
+        self.precision.map_or("candle".into(), |p| p.label())
     }
 }
 
@@ -239,26 +290,18 @@ impl Embedder {
         self.cfg.hidden_size
     }
 
-    pub fn engine(&self) -> Engine {
-        match &self.encoder {
-            Encoder::FusedCpu(e) => Engine::fused(e.precision()),
-            Encoder::Candle(_) => Engine::Candle,
-        }
-    }
-
-    /// The fused CPU pass's precision and kernel; `None` for the candle graph.
-    pub fn cpu_precision(&self) -> Option<CpuPrecision> {
-        match &self.encoder {
-            Encoder::FusedCpu(e) => Some(e.precision()),
-            Encoder::Candle(_) => None,
-        }
-    }
-
-    /// The integer kernel of the 8-bit projections, if they run.
-    pub fn int8_kernel(&self) -> Option<qgemm::Kernel> {
-        match self.cpu_precision() {
-            Some(CpuPrecision::Int8(kernel)) => Some(kernel),
-            _ => None,
+    /// What runs the model: engine, precision, kernels, device and dtype.
+    pub fn runtime(&self) -> Runtime {
+        let (engine, precision) = match &self.encoder {
+            Encoder::FusedCpu(e) => (Engine::fused(e.precision()), Some(e.precision())),
+            Encoder::Candle(_) => (Engine::Candle, None),
+        };
+        Runtime {
+            engine,
+            precision,
+            cpu_isa: isa::current(),
+            dtype: self.dtype,
+            device: self.device.clone(),
         }
     }
 
@@ -272,11 +315,6 @@ impl Embedder {
 
     pub fn device(&self) -> &Device {
         &self.device
-    }
-
-    /// The precision the encoder computes in.
-    pub fn dtype(&self) -> DType {
-        self.dtype
     }
 
     /// Pooled states of a packed batch, `[lens.len() * H]` row-major.

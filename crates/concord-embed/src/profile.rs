@@ -8,7 +8,7 @@
 //! prompts left out of the pooling) are refused at load, never silently skipped.
 //! Vectors always leave concord L2-normalised: the collection compares by cosine.
 
-use crate::tokenizer::Prefix;
+use crate::tokenize::Prefix;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! sentence-transformers' files. Folders the encoders cannot run are refused.
 
 use candle_core::Device;
-use concord_embed::qgemm::Kernel;
+use concord_embed::cpu::qgemm::Kernel;
 use concord_embed::{CpuPrecision, Embedder, Engine, Pooling, Prefix};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

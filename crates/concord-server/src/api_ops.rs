@@ -116,7 +116,7 @@ pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
             ModelInfo {
                 name: m.name.clone(),
                 dir: e.model_dir().display().to_string(),
-                model_type: e.config().model_type.clone(),
+                model_type: e.config().model_type.into(),
                 dimension: e.dim(),
                 max_tokens: e.config().max_sequence(),
                 pooling: e.profile().pooling.label(),
@@ -130,15 +130,16 @@ pub async fn info(State(s): S) -> ApiResult<Json<Info>> {
         .collect();
     let m = s.collection_model();
     let e = &m.embedder;
+    let runtime = e.runtime();
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
         model_id: m.name.clone(),
         model_dir: e.model_dir().display().to_string(),
         dimension: e.dim(),
         device: s.device.clone(),
-        engine: e.engine().label(),
-        cpu_isa: concord_embed::isa::current().label(),
-        int8_kernel: e.int8_kernel().map(|k| k.label()),
+        engine: runtime.engine.label(),
+        cpu_isa: runtime.cpu_isa.label(),
+        int8_kernel: runtime.int8_kernel().map(|k| k.label()),
         weights: format!("{:?}", e.weights_format()),
         max_batch_tokens: s.batch_tokens,
         max_queue_tokens: s.max_queue_tokens,

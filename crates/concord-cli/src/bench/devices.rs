@@ -167,7 +167,7 @@ fn run_device(
     }
     Ok(DeviceRun {
         device: device.label,
-        dtype: format!("{:?}", embedder.dtype()).to_lowercase(),
+        dtype: embedder.runtime().dtype_label().to_string(),
         load_s,
         budgets: runs,
         latency,

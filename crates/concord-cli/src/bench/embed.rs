@@ -232,6 +232,7 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
         eprintln!("round {} of {} done", round + 1, opts.repeats.max(1));
     }
     let our_peak = if reset { memory::peak_mib() } else { None };
+    let runtime = embedder.runtime();
 
     println!(
         "corpus: {} passages, {tokens} tokens (passage: prefix); model load {load_s:.2} s; \
@@ -239,7 +240,7 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
          tokens, median of {} calls each",
         texts.len(),
         rayon::current_num_threads(),
-        concord_embed::isa::current().label(),
+        runtime.cpu_isa.label(),
         opts.batch_tokens,
         ours.len(),
         picked
@@ -275,12 +276,12 @@ pub fn run(model: &ModelChoice, opts: &Options) -> Result<()> {
             single.join(" / "),
         );
     };
-    let ours_label = match embedder.int8_kernel() {
+    let ours_label = match runtime.int8_kernel() {
         Some(kernel) => format!(
             "concord, fused CPU pass (8-bit projections on {})",
             kernel.label()
         ),
-        None if embedder.engine() == Engine::FusedF32 => Baseline::FusedF32.label().into(),
+        None if runtime.engine == Engine::FusedF32 => Baseline::FusedF32.label().into(),
         None => Baseline::Candle.label().into(),
     };
     row(&ours_label, &ours, our_peak, Some(our_fidelity));

@@ -1,9 +1,9 @@
 //! The BERT forward pass on the CPU, fused: what the embedder runs when the device
-//! is the CPU (the candle graph of [`crate::model`] runs on GPUs).
+//! is the CPU (the candle graph of [`crate::candle`] runs on GPUs).
 //!
 //! The sequences of a batch are packed into one `[T, H]` matrix with no padding.
 //! Per layer there are four projections over the rayon pool and four row kernels
-//! ([`crate::kernels`]) that carry the biases,
+//! ([`crate::cpu::kernels`]) that carry the biases,
 //! GELU and the residual layer norms, so no activation is copied or reshaped.
 //! Attention runs per (sequence, head) on strided views of the packed q/k/v rows:
 //! no gather into a padded block, no mask, no transposes. The 1/sqrt(head_dim)
@@ -11,16 +11,16 @@
 //! between calls, so a steady stream of batches allocates nothing.
 //!
 //! The projections run in one of two precisions ([`CpuPrecision`]): 8-bit integers
-//! on processors with AVX-512 VNNI or AVX2 ([`crate::qgemm`], the default there), f32
+//! on processors with AVX-512 VNNI or AVX2 ([`crate::cpu::qgemm`], the default there), f32
 //! with `gemm` (the crate candle's CPU matmul calls) elsewhere. Attention's products
 //! are f32 `gemm` calls in both.
 
+use crate::candle::check_batch;
 use crate::config::BertConfig;
-use crate::kernels::{self, Norm};
-use crate::model::check_batch;
+use crate::cpu::kernels::{self, Norm};
+use crate::cpu::qgemm::{self, Kernel, QuantActs, QuantWeights};
+use crate::cpu::shared_out::SharedOut;
 use crate::profile::Pooling;
-use crate::qgemm::{self, Kernel, QuantActs, QuantWeights};
-use crate::shared_out::SharedOut;
 use crate::weights::EncoderWeights;
 use anyhow::{ensure, Result};
 use candle_core::quantized::QTensor;

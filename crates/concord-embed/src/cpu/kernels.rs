@@ -1,4 +1,4 @@
-//! Row kernels of the fused CPU forward pass ([`crate::cpu_encoder`]): each makes one
+//! Row kernels of the fused CPU forward pass ([`crate::cpu::encoder`]): each makes one
 //! pass over its rows and is split over the rayon pool in blocks of rows.
 //!
 //! `exp` and `erf` are polynomial approximations written as straight-line f32 code so
@@ -10,7 +10,7 @@
 //! the golden check (cosine 0.9995 to the reference embeddings) can see, and the unit
 //! tests below hold them to it against the standard library.
 
-use crate::isa::{self, Isa};
+use crate::cpu::isa::{self, Isa};
 use rayon::prelude::*;
 
 /// Defines a function compiled three times (AVX-512, AVX2+FMA, the baseline target)

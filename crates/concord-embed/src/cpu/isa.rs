@@ -1,4 +1,4 @@
-//! The SIMD instruction set the CPU kernels run ([`crate::kernels`], [`crate::qgemm`]):
+//! The SIMD instruction set the CPU kernels run ([`crate::cpu::kernels`], [`crate::cpu::qgemm`]):
 //! the best this processor has, found once per process, lowered by the environment
 //! variable `CONCORD_MAX_CPU_ISA` (`avx512`, `avx2` or `baseline`) so that one
 //! machine can measure and test what an older processor runs.

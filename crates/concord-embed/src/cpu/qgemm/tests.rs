@@ -1,0 +1,148 @@
+//! The 8-bit kernels against an f32 reference.
+
+use super::*;
+
+const KERNELS: [Kernel; 2] = [Kernel::Avx512Vnni, Kernel::Avx2];
+
+/// A deterministic pseudo-random sequence in [-1, 1).
+fn noise(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Blocks of 4-bit integers times an f16 scale, as a dequantised Q4_0 file has
+/// them, with and without the -8 step.
+fn q4_grid(seed: u64, len: usize) -> Vec<f32> {
+    noise(seed, len)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let top = if i / 32 % 2 == 0 { 8.0 } else { 7.0 };
+            let q = (v * top).round().clamp(-8.0, 7.0);
+            q * half::f16::from_f32(0.0123 * (1 + i / 32 % 7) as f32).to_f32()
+        })
+        .collect()
+}
+
+#[test]
+fn a_q4_grid_is_kept_exactly() {
+    let (n, k) = (16, 64);
+    let w = q4_grid(1, n * k);
+    for kernel in KERNELS {
+        let qw = QuantWeights::from_rows(&w, n, k, kernel).unwrap();
+        assert!(qw.narrow);
+        for o in 0..n {
+            for i in 0..k {
+                assert_eq!(qw.weight(i, o), w[o * k + i], "{kernel:?} weight {o},{i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn other_weights_round_to_the_kernels_levels() {
+    let (n, k) = (32, 64);
+    let w = noise(2, n * k);
+    for kernel in KERNELS {
+        let qw = QuantWeights::from_rows(&w, n, k, kernel).unwrap();
+        assert!(!qw.narrow);
+        for o in 0..n {
+            let amax = w[o * k..(o + 1) * k]
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()));
+            for i in 0..k {
+                let err = (qw.weight(i, o) - w[o * k + i]).abs();
+                assert!(err <= amax / (2.0 * kernel.levels()) + 1e-7, "{kernel:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn shapes_off_the_blocks_are_refused() {
+    for kernel in KERNELS {
+        assert!(QuantWeights::from_rows(&[0.0; 16 * 40], 16, 40, kernel).is_err());
+        assert!(QuantWeights::from_rows(&[0.0; 24 * 32], 24, 32, kernel).is_err());
+    }
+}
+
+/// Each kernel this processor runs against the same integers summed in f64, over
+/// tile shapes with and without leftovers (rows not in 4s, an odd panel count,
+/// several tasks) and weights on and off the 4-bit grid.
+#[test]
+fn matmul_equals_the_integer_products() {
+    let kernels: Vec<Kernel> = KERNELS.into_iter().filter(|k| k.supported()).collect();
+    if kernels.is_empty() {
+        eprintln!("no integer kernel runs here: the 8-bit projections are not used");
+        return;
+    }
+    for kernel in kernels {
+        for (rows, n, k) in [(1, 16, 32), (7, 48, 96), (70, 64, 384), (133, 32, 64)] {
+            for grid in [false, true] {
+                let mut w = if grid {
+                    q4_grid(3, n * k)
+                } else {
+                    noise(3, n * k)
+                };
+                w[5] = 0.0;
+                let mut qw = QuantWeights::from_rows(&w, n, k, kernel).unwrap();
+                assert_eq!(qw.narrow, grid);
+                qw.scale_columns(0..n / 2, 0.5);
+                let mut x = noise(4, rows * k);
+                x[..BLOCK].fill(0.0); // a block of zeros has scale 0
+                let mut qx = QuantActs::default();
+                qx.quantize(&x, k, kernel);
+                let mut out = vec![f32::NAN; rows * n];
+                matmul(&mut out, &qx, &qw);
+                for r in 0..rows {
+                    for o in 0..n {
+                        let want: f64 = (0..k)
+                            .map(|i| {
+                                let b = r * (k / BLOCK) + i / BLOCK;
+                                let xv = qx.value(r, i) as f64 * qx.scale[b] as f64;
+                                xv * qw.weight(i, o) as f64
+                            })
+                            .sum();
+                        let got = out[r * n + o] as f64;
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                            "{kernel:?} {rows}x{n}x{k} grid {grid} at {r},{o}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn activations_round_like_q8_0() {
+    for kernel in KERNELS.into_iter().filter(|k| k.supported()) {
+        // Two blocks: a ramp, and values that make every rounding tie.
+        let mut x: Vec<f32> = (0..32).map(|i| i as f32 - 12.5).collect();
+        x.extend((0..32).map(|i| if i == 0 { 127.0 } else { i as f32 - 15.5 }));
+        let mut qx = QuantActs::default();
+        qx.quantize(&x, 32, kernel);
+        let d = 18.5 / 127.0;
+        assert_eq!(qx.scale[0], d);
+        for (i, v) in x[..32].iter().enumerate() {
+            assert!((qx.value(0, i) as f32 - v / d).abs() <= 0.5 + 1e-4);
+        }
+        assert_eq!(qx.value(0, 31), 127);
+        assert_eq!(qx.scale[1], 1.0);
+        for (i, v) in x[32..].iter().enumerate() {
+            assert_eq!(qx.value(1, i), v.round_ties_even() as i32, "{kernel:?} {v}");
+        }
+        if kernel == Kernel::Avx512Vnni {
+            let sum: i32 = (0..32).map(|i| qx.value(0, i)).sum();
+            assert_eq!(qx.start[0], -128 * sum);
+        }
+    }
+}
