@@ -6,12 +6,13 @@
 # first: formatting, lints and the tests that need no model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Fast first: formatting, lints, and the tests that need no model (unit tests and the
-# collection store on real files), so a plain mistake fails in minutes.
+# Fast first: formatting, lints, and the tests that need no model (every crate's unit
+# tests, stub encoders and synthetic vectors included; the collection store on real
+# files; the encoders on the tiny fixture models), so a plain mistake fails in minutes.
 cargo fmt --all --check
 cargo clippy --release --locked --all-targets -- -D warnings
-cargo test --release --locked --workspace --lib
-cargo test --release --locked -p concord-index
+cargo test --release --locked --workspace --lib --bins
+cargo test --release --locked -p concord-index -p concord-embed --tests
 # Then the tools and the model, and every test against the real model.
 scripts/install-browser.sh
 cargo build --release --locked --bin concord

@@ -43,18 +43,10 @@ pub fn run(args: ClusterArgs, model: &ModelChoice) -> Result<()> {
         bail!("--min-label related would link articles by topic alone; use agree or stronger");
     }
     let embedder = std::sync::Arc::new(load_judging_embedder(model)?);
-    let scratch;
-    let dir: &Path = match &args.collection {
-        Some(d) => d,
-        None => {
-            scratch = tempfile::tempdir().context("creating a temporary collection")?;
-            scratch.path()
-        }
-    };
-    let collection = if args.paths.is_empty() {
-        open_checked(dir, &embedder)?
-    } else {
-        ingest_paths(&args.paths, &args.inputs, &embedder, dir)?
+    // Without --collection the articles are clustered in a collection in memory.
+    let collection = match &args.collection {
+        Some(dir) if args.paths.is_empty() => open_checked(dir, &embedder)?,
+        dir => ingest_paths(&args.paths, &args.inputs, &embedder, dir.as_deref())?,
     };
     let opts = QueryOptions {
         min_label: args.min_label,

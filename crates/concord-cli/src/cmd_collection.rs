@@ -137,19 +137,20 @@ pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
         &args.paths,
         &args.inputs,
         &embedder,
-        &args.collection.collection,
+        Some(&args.collection.collection),
     )?;
     Ok(())
 }
 
 /// Reads every article under `paths` (all checked before the collection is touched),
-/// then adds them to the collection in `dir`, created if missing, with a progress bar.
-/// The claims are embedded through a batcher over `embedder`.
+/// then adds them to the collection in `dir`, created if missing (or to a new one in
+/// memory when there is no `dir`), with a progress bar. The claims are embedded
+/// through a batcher over `embedder`.
 pub fn ingest_paths(
     paths: &[PathBuf],
     inputs: &InputArgs,
     embedder: &std::sync::Arc<Embedder>,
-    dir: &Path,
+    dir: Option<&Path>,
 ) -> Result<Collection> {
     let read = ReadOptions {
         max_article_bytes: inputs.max_article_bytes,
@@ -177,7 +178,10 @@ pub fn ingest_paths(
         }
     }
     let stamp = model_stamp(&**embedder)?;
-    let mut collection = Collection::open_or_create(dir, &stamp, IndexParams::default())?;
+    let mut collection = match dir {
+        Some(dir) => Collection::open_or_create(dir, &stamp, IndexParams::default())?,
+        None => Collection::in_memory(&stamp, IndexParams::default()),
+    };
     let opts = IngestOptions {
         commit_every: inputs.commit_every,
         ..Default::default()
@@ -200,7 +204,11 @@ pub fn ingest_paths(
     }
     eprintln!(
         "{}: {} added, {} replaced, {} unchanged; {} passages embedded ({} tokens); collection has {} articles, {} passages",
-        collection.dir().display(),
+        if collection.on_disk() {
+            collection.dir().display().to_string()
+        } else {
+            "in memory".into()
+        },
         report.added,
         report.replaced,
         report.unchanged,

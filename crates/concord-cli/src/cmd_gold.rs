@@ -61,13 +61,9 @@ pub struct FeatureArgs {
 }
 
 /// The stories of `split` (and, as distractors, every other story) in one scratch
-/// collection, with the engine's query index over it.
-fn ingest_stories(
-    embedder: &Embedder,
-    stories: &[Story],
-) -> Result<(tempfile::TempDir, Collection)> {
-    let dir = tempfile::tempdir().context("creating a scratch collection")?;
-    let mut c = Collection::create(dir.path(), &model_stamp(embedder)?, IndexParams::default())?;
+/// collection in memory.
+fn ingest_stories(embedder: &Embedder, stories: &[Story]) -> Result<Collection> {
+    let mut c = Collection::in_memory(&model_stamp(embedder)?, IndexParams::default());
     let articles: Vec<_> = stories
         .iter()
         .flat_map(|s| s.articles.iter().cloned())
@@ -79,7 +75,7 @@ fn ingest_stories(
         &IngestOptions::default(),
         &mut |_| {},
     )?;
-    Ok((dir, c))
+    Ok(c)
 }
 
 fn reported(m: &PairMatch) -> Reported {
@@ -105,7 +101,7 @@ fn topic_of(stories: &[Story]) -> impl Fn(&str) -> Option<String> + '_ {
 pub fn run_gold(args: GoldArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_judging_embedder(model)?;
     let (stories, gold) = read_gold(&args.dir)?;
-    let (_dir, c) = ingest_stories(&embedder, &stories)?;
+    let c = ingest_stories(&embedder, &stories)?;
     let index = OverlapIndex::new(&c, crate::cmd_model::names());
     let opts = QueryOptions {
         boilerplate: true,
@@ -273,7 +269,7 @@ pub fn run_features(args: FeatureArgs, model: &ModelChoice) -> Result<()> {
         Ok(())
     };
     // Every candidate pair of the chosen stories, labelled from the gold pairs.
-    let (_dir, c) = ingest_stories(&embedder, &chosen)?;
+    let c = ingest_stories(&embedder, &chosen)?;
     let index = OverlapIndex::new(&c, crate::cmd_model::names());
     for (a, b, v) in index.candidate_verdicts(&QueryOptions::default()) {
         let (pa, pb) = (c.passage(a).context("live")?, c.passage(b).context("live")?);

@@ -395,7 +395,7 @@ fn token_at(chars: &[char], i: usize, keep: impl Fn(char) -> bool) -> (String, u
 }
 
 /// Passage frequency of grams and anchors over a set of passages, for IDF weights.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {
     df: HashMap<u64, u32>,
     passages: u32,

@@ -1,5 +1,5 @@
 //! Judging arbitrary text pairs (labelled evaluation sets) the way a collection would:
-//! each distinct text becomes a one-passage article of a scratch collection, so every
+//! each distinct text becomes a one-passage article of a scratch collection (in memory), so every
 //! pair is judged against the backgrounds and neighbours of all the other texts.
 
 use crate::engine::OverlapIndex;
@@ -34,14 +34,13 @@ pub fn judge_text_pairs(
 ) -> Result<Vec<Verdict>> {
     let (texts, ids) = distinct_texts(pairs);
     let vectors = embedder.embed(&texts, Prefix::Passage)?;
-    let scratch = tempfile::tempdir()?;
     let f = embedder.fingerprint()?;
     let stamp = ModelStamp {
         name: f.name,
         dim: f.dim,
         fingerprint: f.hash,
     };
-    let mut c = Collection::create(scratch.path(), &stamp, IndexParams::default())?;
+    let mut c = Collection::in_memory(&stamp, IndexParams::default());
     let mut slot_of = Vec::with_capacity(texts.len());
     for (i, (t, v)) in texts.iter().zip(&vectors).enumerate() {
         let passage = Passage {

@@ -3,7 +3,7 @@
 //! the change log, synced, before they are acknowledged.
 
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{fold_log, AppState};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -251,17 +251,6 @@ pub struct DocumentWritten {
     /// True when the collection already held the article with this title and these
     /// passages: nothing was embedded or written.
     pub unchanged: bool,
-}
-
-/// Commits once the change log holds `commit_after` changes. A failure here loses
-/// nothing (the changes stay in the log) and is retried by the next write or the
-/// periodic commit.
-pub(crate) fn fold_log(c: &mut concord_index::Collection, commit_after: usize) {
-    if c.pending_changes() >= commit_after {
-        if let Err(e) = c.commit() {
-            tracing::warn!("commit failed, changes stay in the log: {e:#}");
-        }
-    }
 }
 
 /// The id of a written article, by the rule `concord ingest` applies to files and JSONL

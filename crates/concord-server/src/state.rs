@@ -115,6 +115,17 @@ impl concord_ingest::Shared for Live {
     }
 }
 
+/// Commits once the change log holds `commit_after` changes. A failure here loses
+/// nothing (the changes stay in the log) and is retried by the next write or the
+/// periodic commit.
+pub fn fold_log(c: &mut concord_index::Collection, commit_after: usize) {
+    if c.pending_changes() >= commit_after {
+        if let Err(e) = c.commit() {
+            tracing::warn!("commit failed, changes stay in the log: {e:#}");
+        }
+    }
+}
+
 /// The answer to a job the batcher would not queue.
 fn refused(r: Refused) -> ApiError {
     match r {
@@ -282,7 +293,7 @@ impl AppState {
                 &*batcher,
                 &article,
                 &concord_text::SegmentOptions::default(),
-                |c| crate::api_collection::fold_log(c, commit_after),
+                |c| fold_log(c, commit_after),
             )
         })
         .await?

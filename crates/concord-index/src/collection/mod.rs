@@ -28,6 +28,10 @@
 //! article tombstones its slots, which searches skip; when tombstones reach a quarter of
 //! the slots, the next commit renumbers the live slots and rebuilds the graph.
 //!
+//! A collection can also live in memory only ([`Collection::in_memory`]): the same
+//! searches and changes, no folder, nothing durable (scratch collections for
+//! evaluation and one-off clustering).
+//!
 //! Here: the types and the in-memory collection (what it holds, its searches);
 //! `open` creates, opens and replays (and reads a generation, checked against the
 //! manifest); `write` changes, logs and commits.
@@ -154,7 +158,10 @@ pub(crate) struct DiskDoc {
 }
 
 pub struct Collection {
+    /// Empty for a collection [`Collection::in_memory`].
     dir: PathBuf,
+    /// Has a folder: commits write generations, changes can be logged.
+    on_disk: bool,
     manifest: Manifest,
     docs: BTreeMap<String, DocRecord>,
     passages: Vec<Option<StoredPassage>>,
@@ -176,8 +183,14 @@ pub struct Collection {
 }
 
 impl Collection {
+    /// The collection's folder (empty for one [`Collection::in_memory`]).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether the collection has a folder (it is not [`Collection::in_memory`]).
+    pub fn on_disk(&self) -> bool {
+        self.on_disk
     }
 
     pub fn model(&self) -> &ModelStamp {

@@ -11,7 +11,7 @@ use crate::store::{self, FileSum};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl Collection {
     /// Opens the collection in `dir` for writing, or creates an empty one for `model`.
@@ -27,11 +27,28 @@ impl Collection {
         }
     }
 
-    /// Creates an empty collection in `dir` (created if missing, must not hold one).
-    pub fn create(dir: &Path, model: &ModelStamp, params: IndexParams) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut c = Self {
-            dir: dir.to_path_buf(),
+    /// An empty collection with no folder: it searches and changes as one on disk does,
+    /// its commits only compact, and it cannot log (nothing it holds is durable).
+    pub fn in_memory(model: &ModelStamp, params: IndexParams) -> Self {
+        Self::empty(
+            PathBuf::new(),
+            false,
+            ChangeLog::empty(Path::new("")),
+            model,
+            params,
+        )
+    }
+
+    fn empty(
+        dir: PathBuf,
+        on_disk: bool,
+        changes: ChangeLog,
+        model: &ModelStamp,
+        params: IndexParams,
+    ) -> Self {
+        Self {
+            dir,
+            on_disk,
             manifest: Manifest {
                 format: FORMAT,
                 model: model.clone(),
@@ -49,14 +66,21 @@ impl Collection {
             vectors: Vec::new(),
             graph: HnswGraph::new(graph_params(&params), 0),
             lock: None,
-            dirty: true,
-            changes: ChangeLog::read(dir)?.0,
+            dirty: on_disk,
+            changes,
             seq: 0,
             logged: 0,
             version: 0,
             slot_epoch: 0,
             graph_damage: None,
-        };
+        }
+    }
+
+    /// Creates an empty collection in `dir` (created if missing, must not hold one).
+    pub fn create(dir: &Path, model: &ModelStamp, params: IndexParams) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let changes = ChangeLog::read(dir)?.0;
+        let mut c = Self::empty(dir.to_path_buf(), true, changes, model, params);
         c.lock = Some(take_lock(dir)?);
         ensure!(
             !dir.join(MANIFEST).exists(),
@@ -165,6 +189,7 @@ impl Collection {
         let seq = manifest.log_seq;
         Ok(Self {
             dir: dir.to_path_buf(),
+            on_disk: true,
             manifest,
             docs,
             passages,

@@ -81,6 +81,10 @@ impl Collection {
     }
 
     fn log(&mut self, change: &Change) -> Result<()> {
+        ensure!(
+            self.on_disk,
+            "an in-memory collection has no change log: nothing it holds is durable"
+        );
         self.changes.append(self.seq + 1, change)?;
         self.seq += 1;
         self.logged += 1;
@@ -168,7 +172,7 @@ impl Collection {
     }
 
     pub(super) fn lock(&mut self) -> Result<()> {
-        if self.lock.is_some() {
+        if self.lock.is_some() || !self.on_disk {
             return Ok(());
         }
         let f = take_lock(&self.dir)?;
@@ -200,6 +204,10 @@ impl Collection {
         let tombstones = self.passages.iter().filter(|p| p.is_none()).count();
         if tombstones > 0 && tombstones * 4 >= self.passages.len() {
             self.compact();
+        }
+        if !self.on_disk {
+            self.dirty = false;
+            return Ok(());
         }
         let generation = self.manifest.generation + 1;
         let final_dir = self.dir.join(generation_dir(generation));

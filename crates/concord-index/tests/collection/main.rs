@@ -123,6 +123,33 @@ fn commit_reopen_replace_delete_and_compact() {
 }
 
 #[test]
+fn an_in_memory_collection_searches_changes_and_compacts_without_a_folder() {
+    let mut c = Collection::in_memory(&stamp(), IndexParams::default());
+    assert!(!c.on_disk() && c.dir().as_os_str().is_empty());
+    article(&mut c, "a", &[1, 2, 3]);
+    article(&mut c, "b", &[4, 5]);
+    let hits = c.search(&unit(5), 1, &|_| true);
+    assert_eq!(texts(&c, &hits), ["b passage 1 seed 5"]);
+    // Replace "a": three of six slots tombstoned, so the commit compacts.
+    article(&mut c, "a", &[6]);
+    c.commit().unwrap();
+    assert_eq!(c.live_slots().count(), 3);
+    assert_eq!(c.live_slots().max(), Some(2));
+    assert!(!c.is_dirty());
+    assert_eq!(
+        texts(&c, &c.search(&unit(6), 1, &|_| true)),
+        ["a passage 0 seed 6"]
+    );
+    // Nothing is durable, so a write that promises it is refused and changes nothing.
+    let (doc, passages, vectors) = parts("c", &[7]);
+    let e = c.upsert_logged(doc, passages, &vectors).unwrap_err();
+    assert!(e.to_string().contains("no change log"), "{e}");
+    assert!(c.doc("c").is_none());
+    assert!(c.remove("b").unwrap());
+    assert_eq!(c.doc_count(), 1);
+}
+
+#[test]
 fn a_crashed_commit_leaves_the_previous_state() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("col");

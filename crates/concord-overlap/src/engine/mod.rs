@@ -49,6 +49,8 @@ mod align;
 mod index;
 mod neighbourhoods;
 mod queries;
+#[cfg(test)]
+mod tests;
 
 pub use align::{align_pairs, align_partition, summarize};
 pub use index::OverlapIndex;

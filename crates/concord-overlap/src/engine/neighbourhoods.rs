@@ -89,12 +89,17 @@ impl Neighbourhoods {
 
     /// Brings this up to date with `c` after changes (see the module notes).
     pub fn refresh(&mut self, c: &Collection) {
+        self.refresh_with(c, EXACT_REFRESH_MAX);
+    }
+
+    /// [`Self::refresh`], deriving everything again up to `exact_max` live passages.
+    pub(super) fn refresh_with(&mut self, c: &Collection, exact_max: usize) {
         if self.is_current(c) {
             return;
         }
         let live = c.passage_count();
         let drifted = live * 4 > self.full_at * 5 || live * 4 < self.full_at * 3;
-        if self.slot_epoch != c.slot_epoch() || drifted || live <= EXACT_REFRESH_MAX {
+        if self.slot_epoch != c.slot_epoch() || drifted || live <= exact_max {
             self.derive_all(c);
             return;
         }
