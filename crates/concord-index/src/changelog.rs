@@ -1,7 +1,8 @@
-//! The change log: an append-only file of the article upserts and deletions made since
-//! the last commit, each synced before the change is acknowledged, and replayed when the
-//! collection is opened. It makes a single change durable without rewriting the whole
-//! collection; a commit folds the log into a new generation and empties it.
+//! The change log: an append-only file of the changes made since the last commit (of
+//! any serde type: the collection's are its article upserts and deletions, see
+//! `collection::change`), each synced before the change is acknowledged, and replayed
+//! when the collection is opened. It makes a single change durable without rewriting the
+//! whole collection; a commit folds the log into a new generation and empties it.
 //!
 //! One record per line: `{"seq":N,"change":{...}}`, vectors as base64 of little-endian
 //! f32, then a tab and the CRC-32C of the JSON bytes in hex. A record is acknowledged only
@@ -17,8 +18,7 @@
 
 use crate::store;
 use anyhow::{bail, Context, Result};
-use base64::{engine::general_purpose::STANDARD as B64, Engine};
-use concord_text::Passage;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -26,42 +26,10 @@ use std::path::{Path, PathBuf};
 
 pub const LOG_FILE: &str = "changes.log";
 
-/// One logged change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    Upsert {
-        id: String,
-        title: Option<String>,
-        source: Option<String>,
-        /// Boxed: most articles have none, and the enum stays small.
-        #[serde(default, skip_serializing_if = "is_empty_meta")]
-        meta: Box<concord_text::ArticleMeta>,
-        passages: Vec<Passage>,
-        /// base64 of the little-endian f32 rows, one per passage.
-        vectors: String,
-    },
-    Remove {
-        id: String,
-    },
-}
-
-impl Change {
-    pub fn encode_vectors(v: &[f32]) -> String {
-        B64.encode(store::f32_to_le(v))
-    }
-
-    pub fn decode_vectors(s: &str) -> Result<Vec<f32>> {
-        let bytes = B64.decode(s).context("change log: bad vector encoding")?;
-        anyhow::ensure!(bytes.len() % 4 == 0, "change log: truncated vector");
-        Ok(store::f32_from_le(&bytes))
-    }
-}
-
 #[derive(Serialize, Deserialize)]
-struct Record {
+struct Record<T> {
     seq: u64,
-    change: Change,
+    change: T,
 }
 
 /// A damaged line of a log (it starts at [`Scan::valid_len`]) and what is wrong with it.
@@ -74,13 +42,13 @@ pub struct Damaged {
 /// What a log's bytes hold: its records in order (with the offset after each), the
 /// length of its valid part, and the first damaged line, if any (nothing after it is
 /// read).
-pub struct Scan {
-    pub records: Vec<(u64, Change, usize)>,
+pub struct Scan<T> {
+    pub records: Vec<(u64, T, usize)>,
     pub valid_len: usize,
     pub damaged: Option<Damaged>,
 }
 
-pub fn scan(bytes: &[u8]) -> Scan {
+pub fn scan<T: DeserializeOwned>(bytes: &[u8]) -> Scan<T> {
     let mut out = Scan {
         records: Vec::new(),
         valid_len: 0,
@@ -94,7 +62,7 @@ pub fn scan(bytes: &[u8]) -> Scan {
             break; // torn tail: the write never completed
         };
         let fail = |reason: String| Damaged { line, reason };
-        let r: Record = match store::parse_summed_line(&rest[..nl]) {
+        let r: Record<T> = match store::parse_summed_line(&rest[..nl]) {
             Ok(r) => r,
             Err(e) => {
                 out.damaged = Some(fail(format!("damaged change record ({e})")));
@@ -168,7 +136,7 @@ impl ChangeLog {
     }
 
     /// Reads the log in `dir` (absent means empty), returning it with its records.
-    pub fn read(dir: &Path) -> Result<(Self, Vec<(u64, Change)>)> {
+    pub fn read<T: DeserializeOwned>(dir: &Path) -> Result<(Self, Vec<(u64, T)>)> {
         let path = dir.join(LOG_FILE);
         let mut bytes = Vec::new();
         match File::open(&path) {
@@ -190,7 +158,7 @@ impl ChangeLog {
             );
         }
         let valid_len = scan.valid_len;
-        let records: Vec<(u64, Change)> = scan.records.into_iter().map(|r| (r.0, r.1)).collect();
+        let records: Vec<(u64, T)> = scan.records.into_iter().map(|r| (r.0, r.1)).collect();
         let torn = (bytes.len() - valid_len) as u64;
         if torn > 0 {
             tracing::warn!(
@@ -211,11 +179,8 @@ impl ChangeLog {
     }
 
     /// Appends one record and syncs it to disk; only then is the change durable.
-    pub fn append(&mut self, seq: u64, change: &Change) -> Result<()> {
-        let line = store::summed_line(&Record {
-            seq,
-            change: change.clone(),
-        })?;
+    pub fn append<T: Serialize>(&mut self, seq: u64, change: &T) -> Result<()> {
+        let line = store::summed_line(&Record { seq, change })?;
         let valid_len = self.valid_len;
         let file = self.open()?;
         let write = |f: &mut File| -> std::io::Result<()> {
@@ -280,6 +245,54 @@ impl ChangeLog {
     }
 }
 
-fn is_empty_meta(meta: &concord_text::ArticleMeta) -> bool {
-    meta.is_empty()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Note {
+        text: String,
+    }
+
+    fn note(t: &str) -> Note {
+        Note { text: t.into() }
+    }
+
+    #[test]
+    fn any_record_type_is_logged_replayed_and_a_torn_tail_kept_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, none) = ChangeLog::read::<Note>(dir.path()).unwrap();
+        assert!(none.is_empty());
+        log.append(1, &note("one")).unwrap();
+        log.append(2, &note("two")).unwrap();
+        drop(log);
+        // A crash in the middle of a third record leaves a line without its newline.
+        let path = dir.path().join(LOG_FILE);
+        let mut f = File::options().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":3,\"change\":{\"te").unwrap();
+        drop(f);
+        let (mut log, records) = ChangeLog::read::<Note>(dir.path()).unwrap();
+        assert_eq!(records, [(1, note("one")), (2, note("two"))]);
+        // The next append moves the torn tail apart first, losing nothing.
+        log.append(3, &note("three")).unwrap();
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".torn-"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        let (mut log, records) = ChangeLog::read::<Note>(dir.path()).unwrap();
+        assert_eq!(records.last(), Some(&(3, note("three"))));
+        log.clear().unwrap();
+        assert!(ChangeLog::read::<Note>(dir.path()).unwrap().1.is_empty());
+        // A gap in the sequence is corruption, named with its line.
+        let mut log = ChangeLog::read::<Note>(dir.path()).unwrap().0;
+        log.append(1, &note("a")).unwrap();
+        log.append(3, &note("c")).unwrap();
+        let e = ChangeLog::read::<Note>(dir.path()).err().unwrap();
+        assert!(
+            format!("{e:#}").contains(":2: change 3 follows change 1"),
+            "{e:#}"
+        );
+    }
 }

@@ -1,9 +1,12 @@
-//! The collection: every passage of every article, its vector and an HNSW index over
-//! the vectors, kept in a folder and rewritten crash-safely on each commit.
+//! The collection store: every passage of every article, its vector and an HNSW index
+//! over the vectors, kept in a folder (generations rewritten crash-safely on each
+//! commit, single changes made durable by a change log) or only in memory.
 
 mod changelog;
 mod collection;
+mod generation;
 mod graph;
+mod lock;
 mod repair;
 mod store;
 

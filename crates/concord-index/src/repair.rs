@@ -13,11 +13,12 @@
 //! from the vectors; and commits the result as a new generation.
 
 use crate::changelog::{move_apart, scan, LOG_FILE};
-use crate::collection::{
-    generation_dir, read_manifest, read_verified, take_lock, Collection, DiskDoc, DOCS_FILE,
-    VECTORS_FILE,
+use crate::collection::{Change, Collection};
+use crate::generation::{
+    generation_dir, read_manifest, read_verified, DiskDoc, DOCS_FILE, VECTORS_FILE,
 };
 use crate::graph::HnswGraph;
+use crate::lock::take_lock;
 use crate::store;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
@@ -123,7 +124,7 @@ pub fn check(dir: &Path) -> Result<CheckReport> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", log.display())),
     };
-    let sc = scan(&bytes);
+    let sc = scan::<Change>(&bytes);
     report.log_records = sc.records.len();
     match &sc.damaged {
         Some(d) => report
@@ -171,7 +172,7 @@ pub fn repair(dir: &Path, reembed: Option<&mut Reembed>) -> Result<RepairReport>
     // The change log: keep the records up to the first bad one; move the rest apart.
     let log = dir.join(LOG_FILE);
     if let Ok(bytes) = std::fs::read(&log) {
-        let sc = scan(&bytes);
+        let sc = scan::<Change>(&bytes);
         let mut keep = sc.valid_len;
         let mut why = None;
         if let Some(d) = &sc.damaged {

@@ -32,79 +32,28 @@
 //! searches and changes, no folder, nothing durable (scratch collections for
 //! evaluation and one-off clustering).
 //!
-//! Here: the types and the in-memory collection (what it holds, its searches);
-//! `open` creates, opens and replays (and reads a generation, checked against the
-//! manifest); `write` changes, logs and commits.
+//! Here: the in-memory collection (what it holds, its searches); `open` creates, opens
+//! and replays; `write` changes, logs and commits; `change` is what it logs. The crate's
+//! other modules hold the parts a collection is made of: `generation` (the manifest and
+//! a generation's files, read checked and written crash-safely), `lock` (the write
+//! lock), `changelog` (the durable log of changes, of any record type), `graph` (HNSW).
 
+mod change;
 mod open;
 mod write;
 
-pub(crate) use open::{generation_dir, read_manifest, read_verified, take_lock};
+pub use crate::generation::{IndexParams, ModelStamp};
+pub(crate) use change::Change;
 
 use crate::changelog::ChangeLog;
-use crate::graph::{dot, GraphParams, HnswGraph};
-use crate::store::FileSum;
+use crate::generation::Manifest;
+use crate::graph::{dot, HnswGraph};
 use anyhow::{ensure, Result};
 use concord_text::{ArticleMeta, Passage};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-
-const FORMAT: u32 = 1;
-const MANIFEST: &str = "collection.json";
-const LOCK: &str = "lock";
-
-/// Which model produced the vectors; a collection only accepts vectors from it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelStamp {
-    pub name: String,
-    pub dim: usize,
-    /// Content hash of the weights, so a different model under the same name is caught.
-    pub fingerprint: String,
-}
-
-/// HNSW parameters, fixed when the collection is created (`ef_search` may change later).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexParams {
-    pub max_connections: usize,
-    pub ef_construction: usize,
-    pub ef_search: usize,
-}
-
-impl Default for IndexParams {
-    /// Chosen with `concord bench recall` (benches/RESULTS.md): recall@10 >= 0.99.
-    fn default() -> Self {
-        Self {
-            max_connections: 16,
-            ef_construction: 200,
-            ef_search: 64,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Manifest {
-    pub(crate) format: u32,
-    pub(crate) model: ModelStamp,
-    pub(crate) params: IndexParams,
-    pub(crate) generation: u64,
-    pub(crate) slots: usize,
-    pub(crate) docs: usize,
-    pub(crate) passages: usize,
-    /// Whether the generation holds an HNSW dump (not when it has no points).
-    pub(crate) graph: bool,
-    /// Sequence number of the last change-log record this generation includes.
-    #[serde(default)]
-    pub(crate) log_seq: u64,
-    /// Size and CRC-32C of each file of the generation (absent in collections written
-    /// before checksums, whose files are then read unverified).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) files: BTreeMap<String, FileSum>,
-}
-
-pub(crate) const DOCS_FILE: &str = "docs.jsonl";
-pub(crate) const VECTORS_FILE: &str = "vectors.f32";
 
 /// One article of the collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,23 +87,6 @@ impl StoredPassage {
 pub struct Hit {
     pub slot: usize,
     pub cosine: f32,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct DiskPassage {
-    pub(crate) slot: usize,
-    #[serde(flatten)]
-    pub(crate) passage: Passage,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct DiskDoc {
-    pub(crate) id: String,
-    pub(crate) title: Option<String>,
-    pub(crate) source: Option<String>,
-    #[serde(default, skip_serializing_if = "ArticleMeta::is_empty")]
-    pub(crate) meta: ArticleMeta,
-    pub(crate) passages: Vec<DiskPassage>,
 }
 
 pub struct Collection {
@@ -341,14 +273,3 @@ impl Collection {
         hits
     }
 }
-
-fn graph_params(p: &IndexParams) -> GraphParams {
-    GraphParams {
-        max_connections: p.max_connections,
-        ef_construction: p.ef_construction,
-    }
-}
-
-/// What to do about a damaged collection.
-const REPAIR_HINT: &str =
-    "`concord check` reports what is damaged, `concord repair` rebuilds what can be rebuilt";

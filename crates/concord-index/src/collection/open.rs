@@ -1,14 +1,17 @@
 //! Creating, opening and replaying a collection, and reading a generation's files
 //! checked against the manifest.
 
-use super::{
-    graph_params, Collection, DiskDoc, DocRecord, IndexParams, Manifest, ModelStamp, StoredPassage,
-    DOCS_FILE, FORMAT, LOCK, MANIFEST, REPAIR_HINT, VECTORS_FILE,
+use super::change::Change;
+use super::{Collection, DocRecord, StoredPassage};
+use crate::changelog::{ChangeLog, LOG_FILE};
+use crate::generation::{
+    generation_dir, graph_params, load_graph, read_manifest, read_verified, DiskDoc, IndexParams,
+    Manifest, ModelStamp, DOCS_FILE, FORMAT, MANIFEST, REPAIR_HINT, VECTORS_FILE,
 };
-use crate::changelog::{Change, ChangeLog, LOG_FILE};
 use crate::graph::HnswGraph;
-use crate::store::{self, FileSum};
-use anyhow::{bail, ensure, Context, Result};
+use crate::lock::take_lock;
+use crate::store;
+use anyhow::{ensure, Context, Result};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -79,7 +82,7 @@ impl Collection {
     /// Creates an empty collection in `dir` (created if missing, must not hold one).
     pub fn create(dir: &Path, model: &ModelStamp, params: IndexParams) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let changes = ChangeLog::read(dir)?.0;
+        let changes = ChangeLog::read::<Change>(dir)?.0;
         let mut c = Self::empty(dir.to_path_buf(), true, changes, model, params);
         c.lock = Some(take_lock(dir)?);
         ensure!(
@@ -243,106 +246,4 @@ impl Collection {
         }
         Ok(())
     }
-}
-
-/// Takes the collection's write lock, or says who holds it.
-pub(crate) fn take_lock(dir: &Path) -> Result<File> {
-    let path = dir.join(LOCK);
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    if f.try_lock().is_err() {
-        bail!(
-            "{} is being changed by another concord process (a running `concord serve` holds it \
-             until it stops); try again when it is done, or send the change to the server's API",
-            dir.display()
-        );
-    }
-    Ok(f)
-}
-
-/// The bytes of generation file `name`, checked against the manifest's sum.
-pub(crate) fn read_verified(gen: &Path, name: &str, manifest: &Manifest) -> Result<Vec<u8>> {
-    let path = gen.join(name);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    if let Some(want) = manifest.files.get(name) {
-        let got = FileSum::of(&bytes);
-        ensure!(
-            got == *want,
-            "{} is damaged: {} bytes with CRC-32C {:08x}, the manifest recorded {} bytes with \
-             {:08x}; {REPAIR_HINT}",
-            path.display(),
-            got.bytes,
-            got.crc32c,
-            want.bytes,
-            want.crc32c
-        );
-    }
-    Ok(bytes)
-}
-
-/// The generation's graph, or one rebuilt from `vectors` when its files fail their
-/// checksums or cannot be read (with the reason).
-fn load_graph(
-    gen: &Path,
-    manifest: &Manifest,
-    vectors: &[f32],
-) -> Result<(HnswGraph, Option<String>)> {
-    if !manifest.graph {
-        ensure!(manifest.slots == 0, "{}: graph missing", gen.display());
-        return Ok((HnswGraph::new(graph_params(&manifest.params), 0), None));
-    }
-    let checked = HnswGraph::files()
-        .into_iter()
-        .find_map(|f| read_verified(gen, &f, manifest).err());
-    let damage = match checked {
-        Some(e) => format!("{e:#}"),
-        // hnsw_rs panics on some damaged dumps instead of returning an error.
-        None => match std::panic::catch_unwind(|| HnswGraph::load(gen)) {
-            Ok(Ok(g)) if g.len() == manifest.slots => return Ok((g, None)),
-            Ok(Ok(g)) => format!(
-                "{}: the graph has {} points, the manifest {} slots",
-                gen.display(),
-                g.len(),
-                manifest.slots
-            ),
-            Ok(Err(e)) => format!("{e:#}"),
-            Err(_) => format!("{}: hnsw_rs could not read the graph", gen.display()),
-        },
-    };
-    tracing::warn!("{damage}; rebuilding the graph from the vectors");
-    let dim = manifest.model.dim;
-    let graph = HnswGraph::new(graph_params(&manifest.params), manifest.slots);
-    graph.insert(
-        (0..manifest.slots)
-            .map(|s| (&vectors[s * dim..(s + 1) * dim], s))
-            .collect(),
-    );
-    Ok((graph, Some(damage)))
-}
-
-pub(crate) fn generation_dir(g: u64) -> String {
-    format!("gen-{g:06}")
-}
-
-pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
-    let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "{} is not a concord collection (no {MANIFEST})",
-            dir.display()
-        )
-    })?;
-    let m: Manifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: corrupt manifest", path.display()))?;
-    ensure!(
-        m.format == FORMAT,
-        "{}: collection format {} is not supported (expected {FORMAT})",
-        path.display(),
-        m.format
-    );
-    Ok(m)
 }

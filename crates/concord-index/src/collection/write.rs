@@ -1,16 +1,18 @@
 //! Changing a collection: upserts and removals (applied in memory, or logged durably
 //! first), the write lock, and commits of new generations with compaction.
 
-use super::{
-    generation_dir, graph_params, read_manifest, take_lock, Collection, DiskDoc, DiskPassage,
-    DocRecord, Manifest, StoredPassage, DOCS_FILE, MANIFEST, VECTORS_FILE,
+use super::change::Change;
+use super::{Collection, DocRecord, StoredPassage};
+use crate::changelog::ChangeLog;
+use crate::generation::{
+    generation_dir, graph_params, read_manifest, write_generation, DiskDoc, DiskPassage, Manifest,
+    MANIFEST,
 };
-use crate::changelog::{Change, ChangeLog};
 use crate::graph::HnswGraph;
-use crate::store::{self, FileSum};
-use anyhow::{ensure, Context, Result};
+use crate::lock::take_lock;
+use crate::store;
+use anyhow::{ensure, Result};
 use concord_text::Passage;
-use std::collections::BTreeMap;
 
 impl Collection {
     /// Adds an article, replacing any article with the same id. `vectors` holds one
@@ -210,17 +212,6 @@ impl Collection {
             return Ok(());
         }
         let generation = self.manifest.generation + 1;
-        let final_dir = self.dir.join(generation_dir(generation));
-        let tmp = self
-            .dir
-            .join(format!("{}.partial", generation_dir(generation)));
-        for leftover in [&tmp, &final_dir] {
-            if leftover.exists() {
-                std::fs::remove_dir_all(leftover)
-                    .with_context(|| format!("removing stale {}", leftover.display()))?;
-            }
-        }
-        std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let disk_docs = self.docs.values().map(|d| DiskDoc {
             id: d.id.clone(),
             title: d.title.clone(),
@@ -237,29 +228,8 @@ impl Collection {
                 })
                 .collect(),
         });
-        let mut files = BTreeMap::new();
-        files.insert(
-            DOCS_FILE.to_string(),
-            store::write_jsonl_summed(&tmp.join(DOCS_FILE), disk_docs)?,
-        );
-        files.insert(
-            VECTORS_FILE.to_string(),
-            store::write_vectors(&tmp.join(VECTORS_FILE), &self.vectors)?,
-        );
-        let graph = !self.graph.is_empty();
-        if graph {
-            self.graph.dump(&tmp)?;
-            // hnsw_rs wrote these itself: their sums are read back from disk.
-            for f in HnswGraph::files() {
-                store::sync_file(&tmp.join(&f))?;
-                let sum = FileSum::of_file(&tmp.join(&f))?;
-                files.insert(f, sum);
-            }
-        }
-        store::sync_dir(&tmp)?;
-        std::fs::rename(&tmp, &final_dir)
-            .with_context(|| format!("renaming {} into place", tmp.display()))?;
-        store::sync_dir(&self.dir)?;
+        let (files, graph) =
+            write_generation(&self.dir, generation, disk_docs, &self.vectors, &self.graph)?;
 
         let manifest = Manifest {
             generation,
