@@ -58,6 +58,10 @@ pub struct FeatureArgs {
     /// Pairs read from each PAWS or STS file at most.
     #[arg(long, default_value_t = 3000)]
     limit: usize,
+    /// Also writes the two texts of every story row to this file, a line each in row
+    /// order (`story<TAB>text_a<TAB>text_b`), for judge experiments that need the texts.
+    #[arg(long)]
+    texts: Option<PathBuf>,
 }
 
 /// The stories of `split` (and, as distractors, every other story) in one scratch
@@ -271,6 +275,13 @@ pub fn run_features(args: FeatureArgs, model: &ModelChoice) -> Result<()> {
     // Every candidate pair of the chosen stories, labelled from the gold pairs.
     let c = ingest_stories(&embedder, &chosen)?;
     let index = OverlapIndex::new(&c, crate::cmd_model::names());
+    let mut texts = match &args.texts {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let flat = |t: &str| t.replace(['\t', '\n', '\r'], " ");
     for (a, b, v) in index.candidate_verdicts(&QueryOptions::default()) {
         let (pa, pb) = (c.passage(a).context("live")?, c.passage(b).context("live")?);
         let span =
@@ -282,6 +293,13 @@ pub fn run_features(args: FeatureArgs, model: &ModelChoice) -> Result<()> {
             .find(|s| s.articles.iter().any(|x| x.id == pa.doc))
             .map_or("?", |s| s.id.as_str());
         row(&mut out, &format!("story:{story}"), grade, &v)?;
+        if let Some(t) = texts.as_mut() {
+            let (ta, tb) = (flat(&pa.passage.text), flat(&pb.passage.text));
+            writeln!(t, "{story}\t{ta}\t{tb}")?;
+        }
+    }
+    if let Some(mut t) = texts {
+        t.flush()?;
     }
     for (files, kind) in [(&args.paws, "paws"), (&args.sts, "sts")] {
         for f in files {
