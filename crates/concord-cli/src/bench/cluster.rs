@@ -120,7 +120,6 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
         );
     }
     let dim = base[0].len();
-    let dir = tempfile::tempdir()?;
     let stamp = ModelStamp {
         name: "synthetic".into(),
         dim,
@@ -133,7 +132,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     ensure!(memory::reset_peak(), "could not reset the peak RSS");
 
     let t = Instant::now();
-    let mut collection = Collection::create(dir.path(), &stamp, IndexParams::default())?;
+    let mut collection = Collection::in_memory(&stamp, IndexParams::default());
     let articles = passages.div_ceil(shape.per_article);
     for a in 0..articles {
         let range = a * shape.per_article..((a + 1) * shape.per_article).min(passages);
