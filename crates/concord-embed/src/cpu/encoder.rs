@@ -297,6 +297,14 @@ impl CpuEncoder {
     pub fn pooled(&self, ids: &[u32], lens: &[usize], pooling: Pooling) -> Result<Vec<f32>> {
         // Attention's raw views rely on these bounds.
         check_batch(&self.cfg, ids, lens)?;
+        // The whole pass runs on a worker of the pool: each of its many parallel steps
+        // then forks from inside the pool instead of waking the pool from outside and
+        // sleeping until it is done (a round trip that, for one short text, cost more
+        // than the arithmetic).
+        rayon::scope(|_| self.pass(ids, lens, pooling))
+    }
+
+    fn pass(&self, ids: &[u32], lens: &[usize], pooling: Pooling) -> Result<Vec<f32>> {
         let h = self.cfg.hidden_size;
         let inter = self.cfg.intermediate_size;
         let eps = self.cfg.layer_norm_eps as f32;
