@@ -10,7 +10,10 @@
 //! of other articles) and the lexical postings of rare grams (passages of other articles
 //! sharing at least [`LEXICAL_MIN_SHARED`] rare character bigrams, numbers or names), so
 //! a shared figure, name or quote is a candidate however far apart the embeddings are.
-//! Each candidate is then judged by [`crate::score::judge`].
+//! Each candidate is then judged by [`crate::score::judge`]. Among the collection's
+//! pairs, an `agree` or `conflict` pair is kept only where each side is the other's
+//! strongest such pair in its article (a claim restates or disputes one claim of another
+//! article, not every claim there on the subject).
 //!
 //! A free text that is a verbatim span of an ingested paragraph (six CJK characters or
 //! three words and up, in either script) finds that paragraph's passages directly, on

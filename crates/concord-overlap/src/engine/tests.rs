@@ -222,3 +222,48 @@ fn a_verbatim_quote_in_the_other_script_finds_its_passage() {
     );
     assert!(hit.b.text.contains("撤離1030名居民"), "{hit:?}");
 }
+
+#[test]
+fn a_claim_agrees_with_one_claim_of_another_article_not_every_one() {
+    let side = |doc: &str, i: u32| PassageRef {
+        doc: doc.into(),
+        passage: format!("{doc}#{i}"),
+        ..Default::default()
+    };
+    let pair = |a: (&str, u32), b: (&str, u32), label: Label, score: f32| PairMatch {
+        a: side(a.0, a.1),
+        b: side(b.0, b.1),
+        label,
+        score,
+        evidence: Default::default(),
+    };
+    let pairs = vec![
+        // x#1 "agrees" with three claims of y: only its strongest stays.
+        pair(("x", 1), ("y", 1), Label::Agree, 0.9),
+        pair(("x", 1), ("y", 2), Label::Agree, 0.8),
+        pair(("x", 1), ("y", 3), Label::Conflict, 0.7),
+        // y#2 is still x#2's partner: each is the other's strongest in its article.
+        pair(("x", 2), ("y", 2), Label::Agree, 0.6),
+        // One per other article: x#1 with z#1 as well.
+        pair(("x", 1), ("z", 1), Label::Agree, 0.5),
+        // Facts and quotes are not limited.
+        pair(("x", 1), ("y", 4), Label::Overlap, 0.4),
+        pair(("x", 3), ("y", 1), Label::Duplicate, 1.0),
+    ];
+    let kept: Vec<(String, String)> = queries::one_claim_per_article(pairs)
+        .into_iter()
+        .map(|m| (m.a.passage, m.b.passage))
+        .collect();
+    let want = [
+        ("x#1", "y#1"),
+        ("x#2", "y#2"),
+        ("x#1", "z#1"),
+        ("x#1", "y#4"),
+        ("x#3", "y#1"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(kept, want);
+}
