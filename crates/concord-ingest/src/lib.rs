@@ -358,6 +358,10 @@ mod tests {
         "第一篇報道說,颱風在週三晚間登陸,當地已撤離四萬人。\n\n市政府表示,學校停課兩天。";
     const TWO: &str = "A second report says the storm made landfall on Wednesday night.\n\nSchools will close for two days, the city said.";
 
+    fn run(stub: &Stub, c: &mut Collection, articles: &[Article]) -> Result<IngestReport> {
+        ingest(stub, c, articles, &IngestOptions::default(), &mut |_| {})
+    }
+
     fn collection(dir: &std::path::Path, stub: &Stub) -> Collection {
         Collection::create(dir, &model_stamp(stub).unwrap(), IndexParams::default()).unwrap()
     }
@@ -372,14 +376,7 @@ mod tests {
             article("two", TWO),
             article("empty", ""),
         ];
-        let r = ingest(
-            &stub,
-            &mut c,
-            &articles,
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let r = run(&stub, &mut c, &articles).unwrap();
         assert_eq!((r.added, r.replaced, r.unchanged), (2, 0, 0));
         assert_eq!(r.empty, ["empty"]);
         assert_eq!(r.passages, c.passage_count());
@@ -390,26 +387,12 @@ mod tests {
         );
         assert_eq!(stub.texts.load(Ordering::Relaxed), c.passage_count());
         // Again: nothing changed, nothing embedded.
-        let r = ingest(
-            &stub,
-            &mut c,
-            &articles,
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let r = run(&stub, &mut c, &articles).unwrap();
         assert_eq!((r.added, r.replaced, r.unchanged), (0, 0, 2));
         assert_eq!(stub.calls.load(Ordering::Relaxed), 1);
         // A changed article is embedded again and replaces the old one.
         let changed = [article("two", &TWO.replace("two days", "three days"))];
-        let r = ingest(
-            &stub,
-            &mut c,
-            &changed,
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let r = run(&stub, &mut c, &changed).unwrap();
         assert_eq!((r.added, r.replaced), (0, 1));
         assert_eq!(c.doc_count(), 2);
         // Committed: a reopened collection holds the same.
@@ -425,14 +408,7 @@ mod tests {
         let stub = Stub::default();
         let mut c = collection(dir.path(), &stub);
         let twice = [article("one", ONE), article("one", TWO)];
-        let e = ingest(
-            &stub,
-            &mut c,
-            &twice,
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let e = run(&stub, &mut c, &twice).unwrap_err();
         assert!(e.to_string().contains("appears twice"), "{e}");
         assert_eq!(stub.calls.load(Ordering::Relaxed), 0);
         assert_eq!(c.doc_count(), 0);
