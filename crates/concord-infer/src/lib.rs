@@ -11,7 +11,7 @@ pub mod queue;
 
 pub use queue::{JobResult, Refused};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use concord_embed::{Embed, Embedder, Embedding, Fingerprint, Prefix};
 use queue::Queue;
 use std::sync::{Arc, Mutex};
@@ -127,7 +127,7 @@ impl Embed for Batcher {
             .collect::<Result<Vec<_>>>()?;
         let rx = self.submit(ids)?;
         rx.blocking_recv()
-            .context("the inference worker stopped")?
+            .map_err(|_| Refused::Stopped)?
             .map_err(anyhow::Error::msg)
     }
 

@@ -55,7 +55,7 @@ struct Waiting {
     closed: bool,
 }
 
-/// Why a job was not queued.
+/// Why a job was not queued (or, for [`Refused::Stopped`], never answered).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     #[error("the inference queue is full")]
@@ -65,6 +65,9 @@ pub enum Refused {
     /// The request alone is over the per-request limit: (its tokens, the limit).
     #[error("the request needs {0} tokens of inference; at most {1} per request")]
     TooLarge(usize, usize),
+    /// The worker went away before it answered (it stopped or panicked).
+    #[error("the inference worker stopped")]
+    Stopped,
 }
 
 pub struct Queue {

@@ -132,6 +132,7 @@ fn refused(r: Refused) -> ApiError {
         Refused::Full => ApiError::overloaded(),
         Refused::TooLarge(..) => ApiError::too_large(r.to_string()),
         Refused::Closed => ApiError::unavailable("the server is shutting down"),
+        Refused::Stopped => ApiError::unavailable("the inference worker stopped"),
     }
 }
 
@@ -265,7 +266,7 @@ impl AppState {
         match rx.await {
             Ok(Ok(e)) => Ok(e),
             Ok(Err(message)) => Err(ApiError::internal(message)),
-            Err(_) => Err(ApiError::unavailable("the inference worker stopped")),
+            Err(_) => Err(refused(Refused::Stopped)),
         }
     }
 
