@@ -55,6 +55,20 @@ pub fn fed_tokens(n: usize, window: usize) -> usize {
 }
 
 impl Embedding {
+    /// Cosine similarity to `other` (both vectors are unit length).
+    pub fn cosine(&self, other: &Embedding) -> f32 {
+        self.vector
+            .iter()
+            .zip(&other.vector)
+            .map(|(a, b)| a * b)
+            .sum()
+    }
+
+    /// The vector as little-endian f32 bytes (what base64 encodings of it carry).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        self.vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
     /// The embedding of a text from those of its consecutive windows, each embedded on
     /// its own with its count of content ids: what [`Embedder::embed_ids`] gives the
     /// whole text (the windows' pooled states averaged by content length, then

@@ -113,7 +113,7 @@ pub async fn openai_embeddings(
             object: "embedding",
             index,
             embedding: if base64 {
-                OpenAiVector::Base64(B64.encode(concord_index::f32_to_le(&e.vector)))
+                OpenAiVector::Base64(B64.encode(e.to_le_bytes()))
             } else {
                 OpenAiVector::Float(e.vector)
             },
@@ -255,11 +255,7 @@ pub async fn tei_similarity(
     let (source, rest) = embedded
         .split_first()
         .ok_or_else(|| ApiError::internal("no embedding returned"))?;
-    Ok(Json(
-        rest.iter()
-            .map(|e| concord_index::dot(&source.vector, &e.vector))
-            .collect(),
-    ))
+    Ok(Json(rest.iter().map(|e| source.cosine(e)).collect()))
 }
 
 /// text-embeddings-inference's route at `/`, which `huggingface_hub`'s
