@@ -188,7 +188,7 @@ pub fn ingest_paths(
     };
     let batcher = Batcher::start(
         embedder.clone(),
-        BatcherOptions::unbounded(opts.batch_tokens),
+        BatcherOptions::unbounded(concord_embed::DEFAULT_BATCH_TOKENS),
         std::sync::Arc::new(()),
     );
     let bar = ProgressBar::new(articles.len() as u64).with_style(ProgressStyle::with_template(

@@ -153,8 +153,8 @@ impl Engine {
 }
 
 /// What runs a loaded model: the one description logs, `model info`, `GET /info` and
-/// the benchmarks show.
-#[derive(Debug, Clone)]
+/// the benchmarks show (the device is [`Embedder::device`]).
+#[derive(Debug, Clone, Copy)]
 pub struct Runtime {
     pub engine: Engine,
     /// The fused CPU pass's precision and kernel; `None` for the candle graph.
@@ -163,7 +163,6 @@ pub struct Runtime {
     pub cpu_isa: isa::Isa,
     /// What the encoder computes in.
     pub dtype: DType,
-    pub device: Device,
 }
 
 impl Runtime {
@@ -304,7 +303,7 @@ impl Embedder {
         self.cfg.hidden_size
     }
 
-    /// What runs the model: engine, precision, kernels, device and dtype.
+    /// What runs the model: engine, precision, kernels and dtype.
     pub fn runtime(&self) -> Runtime {
         let (engine, precision) = match &self.encoder {
             Encoder::FusedCpu(e) => (Engine::fused(e.precision()), Some(e.precision())),
@@ -315,7 +314,6 @@ impl Embedder {
             precision,
             cpu_isa: isa::current(),
             dtype: self.dtype,
-            device: self.device.clone(),
         }
     }
 

@@ -92,10 +92,6 @@ impl Batcher {
         }
     }
 
-    pub fn embedder(&self) -> &Arc<Embedder> {
-        &self.embedder
-    }
-
     /// Queues tokenized texts (content ids, as from [`Embedder::tokenize`]); the receiver
     /// answers once they are embedded. Dropping it cancels what has not run yet.
     pub fn submit(&self, ids: Vec<Vec<u32>>) -> Result<oneshot::Receiver<JobResult>, Refused> {

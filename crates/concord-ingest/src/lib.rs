@@ -10,7 +10,7 @@
 //! read meanwhile (the server's), logging it before it answers.
 
 use anyhow::{ensure, Context, Result};
-use concord_embed::{Embed, Embedding, Prefix, DEFAULT_BATCH_TOKENS};
+use concord_embed::{Embed, Embedding, Prefix};
 use concord_index::{Collection, DocRecord, ModelStamp};
 use concord_text::{segment, Article, Passage, SegmentOptions};
 use std::collections::HashSet;
@@ -19,8 +19,6 @@ use std::ops::{Deref, DerefMut};
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub segment: SegmentOptions,
-    /// Tokens per model pass, for the caller that builds the [`Embed`].
-    pub batch_tokens: usize,
     /// Articles between commits.
     pub commit_every: usize,
 }
@@ -29,7 +27,6 @@ impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             segment: SegmentOptions::default(),
-            batch_tokens: DEFAULT_BATCH_TOKENS,
             commit_every: 32,
         }
     }

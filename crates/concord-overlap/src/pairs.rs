@@ -6,7 +6,8 @@ use crate::engine::OverlapIndex;
 use crate::score::Verdict;
 use anyhow::{Context, Result};
 use concord_embed::{Embedder, Prefix};
-use concord_index::{Collection, DocRecord, IndexParams, ModelStamp};
+use concord_index::{Collection, DocRecord, IndexParams};
+use concord_ingest::model_stamp;
 use concord_text::Passage;
 use std::collections::HashMap;
 
@@ -34,13 +35,7 @@ pub fn judge_text_pairs(
 ) -> Result<Vec<Verdict>> {
     let (texts, ids) = distinct_texts(pairs);
     let vectors = embedder.embed(&texts, Prefix::Passage)?;
-    let f = embedder.fingerprint()?;
-    let stamp = ModelStamp {
-        name: f.name,
-        dim: f.dim,
-        fingerprint: f.hash,
-    };
-    let mut c = Collection::in_memory(&stamp, IndexParams::default());
+    let mut c = Collection::in_memory(&model_stamp(embedder)?, IndexParams::default());
     let mut slot_of = Vec::with_capacity(texts.len());
     for (i, (t, v)) in texts.iter().zip(&vectors).enumerate() {
         let passage = Passage {
