@@ -4,7 +4,9 @@
 //! The sequences of a batch are packed into one `[T, H]` matrix with no padding.
 //! Per layer there are four projections over the rayon pool and four row kernels
 //! ([`crate::cpu::kernels`]) that carry the biases,
-//! GELU and the residual layer norms, so no activation is copied or reshaped.
+//! GELU and the residual layer norms, so no activation is copied or reshaped. In 8 bits
+//! three of them (the layer's two residual norms, its GELU) run block by block inside
+//! the quantisation of the next projection's input, with no pass of their own.
 //! Attention runs per (sequence, head) on strided views of the packed q/k/v rows:
 //! no gather into a padded block, no mask, no transposes. The 1/sqrt(head_dim)
 //! scale is folded into the query weights at load. Activation buffers are kept
@@ -106,6 +108,27 @@ impl Projection {
             Projection::F32 { w, inputs } => linear(out, x, w, *inputs),
             Projection::Int8(w) => {
                 acts.quantize(x, w.inputs(), w.kernel());
+                qgemm::matmul(out, acts, w);
+            }
+        }
+    }
+
+    /// [`Self::apply`] after `prep(first_row, rows)` has rewritten `x` in place, block
+    /// by block of [`kernels::ROWS_PER_TASK`] rows; in 8 bits each block is prepared
+    /// and quantised by one task (see [`QuantActs::quantize_after`]).
+    fn apply_after<F>(&self, out: &mut [f32], x: &mut [f32], acts: &mut QuantActs, prep: F)
+    where
+        F: Fn(usize, &mut [f32]) + Sync,
+    {
+        match self {
+            Projection::F32 { w, inputs } => {
+                x.par_chunks_mut(kernels::ROWS_PER_TASK * inputs)
+                    .enumerate()
+                    .for_each(|(i, rows)| prep(i * kernels::ROWS_PER_TASK, rows));
+                linear(out, x, w, *inputs)
+            }
+            Projection::Int8(w) => {
+                acts.quantize_after(x, w.inputs(), w.kernel(), prep);
                 qgemm::matmul(out, acts, w);
             }
         }
@@ -328,21 +351,39 @@ impl CpuEncoder {
         }
         kernels::layer_norm(x, norm(&self.emb_ln, eps));
 
+        // Each layer's last step (the residual and norm after its feed-forward) is
+        // done by the next layer's first projection as it quantises its input, and
+        // the GELU and the norm inside a layer by the projections that read them.
+        let mut pending: Option<&Layer> = None;
         for layer in &self.layers {
             let x = &mut ws.x[..t * h];
             let qkv = sized(&mut ws.qkv, t * 3 * h);
-            layer.qkv.apply(qkv, x, &mut ws.acts);
+            let proj = &ws.proj;
+            layer.qkv.apply_after(qkv, x, &mut ws.acts, |row, rows| {
+                if let Some(prev) = pending {
+                    let y = &proj[row * h..row * h + rows.len()];
+                    kernels::residual_norm_rows(rows, y, &prev.down_b, norm(&prev.out_ln, eps));
+                }
+            });
             kernels::add_bias(qkv, &layer.qkv_b);
             let ctx = sized(&mut ws.ctx, t * h);
             self.attention(ctx, qkv, lens);
             let proj = sized(&mut ws.proj, t * h);
             layer.out.apply(proj, ctx, &mut ws.acts);
-            kernels::residual_norm(x, proj, &layer.out_b, norm(&layer.attn_ln, eps));
             let mid = sized(&mut ws.mid, t * inter);
-            layer.up.apply(mid, x, &mut ws.acts);
-            kernels::bias_gelu(mid, &layer.up_b);
-            layer.down.apply(proj, mid, &mut ws.acts);
-            kernels::residual_norm(x, proj, &layer.down_b, norm(&layer.out_ln, eps));
+            let proj_ref = &*proj;
+            layer.up.apply_after(mid, x, &mut ws.acts, |row, rows| {
+                let y = &proj_ref[row * h..row * h + rows.len()];
+                kernels::residual_norm_rows(rows, y, &layer.out_b, norm(&layer.attn_ln, eps));
+            });
+            layer.down.apply_after(proj, mid, &mut ws.acts, |_, rows| {
+                kernels::bias_gelu_rows(rows, &layer.up_b)
+            });
+            pending = Some(layer);
+        }
+        if let Some(last) = pending {
+            let x = &mut ws.x[..t * h];
+            kernels::residual_norm(x, &ws.proj[..t * h], &last.down_b, norm(&last.out_ln, eps));
         }
 
         // Each sequence's rows, specials included, pooled.

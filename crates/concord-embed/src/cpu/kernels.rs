@@ -10,7 +10,6 @@
 //! the golden check (cosine 0.9995 to the reference embeddings) can see, and the unit
 //! tests below hold them to it against the standard library.
 
-use crate::cpu::isa::{self, Isa};
 use rayon::prelude::*;
 
 /// Defines a function compiled three times (AVX-512, AVX2+FMA, the baseline target)
@@ -33,13 +32,13 @@ macro_rules! simd_fn {
             fn avx2($($arg: $ty),*) {
                 body($($arg),*)
             }
-            match isa::current() {
+            match $crate::cpu::isa::current() {
                 // SAFETY: `isa::current()` names only levels the processor has.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { avx512($($arg),*) },
+                $crate::cpu::isa::Isa::Avx512 => unsafe { avx512($($arg),*) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { avx2($($arg),*) },
+                $crate::cpu::isa::Isa::Avx2 => unsafe { avx2($($arg),*) },
                 _ => body($($arg),*),
             }
         }
@@ -117,20 +116,17 @@ fn max(xs: &[f32]) -> f32 {
     acc.iter().copied().fold(tail, f32::max)
 }
 
-/// `gelu(v + bias)` in place over rows of `bias.len()`: the exact (erf) GELU BERT uses.
-pub fn bias_gelu(rows: &mut [f32], bias: &[f32]) {
-    simd_fn! {
-        fn block(rows: &mut [f32], bias: &[f32]) {
-            for row in rows.chunks_exact_mut(bias.len()) {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    let z = *v + b;
-                    *v = 0.5 * z * (1.0 + erf(z * std::f32::consts::FRAC_1_SQRT_2));
-                }
+simd_fn! {
+    /// `gelu(v + bias)` in place over rows of `bias.len()` on this thread: the exact
+    /// (erf) GELU BERT uses.
+    pub fn bias_gelu_rows(rows: &mut [f32], bias: &[f32]) {
+        for row in rows.chunks_exact_mut(bias.len()) {
+            for (v, b) in row.iter_mut().zip(bias) {
+                let z = *v + b;
+                *v = 0.5 * z * (1.0 + erf(z * std::f32::consts::FRAC_1_SQRT_2));
             }
         }
     }
-    rows.par_chunks_mut(bias.len() * ROWS_PER_TASK)
-        .for_each(|r| block(r, bias));
 }
 
 /// `v + bias` in place over rows of `bias.len()`.
@@ -187,30 +183,35 @@ pub fn layer_norm(rows: &mut [f32], norm: Norm) {
     });
 }
 
-/// `x = layer_norm(x + y + bias)` over rows: the residual step closing both halves of
-/// a BERT layer, with the bias of the projection that produced `y`.
-pub fn residual_norm(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
-    simd_fn! {
-        fn add(x: &mut [f32], y: &[f32], bias: &[f32]) {
-            for (xr, yr) in x
-                .chunks_exact_mut(bias.len())
-                .zip(y.chunks_exact(bias.len()))
-            {
-                for ((v, w), b) in xr.iter_mut().zip(yr).zip(bias) {
-                    *v += w + b;
-                }
+simd_fn! {
+    fn add_rows(x: &mut [f32], y: &[f32], bias: &[f32]) {
+        for (xr, yr) in x
+            .chunks_exact_mut(bias.len())
+            .zip(y.chunks_exact(bias.len()))
+        {
+            for ((v, w), b) in xr.iter_mut().zip(yr).zip(bias) {
+                *v += w + b;
             }
         }
     }
+}
+
+/// `x = layer_norm(x + y + bias)` over rows of `bias.len()` on this thread: the
+/// residual step closing both halves of a BERT layer, with the bias of the projection
+/// that produced `y`.
+pub fn residual_norm_rows(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
+    add_rows(x, y, bias);
+    for row in x.chunks_exact_mut(bias.len()) {
+        normalize_row(row, norm);
+    }
+}
+
+/// [`residual_norm_rows`] split over the pool.
+pub fn residual_norm(x: &mut [f32], y: &[f32], bias: &[f32], norm: Norm) {
     let h = bias.len();
     x.par_chunks_mut(h * ROWS_PER_TASK)
         .zip(y.par_chunks(h * ROWS_PER_TASK))
-        .for_each(|(xb, yb)| {
-            add(xb, yb, bias);
-            for row in xb.chunks_exact_mut(h) {
-                normalize_row(row, norm);
-            }
-        });
+        .for_each(|(xb, yb)| residual_norm_rows(xb, yb, bias, norm));
 }
 
 simd_fn! {
@@ -255,7 +256,7 @@ mod tests {
     fn gelu_matches_the_exact_form() {
         let xs: Vec<f32> = grid().collect();
         let mut ours = xs.clone();
-        bias_gelu(&mut ours, &[0.0; 1]);
+        bias_gelu_rows(&mut ours, &[0.0; 1]);
         for (x, g) in xs.iter().zip(&ours) {
             let exact = 0.5 * *x as f64 * (1.0 + libm::erf(*x as f64 / 2f64.sqrt()));
             assert!(

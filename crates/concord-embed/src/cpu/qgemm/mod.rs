@@ -269,15 +269,40 @@ impl Default for QuantActs {
 impl QuantActs {
     /// Quantises `x`, `[rows, k]` row-major (`k` a multiple of 32), for `kernel`.
     pub fn quantize(&mut self, x: &[f32], k: usize, kernel: Kernel) {
+        self.shape(x.len(), k, kernel);
+        let blocks = x.par_chunks(ROWS_PER_TASK * k);
+        self.fill(blocks, kernel);
+    }
+
+    /// [`Self::quantize`], after `prep(first_row, rows)` has rewritten `x` in place a
+    /// block of rows at a time, each block on the thread that then quantises it: the
+    /// step before a projection (a bias and GELU, a residual and layer norm) takes no
+    /// pass over memory and no hand-over of its own.
+    pub fn quantize_after<F>(&mut self, x: &mut [f32], k: usize, kernel: Kernel, prep: F)
+    where
+        F: Fn(usize, &mut [f32]) + Sync,
+    {
+        self.shape(x.len(), k, kernel);
+        let blocks = x
+            .par_chunks_mut(ROWS_PER_TASK * k)
+            .enumerate()
+            .map(|(i, rows)| {
+                prep(i * ROWS_PER_TASK, rows);
+                &*rows
+            });
+        self.fill(blocks, kernel);
+    }
+
+    fn shape(&mut self, len: usize, k: usize, kernel: Kernel) {
         assert!(
             kernel.supported(),
             "this processor lacks the {kernel:?} kernel"
         );
         assert!(
-            k.is_multiple_of(BLOCK) && x.len().is_multiple_of(k),
+            k.is_multiple_of(BLOCK) && len.is_multiple_of(k),
             "activations are not rows of 32s"
         );
-        let rows = x.len() / k;
+        let rows = len / k;
         let nb = k / BLOCK;
         self.rows = rows;
         self.k = k;
@@ -285,14 +310,19 @@ impl QuantActs {
         self.q.resize(rows * k, 0);
         self.scale.resize(rows * nb, 0.0);
         self.start.resize(rows * nb, 0);
-        let per_task = ROWS_PER_TASK;
-        x.par_chunks(per_task * k)
-            .zip(self.q.par_chunks_mut(per_task * k))
-            .zip(self.scale.par_chunks_mut(per_task * nb))
-            .zip(self.start.par_chunks_mut(per_task * nb))
+    }
+
+    /// Quantises `blocks` (each [`ROWS_PER_TASK`] rows of the shape just set, the last
+    /// maybe fewer) into the buffers.
+    fn fill<'a>(&mut self, blocks: impl IndexedParallelIterator<Item = &'a [f32]>, kernel: Kernel) {
+        let (k, nb) = (self.k, self.k / BLOCK);
+        blocks
+            .zip(self.q.par_chunks_mut(ROWS_PER_TASK * k))
+            .zip(self.scale.par_chunks_mut(ROWS_PER_TASK * nb))
+            .zip(self.start.par_chunks_mut(ROWS_PER_TASK * nb))
             .for_each(|(((x, q), d), s)| {
-                // SAFETY: `kernel.supported()` holds; the four slices are whole blocks
-                // of the same rows.
+                // SAFETY: `kernel.supported()` holds (checked by `shape`); the four
+                // slices are whole blocks of the same rows.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     match kernel {
@@ -300,7 +330,8 @@ impl QuantActs {
                         Kernel::Avx2 => avx2::quantize_rows(x, q, d),
                     }
                 }
-                // Off x86_64 no kernel is supported and the assert above stops first.
+                // Off x86_64 no kernel is supported and the assert in `shape` stops
+                // first.
                 #[cfg(not(target_arch = "x86_64"))]
                 let _ = (x, q, d, s);
             });
