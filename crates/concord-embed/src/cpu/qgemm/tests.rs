@@ -146,3 +146,30 @@ fn activations_round_like_q8_0() {
         }
     }
 }
+
+#[test]
+fn quantising_after_a_step_equals_the_step_then_quantising() {
+    // 37 rows: two whole blocks of ROWS_PER_TASK and a short one.
+    let (rows, k) = (37, 64);
+    let step = |first: usize, block: &mut [f32]| {
+        for (r, row) in block.chunks_exact_mut(k).enumerate() {
+            row.iter_mut()
+                .for_each(|v| *v = *v * 3.0 + (first + r) as f32);
+        }
+    };
+    for kernel in KERNELS.into_iter().filter(|k| k.supported()) {
+        let x = noise(7, rows * k);
+        let mut stepped = x.clone();
+        step(0, &mut stepped);
+        let mut want = QuantActs::default();
+        want.quantize(&stepped, k, kernel);
+        let mut fused = x.clone();
+        let mut got = QuantActs::default();
+        got.quantize_after(&mut fused, k, kernel, step);
+        assert_eq!(fused, stepped, "{kernel:?}: the rows after the step");
+        assert_eq!(
+            (got.q, got.scale, got.start),
+            (want.q, want.scale, want.start)
+        );
+    }
+}
