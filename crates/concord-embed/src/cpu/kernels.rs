@@ -1,5 +1,7 @@
 //! Row kernels of the fused CPU forward pass ([`crate::cpu::encoder`]): each makes one
-//! pass over its rows and is split over the rayon pool in blocks of rows.
+//! pass over its rows, split over the rayon pool in blocks of rows. The `_rows` ones
+//! work on one block on the calling thread, for the 8-bit pass to run them inside the
+//! quantisation of the next projection's input (`QuantActs::quantize_after`).
 //!
 //! `exp` and `erf` are polynomial approximations written as straight-line f32 code so
 //! the loops vectorise; [`simd_fn!`] compiles each kernel for AVX-512, for AVX2+FMA and
