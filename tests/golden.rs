@@ -140,8 +140,8 @@ fn fused_f32_pass_equals_the_candle_graph() {
 /// The 8-bit projections (the CPU default where AVX-512 VNNI or AVX2 is there), on
 /// each integer kernel this processor runs, give the same vectors at every batch
 /// budget and text by text, within what 8-bit activations cost against the f32 pass,
-/// and match the golden fixture. On the model's 4-bit weights the kernels sum the same
-/// integers, so they agree with each other to rounding.
+/// and match the golden fixture. The kernels agree with each other within what
+/// VNNI's 8-bit attention costs.
 #[test]
 fn fused_int8_pass_is_batch_independent_and_near_f32() {
     let dir = support::model_dir();
@@ -189,13 +189,18 @@ fn fused_int8_pass_is_batch_independent_and_near_f32() {
         match &first {
             None => first = Some(batched),
             Some(other) => {
+                // VNNI also runs attention's products in 8 bits, AVX2 in f32, so they
+                // differ by what that costs (within the 0.9995 each keeps to the f32 pass).
+                let mut worst = 1f32;
                 for (i, (a, b)) in batched.iter().zip(other).enumerate() {
                     let c = support::cosine(a, b);
+                    worst = worst.min(c);
                     assert!(
-                        c > 0.99999,
+                        c > 0.9995,
                         "{kernel:?} against the first kernel, passage {i}: {c}"
                     );
                 }
+                eprintln!("{kernel:?} against the first kernel: worst cosine {worst:.6}");
             }
         }
     }

@@ -15,13 +15,15 @@
 //! The projections run in one of two precisions ([`CpuPrecision`]): 8-bit integers
 //! on processors with AVX-512 VNNI or AVX2 ([`crate::cpu::qgemm`], the default there), f32
 //! with `gemm` (the crate candle's CPU matmul calls) elsewhere. Attention's products
-//! are f32 `gemm` calls in both.
+//! are 8-bit too with the VNNI kernel ([`crate::cpu::qgemm::attention`]), f32 `gemm`
+//! calls otherwise.
 
 use crate::candle::check_batch;
 use crate::config::BertConfig;
 use crate::cpu::kernels::{self, Norm};
 use crate::cpu::qgemm::{self, Kernel, QuantActs, QuantWeights};
 use crate::cpu::shared_out::SharedOut;
+use crate::cpu::sized;
 use crate::profile::Pooling;
 use crate::weights::EncoderWeights;
 use anyhow::{ensure, Result};
@@ -186,14 +188,6 @@ fn transposed(w: Vec<f32>, k: usize) -> Vec<f32> {
 
 fn host(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
-}
-
-/// A buffer of exactly `len` floats; old contents are left (every user overwrites).
-fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if buf.len() < len {
-        buf.resize(len, 0.0);
-    }
-    &mut buf[..len]
 }
 
 thread_local! {
@@ -365,9 +359,8 @@ impl CpuEncoder {
                     kernels::residual_norm_rows(rows, y, &prev.down_b, norm(&prev.out_ln, eps));
                 }
             });
-            kernels::add_bias(qkv, &layer.qkv_b);
             let ctx = sized(&mut ws.ctx, t * h);
-            self.attention(ctx, qkv, lens);
+            self.attention(ctx, qkv, &layer.qkv_b, lens);
             let proj = sized(&mut ws.proj, t * h);
             layer.out.apply(proj, ctx, &mut ws.acts);
             let mid = sized(&mut ws.mid, t * inter);
@@ -406,20 +399,22 @@ impl CpuEncoder {
     }
 
     /// Scaled dot-product attention of each sequence over its own tokens, one task
-    /// per (sequence, head). `qkv` is `[T, 3H]` (biases added, queries scaled);
-    /// `ctx` receives `[T, H]`.
-    fn attention(&self, ctx: &mut [f32], qkv: &[f32], lens: &[usize]) {
+    /// per (sequence, head). `qkv` is `[T, 3H]` (queries scaled), its biases `bias`
+    /// not yet added; `ctx` receives `[T, H]`. In 8 bits on VNNI the products are
+    /// integer ones ([`qgemm::attention`]), which add the biases as they quantise;
+    /// otherwise the biases are added first and the products are f32 `gemm` calls.
+    fn attention(&self, ctx: &mut [f32], qkv: &mut [f32], bias: &[f32], lens: &[usize]) {
+        #[cfg(target_arch = "x86_64")]
+        if let CpuPrecision::Int8(kernel) = self.precision {
+            if qgemm::attention_in_8_bits(kernel, self.cfg.head_dim()) {
+                return self.attention_in_8_bits(ctx, qkv, bias, lens);
+            }
+        }
+        kernels::add_bias(qkv, bias);
         let h = self.cfg.hidden_size;
         let heads = self.cfg.num_attention_heads;
         let hd = self.cfg.head_dim();
-        let starts: Vec<usize> = lens
-            .iter()
-            .scan(0, |s, &l| {
-                let start = *s;
-                *s += l;
-                Some(start)
-            })
-            .collect();
+        let starts = starts(lens);
         // SAFETY: each (sequence, head) task writes only its own block (below), and
         // `for_each` returns after every task has finished.
         let out = unsafe { SharedOut::new(ctx) };
@@ -457,6 +452,57 @@ impl CpuEncoder {
             })
         });
     }
+
+    /// [`Self::attention`] on [`qgemm::attention::head`], one task per (sequence,
+    /// head), each worker with its own buffers.
+    #[cfg(target_arch = "x86_64")]
+    fn attention_in_8_bits(&self, ctx: &mut [f32], qkv: &[f32], bias: &[f32], lens: &[usize]) {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<qgemm::attention::Scratch> =
+                std::cell::RefCell::new(Default::default());
+        }
+        let h = self.cfg.hidden_size;
+        let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.head_dim());
+        let starts = starts(lens);
+        // SAFETY: each (sequence, head) task writes only its own block (below), and
+        // `for_each` returns after every task has finished.
+        let out = unsafe { SharedOut::new(ctx) };
+        let tasks: Vec<(usize, usize)> = (0..lens.len())
+            .flat_map(|s| (0..heads).map(move |head| (s, head)))
+            .collect();
+        tasks.into_par_iter().for_each(|(s, head)| {
+            let (start, l) = (starts[s], lens[s]);
+            let rows = &qkv[start * 3 * h..(start + l) * 3 * h];
+            SCRATCH.with_borrow_mut(|scratch| {
+                // SAFETY: `rows` is this sequence's l rows of [T, 3H]; the head's
+                // columns lie inside H (hd divides H, checked at load) and hd is in
+                // whole blocks (`attention_in_8_bits`); the output block is rows
+                // start..start+l, columns head*hd.. of the [T, H] ctx, which only this
+                // task writes (see SharedOut); the processor has VNNI (the kernel is
+                // supported, checked at load).
+                unsafe {
+                    qgemm::attention::head(
+                        scratch,
+                        rows,
+                        bias,
+                        (l, h, head, hd),
+                        out.at(start * h + head * hd),
+                    )
+                }
+            })
+        });
+    }
+}
+
+/// Where each packed sequence starts.
+fn starts(lens: &[usize]) -> Vec<usize> {
+    lens.iter()
+        .scan(0, |s, &l| {
+            let start = *s;
+            *s += l;
+            Some(start)
+        })
+        .collect()
 }
 
 fn norm((gamma, beta): &(Vec<f32>, Vec<f32>), eps: f32) -> Norm<'_> {

@@ -1,7 +1,7 @@
 //! The AVX-512 VNNI kernel: activations quantised with AVX-512 BW, dot products of 64
 //! byte pairs an instruction on `vpdpbusd`, in tiles of 4 tokens.
 
-use super::{QuantActs, QuantWeights, BLOCK, LANES, OFFSET, PANEL_BLOCK};
+use super::{BLOCK, LANES, OFFSET, PANEL_BLOCK};
 use std::arch::x86_64::*;
 
 /// Quantises whole rows: each block of 32 to `round(x / d)` with
@@ -28,30 +28,58 @@ pub(super) unsafe fn quantize_rows(x: &[f32], q: &mut [u8], scale: &mut [f32], s
     }
 }
 
-/// Rows `row..row+M` of the output at panels `panel..panel+V`, written to `dst`
-/// (the output element at that row and the panel's first column).
+/// One side of a product as rows: each row `nb` blocks of 32 bytes with a scale a
+/// block and, when its bytes are the signed side, where each block's dot products
+/// start (`-128 * sum`, taking the other side's offset back out).
+#[derive(Clone, Copy)]
+pub(super) struct Rows {
+    pub q: *const u8,
+    pub scale: *const f32,
+    /// Read only when the rows are signed (`SIGNED_ROWS` of [`tile`]).
+    pub start: *const i32,
+}
+
+/// The other side as panels of 16 output columns in the weights' layout
+/// (`[panel][nb][8][16][4]` bytes, `[panel][nb][16]` scales).
+#[derive(Clone, Copy)]
+pub(super) struct Panels {
+    pub data: *const u8,
+    pub scale: *const f32,
+    pub nb: usize,
+}
+
+/// Rows `row..row+M` of the product at panels `panel..panel+V`, written to `dst`
+/// (the output element at that row and the panel's first column; rows `stride`
+/// floats apart). With `SIGNED_ROWS` the rows are signed bytes and the panels hold
+/// each value plus 128, as the projections store them; without, the rows are
+/// unsigned (attention's probabilities) and the panels signed, and the dot products
+/// start from zero.
 ///
 /// # Safety
-/// The rows and panels must exist, `dst` must address them in an output of
-/// `w.n` columns, and the processor must have AVX-512 F, BW and VNNI.
+/// The rows and panels must exist, `dst` must address `M` rows of `V * 16` floats
+/// `stride` apart, and the processor must have AVX-512 F, BW and VNNI.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn tile<const M: usize, const V: usize>(
-    x: &QuantActs,
+pub(super) unsafe fn tile<const M: usize, const V: usize, const SIGNED_ROWS: bool>(
+    x: Rows,
     row: usize,
-    w: &QuantWeights,
+    w: Panels,
     panel: usize,
     dst: *mut f32,
+    stride: usize,
 ) {
-    let (k, nb) = (w.k, w.k / BLOCK);
-    let (xq, xs) = x.row_at(row);
-    let x0 = x.start[row * nb..].as_ptr();
-    let (wd, ws) = w.panel_at(panel);
+    let nb = w.nb;
+    let xq = x.q.add(row * nb * BLOCK);
+    let xs = x.scale.add(row * nb);
+    let wd = w.data.add(panel * nb * PANEL_BLOCK);
+    let ws = w.scale.add(panel * nb * LANES);
     let mut acc = [[_mm512_setzero_ps(); V]; M];
     for b in 0..nb {
         let mut dot = [[_mm512_setzero_si512(); V]; M];
-        for (m, dm) in dot.iter_mut().enumerate() {
-            let s = _mm512_set1_epi32(*x0.add(m * nb + b));
-            dm.fill(s);
+        if SIGNED_ROWS {
+            let x0 = x.start.add(row * nb);
+            for (m, dm) in dot.iter_mut().enumerate() {
+                dm.fill(_mm512_set1_epi32(*x0.add(m * nb + b)));
+            }
         }
         for g in 0..BLOCK / 4 {
             let mut wv = [_mm512_setzero_si512(); V];
@@ -60,10 +88,14 @@ pub(super) unsafe fn tile<const M: usize, const V: usize>(
                 *wv = _mm512_loadu_si512(wd.add(at).cast());
             }
             for (m, dm) in dot.iter_mut().enumerate() {
-                let at = xq.add(m * k + b * BLOCK + g * 4);
+                let at = xq.add(m * nb * BLOCK + b * BLOCK + g * 4);
                 let xv = _mm512_set1_epi32(at.cast::<i32>().read_unaligned());
                 for (d, wv) in dm.iter_mut().zip(&wv) {
-                    *d = _mm512_dpbusd_epi32(*d, *wv, xv);
+                    *d = if SIGNED_ROWS {
+                        _mm512_dpbusd_epi32(*d, *wv, xv)
+                    } else {
+                        _mm512_dpbusd_epi32(*d, xv, *wv)
+                    };
                 }
             }
         }
@@ -77,7 +109,7 @@ pub(super) unsafe fn tile<const M: usize, const V: usize>(
     }
     for (m, am) in acc.iter().enumerate() {
         for (v, a) in am.iter().enumerate() {
-            _mm512_storeu_ps(dst.add(m * w.n + v * LANES), *a);
+            _mm512_storeu_ps(dst.add(m * stride + v * LANES), *a);
         }
     }
 }

