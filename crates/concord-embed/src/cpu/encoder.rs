@@ -412,26 +412,17 @@ impl CpuEncoder {
         }
         kernels::add_bias(qkv, bias);
         let h = self.cfg.hidden_size;
-        let heads = self.cfg.num_attention_heads;
         let hd = self.cfg.head_dim();
-        let starts = starts(lens);
-        // SAFETY: each (sequence, head) task writes only its own block (below), and
-        // `for_each` returns after every task has finished.
-        let out = unsafe { SharedOut::new(ctx) };
-        let tasks: Vec<(usize, usize)> = (0..lens.len())
-            .flat_map(|s| (0..heads).map(move |head| (s, head)))
-            .collect();
-        tasks.into_par_iter().for_each(|(s, head)| {
+        let qkv = &*qkv;
+        self.for_each_head(ctx, lens, |start, l, head, out| {
             SCORES.with_borrow_mut(|scores| {
-                let (start, l) = (starts[s], lens[s]);
                 let scores = sized(scores, l * l);
                 let q = &qkv[start * 3 * h + head * hd..];
                 let k = &q[h..];
                 let v = &q[2 * h..];
                 // SAFETY: q, k and v address rows start..start+l of the [T, 3H] qkv matrix
-                // (row stride 3H) at this head's columns; scores is [l, l]; the output
-                // block is rows start..start+l, columns head*hd.. of the [T, H] ctx, which
-                // only this task writes (see SharedOut).
+                // (row stride 3H) at this head's columns; scores is [l, l]; `out` is
+                // this task's own block of ctx (see `for_each_head`).
                 unsafe {
                     matmul(
                         (l, l, hd),
@@ -443,7 +434,7 @@ impl CpuEncoder {
                     kernels::softmax_rows(scores, l);
                     matmul(
                         (l, hd, l),
-                        (out.at(start * h + head * hd), h),
+                        (out, h),
                         (scores.as_ptr(), l, 1),
                         (v.as_ptr(), 3 * h, 1),
                         Parallelism::None,
@@ -453,8 +444,8 @@ impl CpuEncoder {
         });
     }
 
-    /// [`Self::attention`] on [`qgemm::attention::head`], one task per (sequence,
-    /// head), each worker with its own buffers.
+    /// [`Self::attention`] on [`qgemm::attention::head`], each worker with its own
+    /// buffers.
     #[cfg(target_arch = "x86_64")]
     fn attention_in_8_bits(&self, ctx: &mut [f32], qkv: &[f32], bias: &[f32], lens: &[usize]) {
         thread_local! {
@@ -462,47 +453,51 @@ impl CpuEncoder {
                 std::cell::RefCell::new(Default::default());
         }
         let h = self.cfg.hidden_size;
+        let hd = self.cfg.head_dim();
+        self.for_each_head(ctx, lens, |start, l, head, out| {
+            let rows = &qkv[start * 3 * h..(start + l) * 3 * h];
+            SCRATCH.with_borrow_mut(|scratch| {
+                // SAFETY: `rows` is this sequence's l rows of [T, 3H]; the head's
+                // columns lie inside H (hd divides H, checked at load) and hd is in
+                // whole blocks (`attention_in_8_bits`); `out` is this task's own block
+                // of ctx (see `for_each_head`); the processor has VNNI (the kernel is
+                // supported, checked at load).
+                unsafe { qgemm::attention::head(scratch, rows, bias, (l, h, head, hd), out) }
+            })
+        });
+    }
+
+    /// Runs `task(start, len, head, out)` for each (sequence, head) over the pool,
+    /// `out` pointing at the first element of that sequence's rows and head's
+    /// columns in the `[T, H]` `ctx`: the only block of it the task may write.
+    fn for_each_head<F>(&self, ctx: &mut [f32], lens: &[usize], task: F)
+    where
+        F: Fn(usize, usize, usize, *mut f32) + Sync,
+    {
+        let h = self.cfg.hidden_size;
         let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.head_dim());
-        let starts = starts(lens);
-        // SAFETY: each (sequence, head) task writes only its own block (below), and
-        // `for_each` returns after every task has finished.
+        let starts: Vec<usize> = lens
+            .iter()
+            .scan(0, |s, &l| {
+                let start = *s;
+                *s += l;
+                Some(start)
+            })
+            .collect();
+        // SAFETY: each (sequence, head) task writes only its own block (rows
+        // start..start+l, columns head*hd..(head+1)*hd), and `for_each` returns after
+        // every task has finished.
         let out = unsafe { SharedOut::new(ctx) };
         let tasks: Vec<(usize, usize)> = (0..lens.len())
             .flat_map(|s| (0..heads).map(move |head| (s, head)))
             .collect();
         tasks.into_par_iter().for_each(|(s, head)| {
             let (start, l) = (starts[s], lens[s]);
-            let rows = &qkv[start * 3 * h..(start + l) * 3 * h];
-            SCRATCH.with_borrow_mut(|scratch| {
-                // SAFETY: `rows` is this sequence's l rows of [T, 3H]; the head's
-                // columns lie inside H (hd divides H, checked at load) and hd is in
-                // whole blocks (`attention_in_8_bits`); the output block is rows
-                // start..start+l, columns head*hd.. of the [T, H] ctx, which only this
-                // task writes (see SharedOut); the processor has VNNI (the kernel is
-                // supported, checked at load).
-                unsafe {
-                    qgemm::attention::head(
-                        scratch,
-                        rows,
-                        bias,
-                        (l, h, head, hd),
-                        out.at(start * h + head * hd),
-                    )
-                }
-            })
+            // SAFETY: the block starts inside ctx, which is [T, H] with T the sum of
+            // `lens` (checked by `check_batch`).
+            task(start, l, head, unsafe { out.at(start * h + head * hd) })
         });
     }
-}
-
-/// Where each packed sequence starts.
-fn starts(lens: &[usize]) -> Vec<usize> {
-    lens.iter()
-        .scan(0, |s, &l| {
-            let start = *s;
-            *s += l;
-            Some(start)
-        })
-        .collect()
 }
 
 fn norm((gamma, beta): &(Vec<f32>, Vec<f32>), eps: f32) -> Norm<'_> {
