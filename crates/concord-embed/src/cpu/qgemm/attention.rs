@@ -52,7 +52,6 @@ pub(crate) struct Scratch {
 /// `(head + 1) * head_dim <= h`; `out` must address `l` rows of `head_dim` floats, `h`
 /// apart, that no other thread touches; the processor must have AVX-512 F, BW and
 /// VNNI.
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn head(
     s: &mut Scratch,
