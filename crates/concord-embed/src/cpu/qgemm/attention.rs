@@ -20,9 +20,6 @@ use super::{BLOCK, LANES, PANEL_BLOCK};
 use crate::cpu::{kernels, sized};
 use std::arch::x86_64::*;
 
-/// Query rows a tile of the products computes (its accumulators stay in registers).
-const TILE_ROWS: usize = 4;
-
 /// One worker's buffers, kept between heads so tasks do not allocate.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -135,7 +132,14 @@ pub(crate) unsafe fn head(
         scale: k_scale.as_ptr(),
         nb: hb,
     };
-    products::<true>(rows, l, panels, keys / LANES, scores.as_mut_ptr(), keys);
+    avx512::tiles::<true>(
+        rows,
+        0..l,
+        panels,
+        0..keys / LANES,
+        scores.as_mut_ptr(),
+        keys,
+    );
 
     // Probabilities, quantised per block of 32 keys to unsigned bytes.
     let (p, p_scale) = (
@@ -211,7 +215,7 @@ pub(crate) unsafe fn head(
         scale: v_scale.as_ptr(),
         nb: kb,
     };
-    products::<false>(rows, l, panels, dims, out, h);
+    avx512::tiles::<false>(rows, 0..l, panels, 0..dims, out, h);
 }
 
 /// `block = x + bias` over 32 floats.
@@ -242,42 +246,4 @@ unsafe fn quantize_probabilities(p: &[f32], q: &mut [u8]) -> f32 {
         _mm_storeu_si128(q.as_mut_ptr().add(o).cast(), _mm512_cvtusepi32_epi8(qv));
     }
     d
-}
-
-/// `dst[rows, panels * 16]` (rows `stride` floats apart) = `x * w` in tiles of
-/// [`TILE_ROWS`] rows by two panels.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn products<const SIGNED_ROWS: bool>(
-    x: Rows,
-    rows: usize,
-    w: Panels,
-    panels: usize,
-    dst: *mut f32,
-    stride: usize,
-) {
-    let mut row = 0;
-    while row < rows {
-        let m = if row + TILE_ROWS <= rows {
-            TILE_ROWS
-        } else {
-            1
-        };
-        let mut panel = 0;
-        while panel < panels {
-            let at = dst.add(row * stride + panel * LANES);
-            let wide = panel + 2 <= panels;
-            match (m, wide) {
-                (TILE_ROWS, true) => {
-                    avx512::tile::<TILE_ROWS, 2, SIGNED_ROWS>(x, row, w, panel, at, stride)
-                }
-                (TILE_ROWS, false) => {
-                    avx512::tile::<TILE_ROWS, 1, SIGNED_ROWS>(x, row, w, panel, at, stride)
-                }
-                (_, true) => avx512::tile::<1, 2, SIGNED_ROWS>(x, row, w, panel, at, stride),
-                (_, false) => avx512::tile::<1, 1, SIGNED_ROWS>(x, row, w, panel, at, stride),
-            }
-            panel += if wide { 2 } else { 1 };
-        }
-        row += m;
-    }
 }

@@ -1,8 +1,9 @@
 //! The AVX-512 VNNI kernel: activations quantised with AVX-512 BW, dot products of 64
 //! byte pairs an instruction on `vpdpbusd`, in tiles of 4 tokens.
 
-use super::{BLOCK, LANES, OFFSET, PANEL_BLOCK};
+use super::{BLOCK, LANES, OFFSET, PANEL_BLOCK, TILE_ROWS};
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 /// Quantises whole rows: each block of 32 to `round(x / d)` with
 /// `d = max|x| / 127` (ties to even, the processor's default rounding), its scale
@@ -111,5 +112,47 @@ pub(super) unsafe fn tile<const M: usize, const V: usize, const SIGNED_ROWS: boo
         for (v, a) in am.iter().enumerate() {
             _mm512_storeu_ps(dst.add(m * stride + v * LANES), *a);
         }
+    }
+}
+
+/// The product at rows `rows` and panels `panels` in [`tile`]s of [`TILE_ROWS`] rows
+/// (single rows for what is left) by two panels (one for an odd last); `dst` is the
+/// output element at row 0 and panel 0, rows `stride` floats apart.
+///
+/// # Safety
+/// As for [`tile`], for every row and panel in the ranges.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn tiles<const SIGNED_ROWS: bool>(
+    x: Rows,
+    rows: Range<usize>,
+    w: Panels,
+    panels: Range<usize>,
+    dst: *mut f32,
+    stride: usize,
+) {
+    let mut row = rows.start;
+    while row < rows.end {
+        let m = if row + TILE_ROWS <= rows.end {
+            TILE_ROWS
+        } else {
+            1
+        };
+        let mut panel = panels.start;
+        while panel < panels.end {
+            let at = dst.add(row * stride + panel * LANES);
+            let wide = panel + 2 <= panels.end;
+            match (m, wide) {
+                (TILE_ROWS, true) => {
+                    tile::<TILE_ROWS, 2, SIGNED_ROWS>(x, row, w, panel, at, stride)
+                }
+                (TILE_ROWS, false) => {
+                    tile::<TILE_ROWS, 1, SIGNED_ROWS>(x, row, w, panel, at, stride)
+                }
+                (_, true) => tile::<1, 2, SIGNED_ROWS>(x, row, w, panel, at, stride),
+                (_, false) => tile::<1, 1, SIGNED_ROWS>(x, row, w, panel, at, stride),
+            }
+            panel += if wide { 2 } else { 1 };
+        }
+        row += m;
     }
 }

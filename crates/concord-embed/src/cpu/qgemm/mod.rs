@@ -409,37 +409,30 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
         let rows = chunk * TASK_ROWS..x.rows.min((chunk + 1) * TASK_ROWS);
         let panel = pair * 2;
         let wide = panel + 2 <= panels;
-        let mut row = rows.start;
-        while row < rows.end {
-            let m = if row + TILE_ROWS <= rows.end {
-                TILE_ROWS
-            } else {
-                1
-            };
-            // SAFETY: rows row..row+m and panels panel..panel+(1 or 2) lie inside x, w
-            // and out (checked above); this task alone writes that tile of out, and
-            // the processor runs `kernel`.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                let dst = base.at(row * w.n + panel * LANES);
-                let (xr, wp, n) = (x.rows(), w.panels(), w.n);
-                match (kernel, m, wide) {
-                    (Kernel::Avx512Vnni, TILE_ROWS, true) => {
-                        avx512::tile::<TILE_ROWS, 2, true>(xr, row, wp, panel, dst, n)
-                    }
-                    (Kernel::Avx512Vnni, TILE_ROWS, false) => {
-                        avx512::tile::<TILE_ROWS, 1, true>(xr, row, wp, panel, dst, n)
-                    }
-                    (Kernel::Avx512Vnni, _, true) => {
-                        avx512::tile::<1, 2, true>(xr, row, wp, panel, dst, n)
-                    }
-                    (Kernel::Avx512Vnni, _, false) => {
-                        avx512::tile::<1, 1, true>(xr, row, wp, panel, dst, n)
-                    }
-                    (Kernel::Avx2, _, _) => {
-                        let width = if wide { 2 } else { 1 };
+        let width = if wide { 2 } else { 1 };
+        // SAFETY: these rows and panels lie inside x, w and out (checked above); this
+        // task alone writes that tile of out, and the processor runs `kernel`.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            match kernel {
+                Kernel::Avx512Vnni => avx512::tiles::<true>(
+                    x.rows(),
+                    rows,
+                    w.panels(),
+                    panel..panel + width,
+                    base.at(0),
+                    w.n,
+                ),
+                Kernel::Avx2 => {
+                    let mut row = rows.start;
+                    while row < rows.end {
+                        let m = if row + TILE_ROWS <= rows.end {
+                            TILE_ROWS
+                        } else {
+                            1
+                        };
                         for p in panel..panel + width {
-                            let dst = dst.add((p - panel) * LANES);
+                            let dst = base.at(row * w.n + p * LANES);
                             match (m, w.narrow) {
                                 (TILE_ROWS, true) => {
                                     avx2::tile::<TILE_ROWS, true>(x, row, w, p, dst)
@@ -451,14 +444,14 @@ pub fn matmul(out: &mut [f32], x: &QuantActs, w: &QuantWeights) {
                                 (_, false) => avx2::tile::<1, false>(x, row, w, p, dst),
                             }
                         }
+                        row += m;
                     }
                 }
             }
-            // Off x86_64 no kernel is supported and the assert above stops first.
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = (base, wide);
-            row += m;
         }
+        // Off x86_64 no kernel is supported and the assert above stops first.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (base, rows, width);
     });
 }
 
