@@ -7,7 +7,7 @@ use super::neighbourhoods::{residual_cosine, Neighbourhoods};
 use super::{
     ArticleSignals, PairMatch, PassageRef, QueryOptions, GROUPS, LEXICAL_CANDIDATES,
     LEXICAL_MIN_SHARED, LEXICAL_RARE_MAX, LEXICAL_RARE_SHARE, MUTUAL_RANK, QUOTE_MIN_CJK,
-    QUOTE_MIN_WORDS, RANK_MAX_PASSAGES,
+    QUOTE_MIN_WORDS, RANK_MAX_PASSAGES, RELATED_ARTICLES, RELATED_NOTICES,
 };
 use crate::features::Features;
 use crate::score::{judge, Semantic, Side, Verdict};
@@ -23,6 +23,8 @@ pub struct OverlapIndex<'c> {
     pub(super) n: Cow<'c, Neighbourhoods>,
     /// Affinities of article pairs computed so far (see [`Neighbourhoods::affinity`]).
     pub(super) affinity: std::sync::Mutex<HashMap<(String, String), f32>>,
+    /// Related articles of the articles asked about so far (see [`Self::related_docs`]).
+    pub(super) related: std::sync::Mutex<HashMap<String, Arc<[String]>>>,
 }
 
 impl<'c> OverlapIndex<'c> {
@@ -32,6 +34,7 @@ impl<'c> OverlapIndex<'c> {
             collection,
             n: Cow::Owned(Neighbourhoods::build(collection, names)),
             affinity: Default::default(),
+            related: Default::default(),
         }
     }
 
@@ -41,6 +44,7 @@ impl<'c> OverlapIndex<'c> {
             collection,
             n: Cow::Borrowed(n),
             affinity: Default::default(),
+            related: Default::default(),
         })
     }
 
@@ -252,7 +256,8 @@ impl<'c> OverlapIndex<'c> {
     /// Candidates for the passage in `slot`, from other articles, each once with its
     /// cosine: its nearest passages in each script group (a translation sits further
     /// from its source than unrelated text of the source's own language, so each
-    /// language is searched on its own) and its lexical candidates.
+    /// language is searched on its own), its lexical candidates and, for a notice, the
+    /// closest notices of the related articles ([`Self::related_notices`]).
     pub(super) fn candidates(&self, slot: usize, opts: &QueryOptions) -> Vec<(usize, f32)> {
         let own = &self.passage(slot).doc;
         let v = self.collection.vector(slot);
@@ -264,11 +269,88 @@ impl<'c> OverlapIndex<'c> {
             })
             .collect();
         let features = self.n.features[slot].as_ref().expect("live slot");
+        if features.notice.is_some() {
+            for s in self.related_notices(own, v) {
+                if !out.iter().any(|&(x, _)| x == s.0) {
+                    out.push(s);
+                }
+            }
+        }
         for s in self.lexical_candidates(features, Some(own)) {
             if !out.iter().any(|&(x, _)| x == s) {
                 out.push((s, concord_index::dot(v, self.collection.vector(s))));
             }
         }
+        out
+    }
+
+    /// The notices (disclaimers, reprint lines, prompts) of the articles related to
+    /// `own` ([`Self::related_docs`]) closest to `vector`, [`RELATED_NOTICES`] from each,
+    /// with their cosines. A notice sits far from another outlet's wording of the same
+    /// notice and its words are too common to retrieve by, so neither the graph nor the
+    /// lexical postings find its counterpart.
+    fn related_notices(&self, own: &str, vector: &[f32]) -> Vec<(usize, f32)> {
+        let mut out = Vec::new();
+        for doc in self.related_docs(own).iter() {
+            let Some(d) = self.collection.doc(doc) else {
+                continue;
+            };
+            let mut near: Vec<(usize, f32)> = d
+                .slots
+                .iter()
+                .filter(|&&s| {
+                    self.n.features[s]
+                        .as_ref()
+                        .is_some_and(|f| f.notice.is_some())
+                })
+                .map(|&s| (s, concord_index::dot(vector, self.collection.vector(s))))
+                .collect();
+            near.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            out.extend(near.into_iter().take(RELATED_NOTICES));
+        }
+        out
+    }
+
+    /// The articles nearest `doc` as a whole: the [`RELATED_ARTICLES`] whose mean
+    /// vectors are closest to its own in each script group (cross-language cosines
+    /// run lower, so each group is ranked on its own), computed once per article.
+    pub(super) fn related_docs(&self, doc: &str) -> Arc<[String]> {
+        let cached = self
+            .related
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(doc)
+            .cloned();
+        if let Some(r) = cached {
+            return r;
+        }
+        let Some(own) = self.n.doc_grams.get(doc) else {
+            return Arc::from(Vec::new());
+        };
+        let norm = |m: &[f32]| concord_index::dot(m, m).sqrt().max(f32::MIN_POSITIVE);
+        let own_norm = norm(&own.mean);
+        let mut ranked: [Vec<(f32, &String)>; GROUPS] = Default::default();
+        for (id, d) in &self.n.doc_grams {
+            if id == doc || d.slots.is_empty() {
+                continue;
+            }
+            let cosine = concord_index::dot(&own.mean, &d.mean) / (own_norm * norm(&d.mean));
+            ranked[self.n.doc_group(d)].push((cosine, id));
+        }
+        let mut out = Vec::new();
+        for mut r in ranked {
+            r.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(y.1)));
+            out.extend(
+                r.into_iter()
+                    .take(RELATED_ARTICLES)
+                    .map(|(_, id)| id.clone()),
+            );
+        }
+        let out: Arc<[String]> = Arc::from(out);
+        self.related
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(doc.to_string(), out.clone());
         out
     }
 

@@ -97,6 +97,11 @@ const LEXICAL_RARE_MAX: u32 = 64;
 /// Shortest verbatim quote looked up on folded text: CJK characters, or Latin words.
 const QUOTE_MIN_CJK: usize = 6;
 const QUOTE_MIN_WORDS: usize = 3;
+/// Articles whose notices a notice is compared with: the ones nearest its own as a
+/// whole (cosine of the articles' mean vectors), this many per script group.
+const RELATED_ARTICLES: usize = 4;
+/// Notices taken from each related article: the closest to the notice.
+const RELATED_NOTICES: usize = 3;
 
 /// Query options.
 #[derive(Debug, Clone)]

@@ -265,6 +265,16 @@ impl Neighbourhoods {
         }
     }
 
+    /// The script group most of an article's passages are in.
+    pub(super) fn doc_group(&self, d: &DocGrams) -> usize {
+        let chinese = d
+            .slots
+            .iter()
+            .filter(|&&s| self.group.get(s) == Some(&0))
+            .count();
+        usize::from(chinese * 2 < d.slots.len())
+    }
+
     /// How much two articles have in common as a whole: the share of the smaller one's
     /// weight (IDF over articles) found in the other, over their grams when both are in
     /// one script group, else over their anchors (numbers and names, which survive
@@ -274,15 +284,7 @@ impl Neighbourhoods {
         let (Some(da), Some(db)) = (self.doc_grams.get(a), self.doc_grams.get(b)) else {
             return 0.0;
         };
-        let group = |d: &DocGrams| {
-            let chinese = d
-                .slots
-                .iter()
-                .filter(|&&s| self.group.get(s) == Some(&0))
-                .count();
-            usize::from(chinese * 2 < d.slots.len())
-        };
-        let (ga, gb) = if group(da) == group(db) {
+        let (ga, gb) = if self.doc_group(da) == self.doc_group(db) {
             (&da.grams, &db.grams)
         } else {
             (&da.anchors, &db.anchors)

@@ -49,6 +49,16 @@ fn claims(topic: u64, i: usize) -> Vec<String> {
 }
 
 fn put(c: &mut Collection, id: &str, topic: u64, texts: &[String]) {
+    put_with(c, id, texts, |_, t| vector(topic, t));
+}
+
+/// [`put`] with each passage's vector from `vector_of(index, text)`.
+fn put_with(
+    c: &mut Collection,
+    id: &str,
+    texts: &[String],
+    vector_of: impl Fn(usize, &str) -> Vec<f32>,
+) {
     let mut passages = Vec::new();
     let mut vectors = Vec::new();
     let mut at = 0u32;
@@ -63,7 +73,7 @@ fn put(c: &mut Collection, id: &str, topic: u64, texts: &[String]) {
             paragraph: Some(k as u32),
         });
         at += n + 1;
-        vectors.extend(vector(topic, t));
+        vectors.extend(vector_of(k, t));
     }
     let doc = DocRecord {
         id: id.into(),
@@ -266,4 +276,60 @@ fn a_claim_agrees_with_one_claim_of_another_article_not_every_one() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     assert_eq!(kept, want);
+}
+
+#[test]
+fn a_notice_finds_another_outlets_notice_in_a_related_article() {
+    // Many stories, so neither notice is among the other's nearest passages of the
+    // collection, and wordings with no gram in common, so no lexical candidate links them.
+    let stamp = ModelStamp {
+        name: "synthetic".into(),
+        dim: DIM,
+        fingerprint: "0".into(),
+    };
+    let mut c = Collection::in_memory(&stamp, IndexParams::default());
+    for topic in 1..60 {
+        for i in 0..3 {
+            put(&mut c, &format!("t{topic}a{i}"), topic, &claims(topic, i));
+        }
+    }
+    for (id, i, notice, far) in [
+        ("t0n7", 7, "本文為獨家稿件,未經授權不得轉載。", 555),
+        (
+            "t0n8",
+            8,
+            "All rights reserved; no copying without written consent.",
+            777,
+        ),
+    ] {
+        let mut texts = claims(0, i);
+        texts.push(notice.to_string());
+        let last = texts.len() - 1;
+        // The notice points somewhere of its own, far from the story and from the
+        // other notice.
+        put_with(&mut c, id, &texts, |k, t| {
+            if k == last {
+                unit(far)
+            } else {
+                vector(0, t)
+            }
+        });
+    }
+    let ix = OverlapIndex::new(&c, None);
+    let opts = QueryOptions {
+        boilerplate: true,
+        ..Default::default()
+    };
+    let pairs = ix.all_pairs(Some("t0n7"), &opts);
+    assert!(
+        pairs.iter().any(|m| m.b.doc == "t0n8"
+            && m.label == Label::Boilerplate
+            && m.a.text.contains("轉載")
+            && m.b.text.contains("rights")),
+        "{:?}",
+        pairs
+            .iter()
+            .map(|m| (&m.b.doc, m.label, &m.b.text))
+            .collect::<Vec<_>>()
+    );
 }
