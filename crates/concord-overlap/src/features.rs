@@ -39,6 +39,10 @@ pub struct Features {
     /// Figures with what they count (`(unit, value)`, sorted): `41人` is `("人", "41")`,
     /// `63.2%` is `("%", "63.2")`, `45,000 residents` is `("residents", "45000")`.
     pub figures: Vec<(String, String)>,
+    /// The same figures as what they measure and how much, in any language, script or
+    /// magnitude (`46亿元` and `4.6 billion yuan` are `("yuan", "4600000000")`; see
+    /// [`crate::quantities`]), for pairs whose figures share no unit word.
+    pub quantities: Vec<(String, String)>,
 }
 
 /// Opposed concepts: words for each pole, folded (Simplified, lower case). A pair whose
@@ -199,6 +203,7 @@ impl Features {
         let notice = notice(&flat);
         Self {
             figures: figures_in(&norm),
+            quantities: crate::quantities::quantities(&norm),
             notice,
             folded,
             grams,

@@ -6,6 +6,7 @@ mod engine;
 mod features;
 mod judge;
 mod pairs;
+mod quantities;
 mod score;
 
 pub use engine::{

@@ -285,7 +285,13 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             .collect();
     }
     let negation_differs = a.features.negated != b.features.negated;
-    let (figures_same, figures_clash) = figure_agreement(&a.features.figures, &b.features.figures);
+    // Figures with one unit word compare as written; when the two share none (other
+    // languages, scripts or magnitude words), as quantities.
+    let (figures_same, figures_clash) =
+        match figure_agreement(&a.features.figures, &b.features.figures) {
+            (0, 0) => crate::quantities::agreement(&a.features.quantities, &b.features.quantities),
+            found => found,
+        };
     let opposed = opposed_poles(a.features.poles, b.features.poles);
 
     let min_len = fa.len().min(fb.len());
