@@ -286,10 +286,18 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
     }
     let negation_differs = a.features.negated != b.features.negated;
     // Figures with one unit word compare as written; when the two share none (other
-    // languages, scripts or magnitude words), as quantities.
+    // languages, scripts or magnitude words), as quantities. A unit class says less
+    // than a unit word and its context (`22分鐘` a crossing, `十五分钟` a charge), so
+    // quantities that differ count as a clash only across languages, where no unit
+    // word can be shared.
     let (figures_same, figures_clash) =
         match figure_agreement(&a.features.figures, &b.features.figures) {
-            (0, 0) => crate::quantities::agreement(&a.features.quantities, &b.features.quantities),
+            (0, 0) => {
+                let (same, clash) =
+                    crate::quantities::agreement(&a.features.quantities, &b.features.quantities);
+                let cross = a.features.chinese != b.features.chinese;
+                (same, if cross { clash } else { 0 })
+            }
             found => found,
         };
     let opposed = opposed_poles(a.features.poles, b.features.poles);
