@@ -320,8 +320,9 @@ fn figures_in(norm: &[char]) -> Vec<(String, String)> {
     out
 }
 
-/// Units two passages both count with figures: how many of them share a value, and
-/// how many have only other values on each side (the same thing, other numbers).
+/// Units two passages both count with figures (or classes they both count quantities
+/// in): how many of them share a value, and how many have only other values on each
+/// side (the same thing, other numbers).
 pub fn figure_agreement(a: &[(String, String)], b: &[(String, String)]) -> (usize, usize) {
     let (mut same, mut clash) = (0, 0);
     let units: std::collections::BTreeSet<&str> = a.iter().map(|f| f.0.as_str()).collect();

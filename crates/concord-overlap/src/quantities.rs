@@ -7,7 +7,8 @@
 //! word): a bare number, a date or a rank (`第3名`) is not one. Chinese numerals count
 //! when they are more than a lone 一 (which starts too many words to be a figure).
 //!
-//! Read on text already normalised for the anchors (NFKC, lower case, Simplified).
+//! Read on text already normalised for the anchors (NFKC, lower case, Simplified), and
+//! compared as figures are ([`crate::features::figure_agreement`]).
 
 /// Units a quantity can be counted in, folded: the class it belongs to and the factor
 /// to that class's base unit (durations in minutes, shares in per cent). Longer marks
@@ -264,35 +265,10 @@ fn format_value(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Classes both passages count quantities in: how many of them share a value, and how
-/// many have only other values on each side (the same thing, other numbers).
-pub fn agreement(a: &[(String, String)], b: &[(String, String)]) -> (usize, usize) {
-    let (mut same, mut clash) = (0, 0);
-    let mut classes: Vec<&str> = a.iter().map(|q| q.0.as_str()).collect();
-    classes.dedup();
-    for class in classes {
-        let values = |q: &[(String, String)]| -> Vec<String> {
-            q.iter()
-                .filter(|x| x.0 == class)
-                .map(|x| x.1.clone())
-                .collect()
-        };
-        let (va, vb) = (values(a), values(b));
-        if vb.is_empty() {
-            continue;
-        }
-        if va.iter().any(|v| vb.contains(v)) {
-            same += 1;
-        } else {
-            clash += 1;
-        }
-    }
-    (same, clash)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::figure_agreement as agreement;
 
     fn q(text: &str) -> Vec<(String, String)> {
         let norm: Vec<char> = text.to_lowercase().chars().collect();

@@ -294,7 +294,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
         match figure_agreement(&a.features.figures, &b.features.figures) {
             (0, 0) => {
                 let (same, clash) =
-                    crate::quantities::agreement(&a.features.quantities, &b.features.quantities);
+                    figure_agreement(&a.features.quantities, &b.features.quantities);
                 let cross = a.features.chinese != b.features.chinese;
                 (same, if cross { clash } else { 0 })
             }

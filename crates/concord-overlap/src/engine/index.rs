@@ -299,8 +299,10 @@ impl<'c> OverlapIndex<'c> {
                 .slots
                 .iter()
                 .filter(|&&s| {
-                    self.n.features[s]
-                        .as_ref()
+                    self.n
+                        .features
+                        .get(s)
+                        .and_then(Option::as_ref)
                         .is_some_and(|f| f.notice.is_some())
                 })
                 .map(|&s| (s, concord_index::dot(vector, self.collection.vector(s))))
