@@ -377,7 +377,7 @@ fn anchors_in(chars: &[char]) -> Vec<String> {
 /// The token of `chars` starting at `i`: the characters `keep` accepts, with a `.`
 /// between two digits kept (a decimal point) and a `,` there dropped (a thousands
 /// separator); and the index just past it.
-fn token_at(chars: &[char], i: usize, keep: impl Fn(char) -> bool) -> (String, usize) {
+pub(crate) fn token_at(chars: &[char], i: usize, keep: impl Fn(char) -> bool) -> (String, usize) {
     let mut tok = String::new();
     let mut j = i;
     while j < chars.len() {

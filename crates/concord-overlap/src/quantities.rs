@@ -143,26 +143,8 @@ pub fn quantities(norm: &[char]) -> Vec<(String, String)> {
 /// An Arabic number at `i` (thousands separators dropped, one decimal point kept) and
 /// the index past it.
 fn arabic(norm: &[char], i: usize) -> Option<(f64, usize)> {
-    let mut s = String::new();
-    let mut j = i;
-    while j < norm.len() {
-        let c = norm[j];
-        let between = matches!(c, '.' | ',')
-            && j > i
-            && norm[j - 1].is_ascii_digit()
-            && norm.get(j + 1).is_some_and(|n| n.is_ascii_digit());
-        if c.is_ascii_digit() {
-            s.push(c);
-        } else if between {
-            if c == '.' {
-                s.push('.');
-            }
-        } else {
-            break;
-        }
-        j += 1;
-    }
-    s.parse().ok().map(|v| (v, j))
+    let (digits, end) = crate::features::token_at(norm, i, |c| c.is_ascii_digit());
+    digits.parse().ok().map(|v| (v, end))
 }
 
 /// A character a Chinese numeral starts with: a digit, or 十 (`十二`).

@@ -85,14 +85,19 @@ fn put_with(
     c.upsert(doc, passages, &vectors).unwrap();
 }
 
-/// Four stories of five articles each.
-fn collection() -> Collection {
+/// A collection in memory with no article yet.
+fn empty() -> Collection {
     let stamp = ModelStamp {
         name: "synthetic".into(),
         dim: DIM,
         fingerprint: "0".into(),
     };
-    let mut c = Collection::in_memory(&stamp, IndexParams::default());
+    Collection::in_memory(&stamp, IndexParams::default())
+}
+
+/// Four stories of five articles each.
+fn collection() -> Collection {
+    let mut c = empty();
     for topic in 0..4 {
         for i in 0..5 {
             put(&mut c, &format!("t{topic}a{i}"), topic, &claims(topic, i));
@@ -282,12 +287,7 @@ fn a_claim_agrees_with_one_claim_of_another_article_not_every_one() {
 fn a_notice_finds_another_outlets_notice_in_a_related_article() {
     // Many stories, so neither notice is among the other's nearest passages of the
     // collection, and wordings with no gram in common, so no lexical candidate links them.
-    let stamp = ModelStamp {
-        name: "synthetic".into(),
-        dim: DIM,
-        fingerprint: "0".into(),
-    };
-    let mut c = Collection::in_memory(&stamp, IndexParams::default());
+    let mut c = empty();
     for topic in 1..60 {
         for i in 0..3 {
             put(&mut c, &format!("t{topic}a{i}"), topic, &claims(topic, i));
