@@ -39,10 +39,6 @@ pub struct Features {
     /// Figures with what they count (`(unit, value)`, sorted): `41人` is `("人", "41")`,
     /// `63.2%` is `("%", "63.2")`, `45,000 residents` is `("residents", "45000")`.
     pub figures: Vec<(String, String)>,
-    /// The same figures as what they measure and how much, in any language, script or
-    /// magnitude (`46亿元` and `4.6 billion yuan` are `("yuan", "4600000000")`; see
-    /// [`crate::quantities`]), for pairs whose figures share no unit word.
-    pub quantities: Vec<(String, String)>,
 }
 
 /// Opposed concepts: words for each pole, folded (Simplified, lower case). A pair whose
@@ -203,7 +199,6 @@ impl Features {
         let notice = notice(&flat);
         Self {
             figures: figures_in(&norm),
-            quantities: crate::quantities::quantities(&norm),
             notice,
             folded,
             grams,
@@ -320,9 +315,8 @@ fn figures_in(norm: &[char]) -> Vec<(String, String)> {
     out
 }
 
-/// Units two passages both count with figures (or classes they both count quantities
-/// in): how many of them share a value, and how many have only other values on each
-/// side (the same thing, other numbers).
+/// Units two passages both count with figures: how many of them share a value, and
+/// how many have only other values on each side (the same thing, other numbers).
 pub fn figure_agreement(a: &[(String, String)], b: &[(String, String)]) -> (usize, usize) {
     let (mut same, mut clash) = (0, 0);
     let units: std::collections::BTreeSet<&str> = a.iter().map(|f| f.0.as_str()).collect();
@@ -377,7 +371,7 @@ fn anchors_in(chars: &[char]) -> Vec<String> {
 /// The token of `chars` starting at `i`: the characters `keep` accepts, with a `.`
 /// between two digits kept (a decimal point) and a `,` there dropped (a thousands
 /// separator); and the index just past it.
-pub(crate) fn token_at(chars: &[char], i: usize, keep: impl Fn(char) -> bool) -> (String, usize) {
+fn token_at(chars: &[char], i: usize, keep: impl Fn(char) -> bool) -> (String, usize) {
     let mut tok = String::new();
     let mut j = i;
     while j < chars.len() {

@@ -6,7 +6,6 @@ mod engine;
 mod features;
 mod judge;
 mod pairs;
-mod quantities;
 mod score;
 
 pub use engine::{

@@ -285,21 +285,7 @@ pub fn judge(a: Side, b: Side, lexicon: &Lexicon, sem: Semantic) -> Verdict {
             .collect();
     }
     let negation_differs = a.features.negated != b.features.negated;
-    // Figures with one unit word compare as written; when the two share none (other
-    // languages, scripts or magnitude words), as quantities. A unit class says less
-    // than a unit word and its context (`22分鐘` a crossing, `十五分钟` a charge), so
-    // quantities that differ count as a clash only across languages, where no unit
-    // word can be shared.
-    let (figures_same, figures_clash) =
-        match figure_agreement(&a.features.figures, &b.features.figures) {
-            (0, 0) => {
-                let (same, clash) =
-                    figure_agreement(&a.features.quantities, &b.features.quantities);
-                let cross = a.features.chinese != b.features.chinese;
-                (same, if cross { clash } else { 0 })
-            }
-            found => found,
-        };
+    let (figures_same, figures_clash) = figure_agreement(&a.features.figures, &b.features.figures);
     let opposed = opposed_poles(a.features.poles, b.features.poles);
 
     let min_len = fa.len().min(fb.len());
