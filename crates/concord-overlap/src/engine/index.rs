@@ -269,16 +269,17 @@ impl<'c> OverlapIndex<'c> {
             })
             .collect();
         let features = self.n.features[slot].as_ref().expect("live slot");
-        if features.notice.is_some() {
-            for s in self.related_notices(own, v) {
-                if !out.iter().any(|&(x, _)| x == s.0) {
-                    out.push(s);
-                }
-            }
-        }
-        for s in self.lexical_candidates(features, Some(own)) {
+        let notices = match features.notice {
+            Some(_) => self.related_notices(own, v),
+            None => Vec::new(),
+        };
+        let lexical = self
+            .lexical_candidates(features, Some(own))
+            .into_iter()
+            .map(|s| (s, concord_index::dot(v, self.collection.vector(s))));
+        for (s, cosine) in notices.into_iter().chain(lexical) {
             if !out.iter().any(|&(x, _)| x == s) {
-                out.push((s, concord_index::dot(v, self.collection.vector(s))));
+                out.push((s, cosine));
             }
         }
         out
@@ -337,7 +338,7 @@ impl<'c> OverlapIndex<'c> {
                 continue;
             }
             let cosine = concord_index::dot(&own.mean, &d.mean) / (own_norm * norm(&d.mean));
-            ranked[self.n.doc_group(d)].push((cosine, id));
+            ranked[d.group].push((cosine, id));
         }
         let mut out = Vec::new();
         for mut r in ranked {

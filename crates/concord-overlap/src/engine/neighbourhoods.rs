@@ -24,6 +24,8 @@ pub(super) struct DocGrams {
     /// Mean of its passages' vectors: what the article says throughout (its topic,
     /// its language), which [`residual_cosine`] takes away.
     pub(super) mean: Vec<f32>,
+    /// The script group most of its passages are in.
+    pub(super) group: usize,
 }
 
 /// Mean and spread of a passage's cosines to unrelated passages, per script group.
@@ -225,8 +227,14 @@ impl Neighbourhoods {
                     .zip(c.vector(s))
                     .for_each(|(m, x)| *m += x / d.slots.len() as f32);
             }
+            let chinese = d
+                .slots
+                .iter()
+                .filter(|&&s| self.group.get(s) == Some(&0))
+                .count();
             let doc = DocGrams {
                 mean,
+                group: usize::from(chinese * 2 < d.slots.len()),
                 slots: d.slots.clone(),
                 grams: sorted(
                     features
@@ -265,16 +273,6 @@ impl Neighbourhoods {
         }
     }
 
-    /// The script group most of an article's passages are in.
-    pub(super) fn doc_group(&self, d: &DocGrams) -> usize {
-        let chinese = d
-            .slots
-            .iter()
-            .filter(|&&s| self.group.get(s) == Some(&0))
-            .count();
-        usize::from(chinese * 2 < d.slots.len())
-    }
-
     /// How much two articles have in common as a whole: the share of the smaller one's
     /// weight (IDF over articles) found in the other, over their grams when both are in
     /// one script group, else over their anchors (numbers and names, which survive
@@ -284,7 +282,7 @@ impl Neighbourhoods {
         let (Some(da), Some(db)) = (self.doc_grams.get(a), self.doc_grams.get(b)) else {
             return 0.0;
         };
-        let (ga, gb) = if self.doc_group(da) == self.doc_group(db) {
+        let (ga, gb) = if da.group == db.group {
             (&da.grams, &db.grams)
         } else {
             (&da.anchors, &db.anchors)
