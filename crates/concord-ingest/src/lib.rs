@@ -4,7 +4,8 @@
 //! again), its claims are embedded through an [`Embed`] (the embedder, or the batcher
 //! that queues for it) and written with [`apply`].
 //!
-//! [`ingest`] writes many articles, several short ones per embedding call so the
+//! [`ingest`] writes many articles into any [`Store`] (the collection, or a database
+//! such as the PostgreSQL store), several short ones per embedding call so the
 //! batches are full, committing every few articles so a long run interrupted midway
 //! keeps what it finished. [`write_article`] writes one into a collection that others
 //! read meanwhile (the server's), logging it before it answers.
@@ -61,10 +62,39 @@ pub fn model_stamp(embed: &dyn Embed) -> Result<ModelStamp> {
     })
 }
 
-/// Adds or replaces `articles` in `collection`, committing as it goes and at the end.
+/// Where [`ingest`] writes: the collection (folder or in memory) or a database.
+pub trait Store {
+    /// Whether the store holds `article` as it is, segmented into `passages` (same
+    /// title, metadata and passages), so it need not be embedded again.
+    fn holds(&mut self, article: &Article, passages: &[Passage]) -> Result<bool>;
+    /// Adds or replaces one article; `vectors` holds one unit-length row per passage.
+    /// `true` when the article is new to the store.
+    fn put(&mut self, doc: DocRecord, passages: Vec<Passage>, vectors: &[f32]) -> Result<bool>;
+    /// Makes everything put so far durable (a store whose every put is durable on
+    /// return has nothing to do).
+    fn commit(&mut self) -> Result<()>;
+}
+
+impl Store for Collection {
+    fn holds(&mut self, article: &Article, passages: &[Passage]) -> Result<bool> {
+        Ok(unchanged(self, article, passages))
+    }
+
+    fn put(&mut self, doc: DocRecord, passages: Vec<Passage>, vectors: &[f32]) -> Result<bool> {
+        let created = self.doc(&doc.id).is_none();
+        self.upsert(doc, passages, vectors)?;
+        Ok(created)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Collection::commit(self)
+    }
+}
+
+/// Adds or replaces `articles` in `store`, committing as it goes and at the end.
 pub fn ingest(
     embed: &dyn Embed,
-    collection: &mut Collection,
+    store: &mut dyn Store,
     articles: &[Article],
     opts: &IngestOptions,
     progress: &mut dyn FnMut(IngestProgress),
@@ -90,7 +120,7 @@ pub fn ingest(
     let mut pending: Vec<(DocRecord, Vec<Passage>)> = Vec::new();
     let mut pending_claims = 0;
     for (i, a) in articles.iter().enumerate() {
-        match prepare(collection, a, &opts.segment) {
+        match prepare_for(store, a, &opts.segment)? {
             Prepared::Empty => report.empty.push(a.id.clone()),
             Prepared::Unchanged { .. } => report.unchanged += 1,
             Prepared::Write { doc, passages } => {
@@ -102,10 +132,10 @@ pub fn ingest(
         let boundary = since_commit + pending.len() >= opts.commit_every.max(1);
         if !pending.is_empty() && (last || boundary || pending_claims >= EMBED_GROUP) {
             since_commit += pending.len();
-            write_group(embed, collection, std::mem::take(&mut pending), &mut report)?;
+            write_group(embed, store, std::mem::take(&mut pending), &mut report)?;
             pending_claims = 0;
             if since_commit >= opts.commit_every.max(1) {
-                collection.commit()?;
+                store.commit()?;
                 since_commit = 0;
             }
         }
@@ -117,7 +147,7 @@ pub fn ingest(
             });
         }
     }
-    collection.commit()?;
+    store.commit()?;
     Ok(report)
 }
 
@@ -127,7 +157,7 @@ const EMBED_GROUP: usize = 256;
 /// Embeds the claims of `group` in one call and upserts each article.
 fn write_group(
     embed: &dyn Embed,
-    collection: &mut Collection,
+    store: &mut dyn Store,
     group: Vec<(DocRecord, Vec<Passage>)>,
     report: &mut IngestReport,
 ) -> Result<()> {
@@ -143,8 +173,15 @@ fn write_group(
     let mut rows = embedded.into_iter();
     for (doc, passages) in group {
         let mine: Vec<Embedding> = rows.by_ref().take(passages.len()).collect();
+        ensure!(
+            mine.len() == passages.len(),
+            "{} embeddings for {} passages",
+            mine.len(),
+            passages.len()
+        );
         report.passages += passages.len();
-        if apply(collection, doc, passages, mine, Durability::Commit)? {
+        let vectors: Vec<f32> = mine.into_iter().flat_map(|e| e.vector).collect();
+        if store.put(doc, passages, &vectors)? {
             report.added += 1;
         } else {
             report.replaced += 1;
@@ -257,9 +294,25 @@ pub enum Prepared {
 /// Segments `article` and compares it with what `collection` holds under its id.
 pub fn prepare(collection: &Collection, article: &Article, opts: &SegmentOptions) -> Prepared {
     let passages = segment(&article.text, opts);
+    let held = !passages.is_empty() && unchanged(collection, article, &passages);
+    prepared(article, passages, held)
+}
+
+/// [`prepare`] against any [`Store`].
+fn prepare_for(
+    store: &mut dyn Store,
+    article: &Article,
+    opts: &SegmentOptions,
+) -> Result<Prepared> {
+    let passages = segment(&article.text, opts);
+    let held = !passages.is_empty() && store.holds(article, &passages)?;
+    Ok(prepared(article, passages, held))
+}
+
+fn prepared(article: &Article, passages: Vec<Passage>, held: bool) -> Prepared {
     if passages.is_empty() {
         Prepared::Empty
-    } else if unchanged(collection, article, &passages) {
+    } else if held {
         Prepared::Unchanged {
             passages: passages.len(),
         }
