@@ -3,7 +3,8 @@
 //! Two writers ingest shards of the inputs at once, one is killed with SIGKILL mid-batch
 //! and run again; every article is then there exactly once, written once, and both
 //! replicas answer as the primary does once they have replayed the writers' position.
-//! On the reference corpus the store gives the same overlaps as the folder store.
+//! On the reference corpus the store gives the same overlaps as the folder store, and
+//! `concord bench store` measures it at two small sizes.
 
 use crate::support::{self, concord};
 use concord_postgres::PgStore;
@@ -425,4 +426,45 @@ fn a_primary_and_two_replicas_keep_every_article_exactly_once_through_killed_wri
         overlaps(&["--store", &cluster.url(2, "corpus"), "--after", &pos]),
         from_folder
     );
+
+    // `bench store` at two small sizes, on the primary and a replica.
+    let lines = tmp.path().join("lines.txt");
+    std::fs::write(&lines, support::corpus_paragraphs().join("\n")).unwrap();
+    let embedded = tmp.path().join("lines.jsonl");
+    let out = ok(concord(&["embed", s(&lines)]));
+    std::fs::write(&embedded, &out.stdout).unwrap();
+    cluster.create_db("bench");
+    let out = ok(concord(&[
+        "bench",
+        "store",
+        s(&embedded),
+        "--store",
+        &cluster.url(0, "bench"),
+        "--replica",
+        &cluster.url(1, "bench"),
+        "--sizes",
+        "300,600",
+        "--queries",
+        "30",
+        "--ef",
+        "100",
+    ]));
+    let table = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.starts_with("| postgres") || l.starts_with("| folder"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 6, "{table}");
+    for r in &rows {
+        let recall: f64 = r[6].parse().unwrap();
+        assert!(recall >= 0.9, "{table}");
+    }
+    assert_eq!(rows[3][2], "600", "{table}");
+    // Filled step by step: the store ends with the largest size.
+    let bench_docs = PgStore::connect(&cluster.url(0, "bench"))
+        .unwrap()
+        .docs()
+        .unwrap();
+    assert_eq!(bench_docs.iter().map(|d| d.passages).sum::<usize>(), 600);
 }

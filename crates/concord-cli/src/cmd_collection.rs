@@ -55,11 +55,7 @@ impl StoreArgs {
 
     /// Connects to the PostgreSQL store for reading, waiting for `--after`.
     fn connect(&self, url: &str) -> Result<PgStore> {
-        let mut store = PgStore::connect(url)?;
-        if let Some(pos) = &self.after {
-            store.wait_for(pos, Duration::from_secs(60))?;
-        }
-        Ok(store)
+        PgStore::connect_after(url, self.after.as_deref(), Duration::from_secs(60))
     }
 
     /// The articles as the overlap engine reads them: the folder's collection, or one

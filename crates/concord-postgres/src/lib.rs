@@ -68,12 +68,22 @@ pub struct DocRow {
 impl PgStore {
     /// Connects for reading (a primary or a replica). The store must exist.
     pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_after(url, None, Duration::ZERO)
+    }
+
+    /// [`PgStore::connect`], first waiting (up to `timeout`) until the server has
+    /// replayed the WAL up to `position`, so a replica holds what was written before it,
+    /// the store itself included.
+    pub fn connect_after(url: &str, position: Option<&str>, timeout: Duration) -> Result<Self> {
         let client = Client::connect(url, NoTls)
             .with_context(|| format!("connecting to {}", redact(url)))?;
         let mut store = Self {
             client,
             model: None,
         };
+        if let Some(p) = position {
+            store.wait_for(p, timeout)?;
+        }
         store.model = store.read_model()?;
         if store.model.is_none() {
             bail!(
@@ -431,6 +441,18 @@ impl PgStore {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The claims table (with its TOAST and primary key) and its vector index, in MiB.
+    pub fn sizes_mib(&mut self) -> Result<(f64, f64)> {
+        let r = self.client.query_one(
+            "SELECT pg_total_relation_size('concord_claims')
+                        - pg_relation_size('concord_claims_embedding'),
+                    pg_relation_size('concord_claims_embedding')",
+            &[],
+        )?;
+        let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
+        Ok((mib(r.get(0)), mib(r.get(1))))
     }
 
     /// Rows of the change history: (sequence number, article, kind), oldest first.

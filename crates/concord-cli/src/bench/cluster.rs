@@ -119,14 +119,11 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
             base.len()
         );
     }
-    let dim = base[0].len();
     let stamp = ModelStamp {
         name: "synthetic".into(),
-        dim,
+        dim: base[0].len(),
         fingerprint: String::new(),
     };
-    let mut rng = StdRng::seed_from_u64(7);
-    let noise = Normal::new(0.0f32, shape.noise)?;
     let rss_before = memory::rss_mib().context("reading /proc/self/status")?;
     // Only what follows counts towards the peak.
     ensure!(memory::reset_peak(), "could not reset the peak RSS");
@@ -134,37 +131,7 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     let t = Instant::now();
     let mut collection = Collection::in_memory(&stamp, IndexParams::default());
     let articles = passages.div_ceil(shape.per_article);
-    for a in 0..articles {
-        let range = a * shape.per_article..((a + 1) * shape.per_article).min(passages);
-        let mut ps = Vec::with_capacity(range.len());
-        let mut vectors = Vec::with_capacity(range.len() * dim);
-        let mut offset = 0u32;
-        for (index, i) in range.enumerate() {
-            // Passage i copies sentence i % sources: the copies of one sentence are
-            // `sources` passages apart, so they land in different articles.
-            let s = i % sources;
-            let mut v: Vec<f32> = base[s].iter().map(|x| x + noise.sample(&mut rng)).collect();
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            v.iter_mut().for_each(|x| *x /= norm);
-            vectors.extend_from_slice(&v);
-            let len = texts[s].chars().count() as u32;
-            ps.push(Passage {
-                index: index as u32,
-                start: offset,
-                end: offset + len,
-                text: texts[s].clone(),
-                section: None,
-                paragraph: None,
-            });
-            offset += len + 2;
-        }
-        let doc = DocRecord {
-            id: format!("synthetic-{a:06}"),
-            title: None,
-            source: None,
-            meta: Default::default(),
-            slots: Vec::new(),
-        };
+    for (doc, ps, vectors) in synthetic_articles(&texts, &base, passages, sources, shape)? {
         collection.upsert(doc, ps, &vectors)?;
     }
     let index_s = t.elapsed().as_secs_f64();
@@ -201,4 +168,58 @@ pub fn run_one(embeddings: &Path, passages: usize, shape: Shape) -> Result<()> {
     };
     println!("{}", serde_json::to_string(&row)?);
     Ok(())
+}
+
+/// The synthetic articles of a collection of `passages` passages, `shape.per_article`
+/// each, as (record, passages, vectors): passage `i` copies sentence `i % sources` of
+/// `base` (its text, its vector plus noise, renormalised), so the copies of one sentence
+/// are `sources` passages apart and land in different articles. The same arguments give
+/// the same articles; they are made one at a time, as they are taken.
+pub fn synthetic_articles<'a>(
+    texts: &'a [String],
+    base: &'a [Vec<f32>],
+    passages: usize,
+    sources: usize,
+    shape: Shape,
+) -> Result<impl Iterator<Item = (DocRecord, Vec<Passage>, Vec<f32>)> + 'a> {
+    ensure!(
+        sources > 0 && sources <= base.len() && shape.per_article > 0,
+        "{sources} sentences asked of {}",
+        base.len()
+    );
+    let dim = base[0].len();
+    let mut rng = StdRng::seed_from_u64(7);
+    let noise = Normal::new(0.0f32, shape.noise)?;
+    let articles = passages.div_ceil(shape.per_article);
+    Ok((0..articles).map(move |a| {
+        let range = a * shape.per_article..((a + 1) * shape.per_article).min(passages);
+        let mut ps = Vec::with_capacity(range.len());
+        let mut vectors = Vec::with_capacity(range.len() * dim);
+        let mut offset = 0u32;
+        for (index, i) in range.enumerate() {
+            let s = i % sources;
+            let mut v: Vec<f32> = base[s].iter().map(|x| x + noise.sample(&mut rng)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            vectors.extend_from_slice(&v);
+            let len = texts[s].chars().count() as u32;
+            ps.push(Passage {
+                index: index as u32,
+                start: offset,
+                end: offset + len,
+                text: texts[s].clone(),
+                section: None,
+                paragraph: None,
+            });
+            offset += len + 2;
+        }
+        let doc = DocRecord {
+            id: format!("synthetic-{a:06}"),
+            title: None,
+            source: None,
+            meta: Default::default(),
+            slots: Vec::new(),
+        };
+        (doc, ps, vectors)
+    }))
 }

@@ -8,6 +8,9 @@
 //! `concord bench cluster`: clustering time and peak memory as the collection grows
 //! (see [`cluster`]).
 //!
+//! `concord bench store`: the PostgreSQL store as it grows, beside the folder store's
+//! in-memory collection (see [`store`]).
+//!
 //! `concord bench recall`: HNSW recall@k against exact search, and queries/s, for
 //! several beam widths, on embeddings written by `concord embed`.
 
@@ -15,6 +18,7 @@ mod baselines;
 mod cluster;
 mod devices;
 mod embed;
+mod store;
 
 use crate::cmd_model::ModelChoice;
 use anyhow::{bail, Result};
@@ -107,6 +111,34 @@ pub enum BenchCommand {
         #[arg(long, hide = true)]
         one: Option<usize>,
     },
+    /// The PostgreSQL store at several sizes: write rate with 1 and 2 writers, query
+    /// p50/p99 on the primary and a replica, recall@k against exact search, sizes; and
+    /// the folder store's in-memory collection beside it.
+    Store {
+        /// JSONL of real sentences with their `text` and `embedding` (as `concord embed`
+        /// writes them).
+        embeddings: PathBuf,
+        /// An empty database on the primary: postgres://user@host:port/db.
+        #[arg(long)]
+        store: String,
+        /// A streaming replica of it, queried too.
+        #[arg(long)]
+        replica: Option<String>,
+        /// Passages at each measurement (comma-separated, filled in order).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        /// Queries timed at each size.
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        /// pgvector's hnsw.ef_search values tried.
+        #[arg(long, value_delimiter = ',', default_value = "40,100")]
+        ef: Vec<usize>,
+        /// Copies of each sentence, each in a different article.
+        #[arg(long, default_value_t = 5)]
+        copies: usize,
+    },
     /// HNSW recall@k and queries/s against exact search, for several `ef`.
     Recall {
         /// JSONL with an `embedding` per line (as `concord embed` writes).
@@ -187,6 +219,29 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
                 None => cluster::run(&embeddings, &sizes, shape),
             }
         }
+        BenchCommand::Store {
+            embeddings,
+            store,
+            replica,
+            sizes,
+            queries,
+            k,
+            ef,
+            copies,
+        } => store::run(&store::Options {
+            embeddings: &embeddings,
+            store: &store,
+            replica: replica.as_deref(),
+            sizes: &sizes,
+            queries,
+            k,
+            ef: &ef,
+            shape: cluster::Shape {
+                copies: copies.max(1),
+                per_article: 20,
+                noise: 0.017,
+            },
+        }),
         BenchCommand::Recall {
             embeddings,
             queries,
