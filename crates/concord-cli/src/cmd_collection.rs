@@ -240,7 +240,7 @@ pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
     let mut store = PgStore::open_writable(url, &model_stamp(&*embedder)?)?;
     let report = ingest_into(&mut store, &articles, &args.inputs, &embedder)?;
     let position = store.position()?;
-    let docs = store.docs()?;
+    let (docs, passages) = store.counts()?;
     eprintln!(
         "{}: {} added, {} replaced, {} unchanged{}; {} passages embedded ({} tokens); store has {} articles, {} passages",
         args.store.name(),
@@ -253,8 +253,8 @@ pub fn run_ingest(args: IngestArgs, model: &ModelChoice) -> Result<()> {
         },
         report.passages,
         report.tokens,
-        docs.len(),
-        docs.iter().map(|d| d.passages).sum::<usize>()
+        docs,
+        passages
     );
     // The last line, for readers of a replica: `--after POSITION` reads these writes.
     eprintln!("position: {position}");

@@ -284,6 +284,15 @@ impl PgStore {
             .collect()
     }
 
+    /// How many articles and passages are stored.
+    pub fn counts(&mut self) -> Result<(usize, usize)> {
+        let r = self.client.query_one(
+            "SELECT count(*), coalesce(sum(passages), 0)::bigint FROM concord_articles",
+            &[],
+        )?;
+        Ok((r.get::<_, i64>(0) as usize, r.get::<_, i64>(1) as usize))
+    }
+
     /// Whether an article of this id is stored.
     pub fn has_doc(&mut self, id: &str) -> Result<bool> {
         Ok(self

@@ -138,6 +138,9 @@ pub enum BenchCommand {
         /// Copies of each sentence, each in a different article.
         #[arg(long, default_value_t = 5)]
         copies: usize,
+        /// Measure the PostgreSQL store only, not the in-memory collection beside it.
+        #[arg(long)]
+        no_folder: bool,
     },
     /// HNSW recall@k and queries/s against exact search, for several `ef`.
     Recall {
@@ -228,6 +231,7 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
             k,
             ef,
             copies,
+            no_folder,
         } => store::run(&store::Options {
             embeddings: &embeddings,
             store: &store,
@@ -241,6 +245,7 @@ pub fn run(cmd: BenchCommand, model: &ModelChoice) -> Result<()> {
                 per_article: 20,
                 noise: 0.017,
             },
+            no_folder,
         }),
         BenchCommand::Recall {
             embeddings,
