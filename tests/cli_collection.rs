@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use support::concord;
 
-fn ok(out: Output) -> Output {
+pub(crate) fn ok(out: Output) -> Output {
     assert!(
         out.status.success(),
         "stderr: {}",
@@ -26,7 +26,7 @@ fn ok(out: Output) -> Output {
     out
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

@@ -6,6 +6,7 @@
 //! On the reference corpus the store gives the same overlaps as the folder store, and
 //! `concord bench store` measures it at two small sizes.
 
+use crate::cli_collection::{ok, stderr};
 use crate::support::{self, concord};
 use concord_postgres::PgStore;
 use serde_json::Value;
@@ -16,19 +17,6 @@ use std::time::{Duration, Instant};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The folder of `initdb`, `pg_ctl`, `postgres` and `pg_basebackup`.
@@ -140,22 +128,27 @@ impl PgCluster {
         format!("postgres://concord@127.0.0.1:{}/{db}", self.nodes[node].1)
     }
 
-    /// Runs one of the server's programs, as `postgres` when we are root.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// One of the server's programs, run as `postgres` when we are root.
+    fn program(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        let mut cmd = if is_root() {
+        if is_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&exe);
             c
         } else {
             Command::new(&exe)
-        };
-        let out = cmd
+        }
+    }
+
+    /// Runs one of the server's programs; it must succeed.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .program(program)
             .args(args)
             .current_dir(&self.root)
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
+            .unwrap_or_else(|e| panic!("running {program}: {e}"));
         assert!(
             out.status.success(),
             "{program} {args:?}: {}{}",
@@ -196,15 +189,8 @@ impl PgCluster {
 impl Drop for PgCluster {
     fn drop(&mut self) {
         for (dir, _) in self.nodes.iter().rev() {
-            let exe = self.bin.join("pg_ctl");
-            let mut cmd = if is_root() {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(&exe);
-                c
-            } else {
-                Command::new(&exe)
-            };
-            let _ = cmd
+            let _ = self
+                .program("pg_ctl")
                 .args(["-D", s(dir), "-m", "immediate", "stop"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -261,7 +261,7 @@ impl PgStore {
              FROM concord_claims WHERE article = $1 ORDER BY idx",
             &[&id],
         )?;
-        Ok(rows.iter().map(passage_of).collect())
+        Ok(rows.iter().map(|r| passage_at(r, 0)).collect())
     }
 
     /// Every article, in id order.
@@ -344,14 +344,7 @@ impl PgStore {
             .iter()
             .map(|r| Hit {
                 doc: r.get(0),
-                passage: Passage {
-                    index: r.get::<_, i32>(1) as u32,
-                    start: r.get::<_, i32>(2) as u32,
-                    end: r.get::<_, i32>(3) as u32,
-                    text: r.get(4),
-                    section: r.get(5),
-                    paragraph: r.get::<_, Option<i32>>(6).map(|x| x as u32),
-                },
+                passage: passage_at(r, 1),
                 cosine: r.get::<_, f64>(7) as f32,
             })
             .collect();
@@ -388,14 +381,7 @@ impl PgStore {
             let mut passages = Vec::new();
             let mut vectors = Vec::new();
             while let Some(c) = claims.next_if(|c| c.get::<_, &str>(0) == id) {
-                passages.push(Passage {
-                    index: c.get::<_, i32>(1) as u32,
-                    start: c.get::<_, i32>(2) as u32,
-                    end: c.get::<_, i32>(3) as u32,
-                    text: c.get(4),
-                    section: c.get(5),
-                    paragraph: c.get::<_, Option<i32>>(6).map(|x| x as u32),
-                });
+                passages.push(passage_at(c, 1));
                 let v: Vector = c.get(7);
                 let v = v.to_vec();
                 ensure!(
@@ -492,14 +478,16 @@ impl concord_ingest::Store for PgStore {
     }
 }
 
-fn passage_of(r: &postgres::Row) -> Passage {
+/// The passage in columns `at..at + 6` of a row: idx, start_char, end_char, text,
+/// section, paragraph (the order every query here selects them in).
+fn passage_at(r: &postgres::Row, at: usize) -> Passage {
     Passage {
-        index: r.get::<_, i32>(0) as u32,
-        start: r.get::<_, i32>(1) as u32,
-        end: r.get::<_, i32>(2) as u32,
-        text: r.get(3),
-        section: r.get(4),
-        paragraph: r.get::<_, Option<i32>>(5).map(|x| x as u32),
+        index: r.get::<_, i32>(at) as u32,
+        start: r.get::<_, i32>(at + 1) as u32,
+        end: r.get::<_, i32>(at + 2) as u32,
+        text: r.get(at + 3),
+        section: r.get(at + 4),
+        paragraph: r.get::<_, Option<i32>>(at + 5).map(|x| x as u32),
     }
 }
 
