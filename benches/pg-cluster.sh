@@ -3,7 +3,8 @@
 #   benches/pg-cluster.sh start DIR [REPLICAS] [PORT]   # primary on PORT (default 54400),
 #                                                       # replicas on PORT+1...
 #   benches/pg-cluster.sh stop DIR
-# Uses the server scripts/install-postgres.sh unpacks; as root, it runs as `postgres`.
+# Uses the server scripts/install-postgres.sh unpacks; as root, it runs as `postgres`,
+# which must be able to reach the checkout (a root-only parent folder hides it).
 # Prints the primary's and each replica's URL (database `postgres`).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -70,6 +70,30 @@ impl PgCluster {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        // `postgres` must reach the programs: a checkout in a private folder (a root-only
+        // temporary folder, say) hides them, so then they run from a copy in ours (the
+        // unpacked tree finds its files relative to its own binaries).
+        let bin = if is_root() && !reachable_by_postgres(&bin.join("postgres")) {
+            let tree = bin
+                .ancestors()
+                .nth(4)
+                .expect("bin is under usr/lib/postgresql/15");
+            let copy = tmp.path().join("usr");
+            let out = Command::new("cp")
+                .arg("-a")
+                .arg(tree)
+                .arg(&copy)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            copy.join("lib/postgresql/15/bin")
+        } else {
+            bin
+        };
         let mut cluster = PgCluster {
             _tmp: tmp,
             root,
@@ -202,6 +226,15 @@ impl Drop for PgCluster {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether the `postgres` user can run `exe`.
+fn reachable_by_postgres(exe: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(exe)
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn chmod(path: &Path, mode: u32) {
