@@ -59,16 +59,7 @@ impl PgCluster {
         // PostgreSQL refuses to run as root: as root, its folders belong to `postgres`.
         if is_root() {
             chmod(tmp.path(), 0o755);
-            let out = Command::new("chown")
-                .arg("postgres")
-                .arg(&root)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            succeed(Command::new("chown").arg("postgres").arg(&root));
         }
         // `postgres` must reach the programs: a checkout in a private folder (a root-only
         // temporary folder, say) hides them, so then they run from a copy in ours (the
@@ -79,17 +70,7 @@ impl PgCluster {
                 .nth(4)
                 .expect("bin is under usr/lib/postgresql/15");
             let copy = tmp.path().join("usr");
-            let out = Command::new("cp")
-                .arg("-a")
-                .arg(tree)
-                .arg(&copy)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            succeed(Command::new("cp").arg("-a").arg(tree).arg(&copy));
             copy.join("lib/postgresql/15/bin")
         } else {
             bin
@@ -166,18 +147,11 @@ impl PgCluster {
 
     /// Runs one of the server's programs; it must succeed.
     fn run(&self, program: &str, args: &[&str]) {
-        let out = self
-            .program(program)
-            .args(args)
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("running {program}: {e}"));
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            self.program(program)
+                .args(args)
+                .current_dir(&self.root)
+                .stdin(Stdio::null()),
         );
     }
 
@@ -226,6 +200,19 @@ impl Drop for PgCluster {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `cmd`, which must succeed.
+fn succeed(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Whether the `postgres` user can run `exe`.
