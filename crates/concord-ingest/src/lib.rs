@@ -172,15 +172,8 @@ fn write_group(
     report.tokens += embedded.iter().map(|e| e.tokens).sum::<usize>();
     let mut rows = embedded.into_iter();
     for (doc, passages) in group {
-        let mine: Vec<Embedding> = rows.by_ref().take(passages.len()).collect();
-        ensure!(
-            mine.len() == passages.len(),
-            "{} embeddings for {} passages",
-            mine.len(),
-            passages.len()
-        );
+        let vectors = rows_of(rows.by_ref().take(passages.len()).collect(), &passages)?;
         report.passages += passages.len();
-        let vectors: Vec<f32> = mine.into_iter().flat_map(|e| e.vector).collect();
         if store.put(doc, passages, &vectors)? {
             report.added += 1;
         } else {
@@ -190,36 +183,29 @@ fn write_group(
     Ok(())
 }
 
-/// How a write is made durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Applied in memory; durable at the caller's next commit ([`ingest`]).
-    Commit,
-    /// Written to the change log (synced) before it is applied: durable on return.
-    Log,
-}
-
-/// Writes one prepared article with its claims' embeddings (in passage order). `true`
-/// when the article is new to the collection.
-pub fn apply(
-    collection: &mut Collection,
-    doc: DocRecord,
-    passages: Vec<Passage>,
-    embedded: Vec<Embedding>,
-    durability: Durability,
-) -> Result<bool> {
+/// The embeddings of `passages` (in passage order) as one row-major block of vectors.
+fn rows_of(embedded: Vec<Embedding>, passages: &[Passage]) -> Result<Vec<f32>> {
     ensure!(
         embedded.len() == passages.len(),
         "{} embeddings for {} passages",
         embedded.len(),
         passages.len()
     );
-    let vectors: Vec<f32> = embedded.into_iter().flat_map(|e| e.vector).collect();
+    Ok(embedded.into_iter().flat_map(|e| e.vector).collect())
+}
+
+/// Writes one prepared article with its claims' embeddings (in passage order) to the
+/// change log (synced) and then to the collection: durable on return. `true` when the
+/// article is new to the collection.
+pub fn apply(
+    collection: &mut Collection,
+    doc: DocRecord,
+    passages: Vec<Passage>,
+    embedded: Vec<Embedding>,
+) -> Result<bool> {
+    let vectors = rows_of(embedded, &passages)?;
     let created = collection.doc(&doc.id).is_none();
-    match durability {
-        Durability::Commit => collection.upsert(doc, passages, &vectors)?,
-        Durability::Log => collection.upsert_logged(doc, passages, &vectors)?,
-    }
+    collection.upsert_logged(doc, passages, &vectors)?;
     Ok(created)
 }
 
@@ -266,7 +252,7 @@ pub fn write_article(
     let tokens = embedded.iter().map(|e| e.tokens).sum();
     let n = passages.len();
     let mut c = shared.write();
-    let created = apply(&mut c, doc, passages, embedded, Durability::Log)?;
+    let created = apply(&mut c, doc, passages, embedded)?;
     after(&mut c);
     Ok(Written::Stored {
         passages: n,
